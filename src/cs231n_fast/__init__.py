@@ -1,0 +1,49 @@
+"""cs231n_fast: fast, tested Cython+OpenMP kernels for from-scratch deep learning in NumPy.
+
+The functional API lives in :mod:`cs231n_fast.ops`, its pure-NumPy twin in
+:mod:`cs231n_fast.reference`, layer classes in :mod:`cs231n_fast.nn`, and the course's
+drop-in modules in :mod:`cs231n_fast.fast_layers`, :mod:`cs231n_fast.layers` and
+:mod:`cs231n_fast.compat`.
+"""
+
+__version__ = "0.1.0"
+
+try:
+    from ._ext import conv as _conv, openmp_info as _openmp_info, pool as _pool  # noqa: F401
+except ImportError as exc:  # a missing or stale build must fail here, never later
+    raise ImportError(
+        "cs231n_fast's compiled kernels could not be imported "
+        f"({exc}). The package was installed without its extensions or they are stale: "
+        "reinstall from a clean source tree with `pip install --force-reinstall --no-cache-dir .` "
+        "(a C compiler is needed), or rebuild in place with `pip install -e .`."
+    ) from exc
+
+
+def show_config(file=None):
+    """Print the version, OpenMP status, kernel thread count and the BLAS numpy/scipy use."""
+    import platform
+    import sys
+
+    import numpy as np
+
+    from ._threads import effective_n_threads, openmp_enabled
+
+    lines = [
+        f"cs231n_fast {__version__}",
+        f"python      {platform.python_version()} ({sys.platform})",
+        f"numpy       {np.__version__}",
+        f"OpenMP      {'enabled' if openmp_enabled() else 'disabled (kernels run on one thread)'}",
+        f"threads     {effective_n_threads()} (kernels, n_threads=None)",
+    ]
+    try:
+        from threadpoolctl import threadpool_info
+
+        for lib in threadpool_info():
+            lines.append(
+                f"{lib.get('user_api', '?'):11} {lib.get('internal_api', '?')} "
+                f"{lib.get('version', '')} threads={lib.get('num_threads')} "
+                f"({lib.get('filepath', '')})"
+            )
+    except ImportError:  # threadpoolctl is a dependency; keep show_config usable regardless
+        lines.append("blas        (threadpoolctl not installed)")
+    print("\n".join(lines), file=file)

@@ -1,0 +1,80 @@
+"""Thread-count resolution and BLAS limiting for the kernels.
+
+Model: scikit-learn's ``sklearn/utils/_openmp_helpers.pyx``.
+"""
+
+import numbers
+import os
+
+from ._ext import openmp_info
+
+__all__ = ["effective_n_threads", "openmp_enabled", "blas_single_thread"]
+
+#: Below this many multiply-adds (or element visits) a kernel runs on one thread: starting a
+#: team costs more than it saves. Results do not depend on it (kernels are deterministic).
+SERIAL_WORK = 1 << 15
+
+
+def openmp_enabled():
+    """True when the kernels were compiled with OpenMP."""
+    return openmp_info.openmp_enabled()
+
+
+def _cpu_count():
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not on Linux
+        return os.cpu_count() or 1
+
+
+def effective_n_threads(n_threads=None):
+    """Resolve the ``n_threads`` argument of a kernel-backed function.
+
+    ``None`` means OpenMP's current maximum (which reflects ``OMP_NUM_THREADS`` and limits
+    set with threadpoolctl), capped at the CPUs available to the process when
+    ``OMP_NUM_THREADS`` is unset. A positive int is used as given. Without OpenMP the answer
+    is always 1.
+
+    Raises
+    ------
+    TypeError
+        If ``n_threads`` is not None or an int.
+    ValueError
+        If ``n_threads`` < 1.
+    """
+    if n_threads is not None:
+        if isinstance(n_threads, bool) or not isinstance(n_threads, numbers.Integral):
+            raise TypeError(f"n_threads must be None or a positive int; got {n_threads!r}")
+        if n_threads < 1:
+            raise ValueError(f"n_threads must be None or a positive int; got {n_threads}")
+    if not openmp_info.openmp_enabled():
+        return 1
+    if n_threads is not None:
+        return int(n_threads)
+    n = openmp_info.max_threads()
+    if not os.environ.get("OMP_NUM_THREADS"):
+        n = min(n, _cpu_count())
+    return max(1, n)
+
+
+def work_threads(n_threads, work):
+    """``n_threads`` resolved, or 1 when ``work`` is below :data:`SERIAL_WORK`."""
+    n = effective_n_threads(n_threads)
+    return 1 if work < SERIAL_WORK else n
+
+
+_controller = None
+
+
+def blas_single_thread():
+    """Context manager holding every loaded BLAS to one thread.
+
+    Kernels that call BLAS from inside their own parallel region use it so that the two
+    thread pools never nest (model: ``sklearn/metrics/_pairwise_distances_reduction``).
+    """
+    global _controller
+    if _controller is None:
+        from threadpoolctl import ThreadpoolController
+
+        _controller = ThreadpoolController()
+    return _controller.limit(limits=1, user_api="blas")

@@ -1,0 +1,236 @@
+"""Every shape, dtype and parameter check of the public API, in one place.
+
+All checks run in Python before any native code: bad shapes and values raise ``ValueError``,
+unusable dtypes raise ``TypeError``, and every message names the argument, what was expected
+and what arrived.
+
+Dtype policy (one rule for every function): if every floating input is float32 the
+computation and the result are float32; any other real input (float64, float16, integers), or
+a float32/float64 mix, is computed in float64. Complex, boolean, object and string arrays raise
+``TypeError``.
+"""
+
+import numbers
+import operator
+
+import numpy as np
+
+__all__ = [
+    "as_array",
+    "result_dtype",
+    "as_contiguous",
+    "check_ndim",
+    "check_shape",
+    "check_nonempty",
+    "pair",
+    "positive_int",
+    "output_size",
+    "im2col_args",
+    "col2im_args",
+    "conv_args",
+    "pool_args",
+    "backward_args",
+]
+
+
+def as_array(name, a):
+    """``np.asarray(a)`` with a ``TypeError`` naming ``name`` for unusable dtypes."""
+    try:
+        arr = np.asarray(a)
+    except Exception as exc:  # ragged nested lists and the like
+        raise TypeError(f"{name} must be a real numeric array; could not convert it: {exc}") from None
+    kind = arr.dtype.kind
+    if kind not in "fiu":
+        what = {
+            "c": "complex",
+            "b": "boolean",
+            "O": "object",
+            "U": "string",
+            "S": "bytes",
+            "V": "structured/void",
+            "M": "datetime",
+            "m": "timedelta",
+        }.get(kind, kind)
+        raise TypeError(
+            f"{name} must be a real numeric array (float32 or float64, or integers); "
+            f"got dtype {arr.dtype} ({what})"
+        )
+    return arr
+
+
+def result_dtype(*arrays):
+    """The computation dtype for these arrays: float32 if all are float32, else float64."""
+    if arrays and all(a.dtype == np.float32 for a in arrays):
+        return np.dtype(np.float32)
+    return np.dtype(np.float64)
+
+
+def as_contiguous(a, dtype):
+    """C-contiguous array of ``dtype``; copies only when needed, never writes into ``a``."""
+    return np.ascontiguousarray(a, dtype=dtype)
+
+
+def check_ndim(name, a, ndim, layout):
+    """Raise ValueError unless ``a.ndim == ndim``; ``layout`` reads like "(N, C, H, W)"."""
+    if a.ndim != ndim:
+        raise ValueError(f"{name} must be a {ndim}-D array of shape {layout}; got shape {a.shape}")
+
+
+def check_shape(name, a, expected, why=""):
+    """Raise ValueError unless ``a.shape == expected``."""
+    expected = tuple(int(e) for e in expected)
+    if tuple(a.shape) != expected:
+        extra = f" ({why})" if why else ""
+        raise ValueError(f"{name} must have shape {expected}{extra}; got shape {a.shape}")
+
+
+def check_nonempty(name, a, layout):
+    """Raise ValueError if any dimension of ``a`` is zero."""
+    if a.size == 0:
+        raise ValueError(f"{name} must have no zero-size dimension ({layout}); got shape {a.shape}")
+
+
+def _as_int(name, v):
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Integral):
+        raise TypeError(f"{name} must be an int; got {v!r} of type {type(v).__name__}")
+    return operator.index(v)
+
+
+def positive_int(name, v, minimum=1):
+    """``v`` as an int, checked to be >= ``minimum``."""
+    v = _as_int(name, v)
+    if v < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}; got {v}")
+    return v
+
+
+def pair(name, v, minimum):
+    """An int or a length-2 sequence of ints, each >= ``minimum``, as a tuple ``(h, w)``."""
+    if isinstance(v, np.ndarray) and v.ndim == 0:
+        v = v[()]
+    if isinstance(v, (tuple, list, np.ndarray)):
+        if len(v) != 2:
+            raise ValueError(f"{name} must be an int or a pair (h, w) of ints; got {v!r}")
+        h, w = (_as_int(name, e) for e in v)
+    else:
+        h = w = _as_int(name, v)
+    if h < minimum or w < minimum:
+        raise ValueError(f"{name} must be >= {minimum} (an int or a pair (h, w)); got {v!r}")
+    return h, w
+
+
+def output_size(name, size, window, stride, pad, dim):
+    """Output length along one axis; ValueError when the window exceeds the padded input."""
+    padded = size + 2 * pad
+    if window > padded:
+        raise ValueError(
+            f"{name} = {window} is larger than the padded input {dim} {padded} "
+            f"(input {dim} {size} + 2 * pad {pad})"
+        )
+    return (padded - window) // stride + 1
+
+
+# --- whole-call validation shared by ops/ (fast) and reference/ (NumPy twin) -----------------
+
+
+def _window(x_shape, kh, kw, stride, pad):
+    kh = positive_int("kh", kh)
+    kw = positive_int("kw", kw)
+    sh, sw = pair("stride", stride, 1)
+    ph, pw = pair("pad", pad, 0)
+    oh = output_size("kh", x_shape[2], kh, sh, ph, "height")
+    ow = output_size("kw", x_shape[3], kw, sw, pw, "width")
+    return (kh, kw), (sh, sw), (ph, pw), (oh, ow)
+
+
+def im2col_args(x, kh, kw, stride, pad):
+    """Validate an ``im2col`` call; return contiguous ``x`` and ``(kh, kw), (sh, sw), (ph, pw),
+    (oh, ow)``."""
+    x = as_array("x", x)
+    check_ndim("x", x, 4, "(N, C, H, W)")
+    check_nonempty("x", x, "(N, C, H, W)")
+    geometry = _window(x.shape, kh, kw, stride, pad)
+    return (as_contiguous(x, result_dtype(x)), *geometry)
+
+
+def col2im_args(cols, x_shape, kh, kw, stride, pad):
+    """Validate a ``col2im`` call; return contiguous ``cols``, ``x_shape`` as a tuple and the
+    geometry as :func:`im2col_args` does."""
+    msg = f"x_shape must be a tuple of 4 positive ints (N, C, H, W); got {x_shape!r}"
+    try:
+        shape = tuple(operator.index(d) for d in x_shape)
+    except TypeError:
+        raise TypeError(msg) from None
+    if len(shape) != 4 or min(shape) < 1:
+        raise ValueError(msg)
+    geometry = _window(shape, kh, kw, stride, pad)
+    (kh, kw), _, _, (oh, ow) = geometry
+    cols = as_array("cols", cols)
+    check_ndim("cols", cols, 3, "(N, C * kh * kw, OH * OW)")
+    check_shape("cols", cols, (shape[0], shape[1] * kh * kw, oh * ow), f"im2col of x_shape {shape}")
+    return (as_contiguous(cols, result_dtype(cols)), shape, *geometry)
+
+
+def conv_args(x, w, b, stride, pad):
+    """Validate a convolution call; return contiguous ``x, w, b`` and its geometry.
+
+    Returns ``(x, w, b, (sh, sw), (ph, pw), (oh, ow))`` with the arrays cast to the policy dtype.
+    """
+    x, w, b = as_array("x", x), as_array("w", w), as_array("b", b)
+    check_ndim("x", x, 4, "(N, C, H, W)")
+    check_ndim("w", w, 4, "(F, C, HH, WW)")
+    check_ndim("b", b, 1, "(F,)")
+    check_nonempty("x", x, "(N, C, H, W)")
+    check_nonempty("w", w, "(F, C, HH, WW)")
+    if w.shape[1] != x.shape[1]:
+        raise ValueError(
+            f"w must have shape (F, C, HH, WW) with C = {x.shape[1]} channels as in x "
+            f"{x.shape}; got w of shape {w.shape}"
+        )
+    if b.shape != (w.shape[0],):
+        raise ValueError(f"b must have shape (F,) = ({w.shape[0]},) to match w {w.shape}; got {b.shape}")
+    sh, sw = pair("stride", stride, 1)
+    ph, pw = pair("pad", pad, 0)
+    oh = output_size("filter height HH", x.shape[2], w.shape[2], sh, ph, "height")
+    ow = output_size("filter width WW", x.shape[3], w.shape[3], sw, pw, "width")
+    dtype = result_dtype(x, w, b)
+    return (
+        as_contiguous(x, dtype),
+        as_contiguous(w, dtype),
+        as_contiguous(b, dtype),
+        (sh, sw),
+        (ph, pw),
+        (oh, ow),
+    )
+
+
+def pool_args(x, pool_height, pool_width, stride):
+    """Validate a max-pool call; return contiguous ``x``, ``(kh, kw)``, ``(sh, sw)``, ``(oh, ow)``."""
+    x = as_array("x", x)
+    check_ndim("x", x, 4, "(N, C, H, W)")
+    check_nonempty("x", x, "(N, C, H, W)")
+    kh = positive_int("pool_height", pool_height)
+    kw = positive_int("pool_width", pool_width)
+    sh, sw = pair("stride", stride, 1)
+    oh = output_size("pool_height", x.shape[2], kh, sh, 0, "height")
+    ow = output_size("pool_width", x.shape[3], kw, sw, 0, "width")
+    if x.shape[2] * x.shape[3] > np.iinfo(np.int32).max:
+        raise ValueError(f"x planes of more than 2**31 - 1 elements are not supported; got {x.shape}")
+    return as_contiguous(x, result_dtype(x)), (kh, kw), (sh, sw), (oh, ow)
+
+
+def backward_args(dout, cache, cache_type, producer, layout):
+    """Validate ``dout`` against a forward cache and return it as an array.
+
+    ``cache_type`` is the expected cache class, ``producer`` the forward function's name and
+    ``layout`` the shape in words (e.g. "(N, F, OH, OW)"), used in the messages.
+    """
+    if not isinstance(cache, cache_type):
+        raise TypeError(
+            f"cache must be the {cache_type.__name__} returned by {producer}; "
+            f"got {type(cache).__name__}"
+        )
+    dout = as_array("dout", dout)
+    check_ndim("dout", dout, len(cache.out_shape), layout)
+    check_shape("dout", dout, cache.out_shape, f"the output shape of the {producer} call that made cache")
+    return dout

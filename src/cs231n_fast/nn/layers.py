@@ -1,0 +1,140 @@
+"""Layer classes: one responsibility each, as small as micrograd's ``nn.py``.
+
+A layer holds its hyperparameters (checked in ``__init__``), its parameters in ``params`` and
+their gradients in ``grads`` (same keys, filled by ``backward``). ``backend="fast"`` runs the
+compiled kernels of :mod:`cs231n_fast.ops`; ``backend="reference"`` runs the NumPy twin.
+"""
+
+import numpy as np
+
+from .. import ops, reference
+from .._threads import effective_n_threads
+from .._validation import pair, positive_int
+
+__all__ = ["Conv2D", "MaxPool2D"]
+
+_BACKENDS = {"fast": ops, "reference": reference}
+
+
+def _backend(name):
+    if name not in _BACKENDS:
+        raise ValueError(f"backend must be one of {sorted(_BACKENDS)}; got {name!r}")
+    return _BACKENDS[name]
+
+
+class _Layer:
+    def __init__(self, backend, n_threads):
+        self.backend = backend
+        self._ops = _backend(backend)
+        if n_threads is not None:
+            effective_n_threads(n_threads)  # validate now, not at the first call
+        self.n_threads = n_threads
+        self.params = {}
+        self.grads = {}
+        self._cache = None
+
+    def _take_cache(self):
+        if self._cache is None:
+            raise RuntimeError(f"{type(self).__name__}.backward called before forward")
+        return self._cache
+
+    def __call__(self, x):
+        return self.forward(x)
+
+
+class Conv2D(_Layer):
+    """2-D convolution (cross-correlation) with bias.
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+        C and F.
+    kernel_size : int or (int, int)
+        Filter height and width.
+    stride, pad : int or (int, int), default 1 and 0
+    weight_scale : float, optional
+        Standard deviation of the Gaussian initial weights; default He, ``sqrt(2 / fan_in)``.
+    dtype : numpy dtype, default float32
+    seed : int or numpy Generator, optional
+    backend : {"fast", "reference"}
+    n_threads : int, optional
+        Passed to the kernels.
+
+    Attributes
+    ----------
+    params : dict with ``"w"`` of shape (F, C, HH, WW) and ``"b"`` of shape (F,)
+    grads : dict with the same keys, set by :meth:`backward`
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, pad=0, *,
+                 weight_scale=None, dtype=np.float32, seed=None, backend="fast", n_threads=None):
+        super().__init__(backend, n_threads)
+        c = positive_int("in_channels", in_channels)
+        f = positive_int("out_channels", out_channels)
+        kh, kw = pair("kernel_size", kernel_size, 1)
+        self.stride = pair("stride", stride, 1)
+        self.pad = pair("pad", pad, 0)
+        dtype = np.dtype(dtype)
+        if dtype not in (np.float32, np.float64):
+            raise TypeError(f"dtype must be float32 or float64; got {dtype}")
+        if weight_scale is None:
+            weight_scale = np.sqrt(2.0 / (c * kh * kw))
+        rng = np.random.default_rng(seed)
+        self.params = {
+            "w": (weight_scale * rng.standard_normal((f, c, kh, kw))).astype(dtype),
+            "b": np.zeros(f, dtype=dtype),
+        }
+        self.grads = {"w": None, "b": None}
+
+    def forward(self, x):
+        """x of shape (N, C, H, W) -> out of shape (N, F, OH, OW)."""
+        out, self._cache = self._ops.conv_forward(
+            x, self.params["w"], self.params["b"], self.stride, self.pad, n_threads=self.n_threads
+        )
+        return out
+
+    def backward(self, dout):
+        """dout of shape (N, F, OH, OW) -> dx; fills ``grads["w"]`` and ``grads["b"]``."""
+        dx, dw, db = self._ops.conv_backward(dout, self._take_cache(), n_threads=self.n_threads)
+        self.grads["w"], self.grads["b"] = dw, db
+        return dx
+
+    def __repr__(self):
+        f, c, kh, kw = self.params["w"].shape
+        return (
+            f"Conv2D({c}, {f}, kernel_size=({kh}, {kw}), stride={self.stride}, pad={self.pad}, "
+            f"dtype={self.params['w'].dtype}, backend={self.backend!r})"
+        )
+
+
+class MaxPool2D(_Layer):
+    """Max pooling without padding; the gradient goes to each window's first maximum.
+
+    Parameters
+    ----------
+    pool_size : int or (int, int)
+        Window height and width.
+    stride : int or (int, int), optional
+        Default: the window size (non-overlapping windows).
+    backend : {"fast", "reference"}
+    n_threads : int, optional
+    """
+
+    def __init__(self, pool_size, stride=None, *, backend="fast", n_threads=None):
+        super().__init__(backend, n_threads)
+        self.pool_size = pair("pool_size", pool_size, 1)
+        self.stride = self.pool_size if stride is None else pair("stride", stride, 1)
+
+    def forward(self, x):
+        """x of shape (N, C, H, W) -> out of shape (N, C, OH, OW)."""
+        out, self._cache = self._ops.maxpool_forward(
+            x, self.pool_size[0], self.pool_size[1], self.stride, n_threads=self.n_threads
+        )
+        return out
+
+    def backward(self, dout):
+        """dout of shape (N, C, OH, OW) -> dx of shape (N, C, H, W)."""
+        return self._ops.maxpool_backward(dout, self._take_cache(), n_threads=self.n_threads)
+
+    def __repr__(self):
+        return f"MaxPool2D(pool_size={self.pool_size}, stride={self.stride}, backend={self.backend!r})"

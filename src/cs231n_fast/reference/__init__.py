@@ -1,0 +1,32 @@
+"""Readable NumPy twin of ``cs231n_fast.ops``, and the oracle for the tests.
+
+``conv`` and ``pool`` hold vectorised NumPy versions with the same names, signatures,
+validation, dtype policy and cache types as ``cs231n_fast.ops`` (``n_threads`` is accepted and
+ignored), so either backward accepts either forward's cache and a benchmark can swap one for
+the other. They are written to be read, not to be fast.
+
+``naive`` holds the course's plain-loop versions (CS231n assignment 2 signatures: parameter
+dicts, tuple caches), against which the vectorised versions are themselves tested.
+"""
+
+from .conv import col2im, conv_backward, conv_forward, im2col
+from .naive import (
+    conv_backward_naive,
+    conv_forward_naive,
+    max_pool_backward_naive,
+    max_pool_forward_naive,
+)
+from .pool import maxpool_backward, maxpool_forward
+
+__all__ = [
+    "im2col",
+    "col2im",
+    "conv_forward",
+    "conv_backward",
+    "maxpool_forward",
+    "maxpool_backward",
+    "conv_forward_naive",
+    "conv_backward_naive",
+    "max_pool_forward_naive",
+    "max_pool_backward_naive",
+]

@@ -1,0 +1,70 @@
+"""Shared test helpers: the tolerance table, layouts, numerical gradients."""
+
+import numpy as np
+
+#: Relative tolerance per dtype; atol = rtol * max|reference| because outputs hold exact zeros.
+#: The reference runs in float64 on the float64 cast of the same inputs.
+RTOL = {np.dtype(np.float64): 1e-9, np.dtype(np.float32): 2e-4}
+
+LAYOUTS = ("C", "F", "sliced", "negative", "readonly")
+
+
+def assert_matches_reference(actual, expected, dtype, what=""):
+    """Compare a fast result with a float64 reference within the dtype's tolerance."""
+    dtype = np.dtype(dtype)
+    assert actual.dtype == dtype, f"{what}: dtype {actual.dtype}, expected {dtype}"
+    expected = np.asarray(expected, dtype=np.float64)
+    assert actual.shape == expected.shape, f"{what}: shape {actual.shape} != {expected.shape}"
+    rtol = RTOL[dtype]
+    scale = float(np.max(np.abs(expected))) if expected.size else 0.0
+    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=rtol * scale, err_msg=what)
+
+
+def as_layout(a, layout):
+    """A copy of ``a`` with the same values in the given memory layout."""
+    a = np.asarray(a)
+    if layout == "C":
+        return np.ascontiguousarray(a)
+    if layout == "F":
+        return np.asfortranarray(a)
+    if layout == "sliced":  # every other element of a larger buffer along the last axis
+        big = np.zeros(a.shape[:-1] + (2 * a.shape[-1],), dtype=a.dtype)
+        big[..., ::2] = a
+        return big[..., ::2]
+    if layout == "negative":  # negative strides along every axis
+        rev = (slice(None, None, -1),) * a.ndim
+        return np.ascontiguousarray(a[rev])[rev]
+    if layout == "readonly":
+        r = np.array(a)
+        r.setflags(write=False)
+        return r
+    raise ValueError(layout)
+
+
+def numerical_grad(f, x, df, h=1e-6):
+    """Centred-difference gradient of ``sum(f(x) * df)`` with respect to ``x`` (float64)."""
+    x = np.array(x, dtype=np.float64)
+    grad = np.zeros_like(x)
+    it = np.nditer(x, flags=["multi_index"])
+    for _ in it:
+        i = it.multi_index
+        old = x[i]
+        x[i] = old + h
+        fp = np.sum(f(x) * df)
+        x[i] = old - h
+        fm = np.sum(f(x) * df)
+        x[i] = old
+        grad[i] = (fp - fm) / (2 * h)
+    return grad
+
+
+def rel_error(a, b):
+    """Max relative error, as in the course's notebooks."""
+    return float(np.max(np.abs(a - b) / np.maximum(1e-8, np.abs(a) + np.abs(b))))
+
+
+def spaced(rng, shape, step=0.01):
+    """Distinct values at least ``step`` apart in random order (no ties, no near-ties)."""
+    n = int(np.prod(shape))
+    v = (np.arange(n) - n / 2) * step
+    return rng.permutation(v).reshape(shape)

@@ -1,0 +1,291 @@
+"""Convolution kernels (im2col, col2im, conv forward/backward) against the NumPy twin."""
+
+import numpy as np
+import pytest
+from helpers import LAYOUTS, as_layout, assert_matches_reference, numerical_grad, rel_error, spaced
+
+from cs231n_fast import ops, reference
+from cs231n_fast.reference import conv_backward_naive, conv_forward_naive
+
+# (x shape, w shape, stride, pad): non-square filters both ways round, strides 1-3, pads 0-3,
+# (h, w) pairs, non-tiling geometry, batch and channel of one, 1x1 filters, filter = input,
+# more images than dw chunks.
+CASES = [
+    ((2, 3, 7, 9), (4, 3, 2, 3), 1, 1),
+    ((2, 3, 7, 9), (4, 3, 3, 2), 1, 1),
+    ((3, 2, 8, 7), (5, 2, 3, 2), 2, 2),
+    ((1, 1, 5, 5), (1, 1, 5, 5), 3, 3),
+    ((2, 3, 6, 6), (2, 3, 3, 3), (1, 2), (0, 1)),
+    ((1, 4, 10, 11), (3, 4, 4, 3), 3, 0),
+    ((4, 2, 5, 5), (3, 2, 1, 1), 1, 0),
+    ((2, 1, 1, 1), (2, 1, 1, 1), 1, 0),
+    ((3, 3, 9, 9), (2, 3, 3, 3), 2, 3),
+    ((17, 5, 6, 4), (7, 5, 3, 3), 1, 1),
+    ((2, 2, 4, 4), (3, 2, 2, 2), (3, 1), (2, 0)),
+]
+IDS = [f"x{c[0]}-w{c[1]}-s{c[2]}-p{c[3]}".replace(" ", "") for c in CASES]
+
+
+def _inputs(rng, xs, ws, dtype):
+    x = rng.standard_normal(xs).astype(dtype)
+    w = rng.standard_normal(ws).astype(dtype)
+    b = rng.standard_normal(ws[0]).astype(dtype)
+    return x, w, b
+
+
+def _f64(*arrays):
+    return [np.asarray(a, dtype=np.float64) for a in arrays]
+
+
+@pytest.mark.parametrize("xs, ws, stride, pad", CASES, ids=IDS)
+def test_conv_forward_backward_match_reference(rng, dtype, xs, ws, stride, pad):
+    x, w, b = _inputs(rng, xs, ws, dtype)
+    out, cache = ops.conv_forward(x, w, b, stride, pad)
+    ref_out, ref_cache = reference.conv_forward(*_f64(x, w, b), stride, pad)
+    assert_matches_reference(out, ref_out, dtype, "out")
+    dout = rng.standard_normal(out.shape).astype(dtype)
+    dx, dw, db = ops.conv_backward(dout, cache)
+    rdx, rdw, rdb = reference.conv_backward(dout.astype(np.float64), ref_cache)
+    assert_matches_reference(dx, rdx, dtype, "dx")
+    assert_matches_reference(dw, rdw, dtype, "dw")
+    assert_matches_reference(db, rdb, dtype, "db")
+
+
+@pytest.mark.parametrize("xs, ws, stride, pad", [c for c in CASES if np.isscalar(c[2])][:6])
+def test_conv_forward_backward_match_naive(rng, xs, ws, stride, pad):
+    x, w, b = _inputs(rng, xs, ws, np.float64)
+    param = {"stride": stride, "pad": pad}
+    out, cache = ops.conv_forward(x, w, b, stride, pad)
+    nout, ncache = conv_forward_naive(x, w, b, param)
+    np.testing.assert_allclose(out, nout, rtol=1e-10, atol=1e-12)
+    dout = rng.standard_normal(out.shape)
+    for got, want in zip(ops.conv_backward(dout, cache), conv_backward_naive(dout, ncache)):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+
+
+def test_conv_forward_nonsquare_filter_orientation_matters(rng):
+    # Guards against the course's im2col bug (row index used the filter height twice).
+    x = rng.standard_normal((1, 1, 5, 6))
+    w23 = rng.standard_normal((1, 1, 2, 3))
+    b = np.zeros(1)
+    out, _ = ops.conv_forward(x, w23, b)
+    expected = np.array(
+        [[np.sum(x[0, 0, i : i + 2, j : j + 3] * w23[0, 0]) for j in range(4)] for i in range(4)]
+    )
+    np.testing.assert_allclose(out[0, 0], expected, rtol=1e-12)
+    out32, _ = ops.conv_forward(x, w23.reshape(1, 1, 3, 2), b)
+    assert out32.shape != out.shape or not np.allclose(out32, out)
+
+
+@pytest.mark.parametrize("xs, ws, stride, pad", CASES, ids=IDS)
+def test_im2col_col2im_match_reference(rng, dtype, xs, ws, stride, pad):
+    x = rng.standard_normal(xs).astype(dtype)
+    kh, kw = ws[2:]
+    cols = ops.im2col(x, kh, kw, stride, pad)
+    np.testing.assert_array_equal(cols, reference.im2col(x, kh, kw, stride, pad))
+    assert cols.dtype == dtype
+    dcols = rng.standard_normal(cols.shape).astype(dtype)
+    back = ops.col2im(dcols, xs, kh, kw, stride, pad)
+    assert_matches_reference(back, reference.col2im(dcols.astype(np.float64), xs, kh, kw, stride, pad), dtype)
+
+
+def test_im2col_col2im_adjoint(rng):
+    x = rng.standard_normal((2, 3, 7, 8))
+    cols = ops.im2col(x, 3, 2, (2, 1), (1, 2))
+    c = rng.standard_normal(cols.shape)
+    lhs = np.sum(cols * c)
+    rhs = np.sum(x * ops.col2im(c, x.shape, 3, 2, (2, 1), (1, 2)))
+    np.testing.assert_allclose(lhs, rhs, rtol=1e-12)
+
+
+def test_im2col_small_case_by_hand():
+    x = np.arange(9, dtype=np.float64).reshape(1, 1, 3, 3)
+    cols = ops.im2col(x, 2, 2, 1, 0)
+    # windows (0,0) (0,1) (1,0) (1,1) are columns; rows are (i, j) = (0,0) (0,1) (1,0) (1,1)
+    expected = np.array([[0, 1, 3, 4], [1, 2, 4, 5], [3, 4, 6, 7], [4, 5, 7, 8]], dtype=float)
+    np.testing.assert_array_equal(cols[0], expected)
+    padded = ops.im2col(x, 2, 2, 2, 1)  # windows at padded (0,0) (0,2) (2,0) (2,2)
+    np.testing.assert_array_equal(padded[0, 0], [0, 0, 0, 4])
+    np.testing.assert_array_equal(padded[0, 3], [0, 2, 6, 8])
+
+
+# --- gradient checks (float64, centred differences; conv is linear, so exact up to rounding)
+
+
+@pytest.mark.parametrize(
+    "xs, ws, stride, pad",
+    [((2, 3, 5, 6), (3, 3, 2, 3), 1, 1), ((1, 2, 7, 5), (2, 2, 3, 2), (2, 1), (1, 2)), ((2, 1, 4, 4), (1, 1, 4, 4), 1, 0)],
+)
+def test_conv_backward_gradcheck(rng, xs, ws, stride, pad):
+    x, w, b = _inputs(rng, xs, ws, np.float64)
+    out, cache = ops.conv_forward(x, w, b, stride, pad)
+    dout = rng.standard_normal(out.shape)
+    dx, dw, db = ops.conv_backward(dout, cache)
+    fwd = lambda x_, w_, b_: ops.conv_forward(x_, w_, b_, stride, pad)[0]  # noqa: E731
+    assert rel_error(dx, numerical_grad(lambda v: fwd(v, w, b), x, dout)) < 1e-7
+    assert rel_error(dw, numerical_grad(lambda v: fwd(x, v, b), w, dout)) < 1e-7
+    assert rel_error(db, numerical_grad(lambda v: fwd(x, w, v), b, dout)) < 1e-7
+
+
+# --- invariants: layouts, threads, dtypes, no mutation
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_conv_layouts_bitwise_equal(rng, dtype, layout):
+    x, w, b = _inputs(rng, (3, 4, 7, 6), (5, 4, 3, 2), dtype)
+    out, cache = ops.conv_forward(x, w, b, 2, 1)
+    dout = rng.standard_normal(out.shape).astype(dtype)
+    grads = ops.conv_backward(dout, cache)
+    lx, lw, lb, ld = (as_layout(a, layout) for a in (x, w, b, dout))
+    out2, cache2 = ops.conv_forward(lx, lw, lb, 2, 1)
+    np.testing.assert_array_equal(out2, out)
+    for g2, g in zip(ops.conv_backward(ld, cache2), grads):
+        np.testing.assert_array_equal(g2, g)
+    np.testing.assert_array_equal(ops.im2col(lx, 3, 2, 2, 1), ops.im2col(x, 3, 2, 2, 1))
+
+
+def test_conv_threads_bitwise_equal(rng, dtype):
+    # Big enough to clear the serial-work threshold, odd batch so chunks are uneven.
+    x, w, b = _inputs(rng, (19, 8, 12, 11), (6, 8, 3, 3), dtype)
+    results = []
+    for nt in (1, 2, 3):
+        out, cache = ops.conv_forward(x, w, b, 1, 1, n_threads=nt)
+        dout = np.linspace(-1, 1, out.size).reshape(out.shape).astype(dtype)
+        cols = ops.im2col(x, 3, 3, 1, 1, n_threads=nt)
+        back = ops.col2im(cols, x.shape, 3, 3, 1, 1, n_threads=nt)
+        results.append((out, *ops.conv_backward(dout, cache, n_threads=nt), cols, back))
+    for other in results[1:]:
+        for a, b_ in zip(results[0], other):
+            np.testing.assert_array_equal(a, b_)
+
+
+def test_conv_inputs_unchanged(rng, dtype):
+    x, w, b = _inputs(rng, (2, 3, 6, 5), (4, 3, 3, 3), dtype)
+    copies = [a.copy() for a in (x, w, b)]
+    out, cache = ops.conv_forward(x, w, b, 1, 1)
+    dout = rng.standard_normal(out.shape).astype(dtype)
+    dcopy = dout.copy()
+    ops.conv_backward(dout, cache)
+    cols = ops.im2col(x, 3, 3)
+    ccopy = cols.copy()
+    ops.col2im(cols, x.shape, 3, 3)
+    for a, c in zip((x, w, b, dout, cols), (*copies, dcopy, ccopy)):
+        np.testing.assert_array_equal(a, c)
+
+
+@pytest.mark.parametrize(
+    "dtypes, expected",
+    [
+        ((np.float32, np.float32, np.float32), np.float32),
+        ((np.float64, np.float64, np.float64), np.float64),
+        ((np.float32, np.float64, np.float32), np.float64),
+        ((np.int64, np.int64, np.int64), np.float64),
+        ((np.float16, np.float32, np.float32), np.float64),
+        ((np.uint8, np.float32, np.float32), np.float64),
+    ],
+)
+def test_conv_dtype_policy(rng, dtypes, expected):
+    x, w, b = (rng.integers(-3, 4, s).astype(t) if np.dtype(t).kind != "u" else rng.integers(0, 4, s).astype(t)
+               for s, t in zip([(2, 2, 5, 5), (3, 2, 3, 3), (3,)], dtypes))
+    out, cache = ops.conv_forward(x, w, b, 1, 1)
+    assert out.dtype == expected
+    ref, _ = reference.conv_forward(*_f64(x, w, b), 1, 1)
+    np.testing.assert_allclose(out, ref, rtol=RTOL_FOR[expected])
+    grads = ops.conv_backward(np.ones(out.shape, dtype=expected), cache)
+    assert all(g.dtype == expected for g in grads)
+
+
+RTOL_FOR = {np.float32: 1e-5, np.float64: 1e-12}
+
+
+def test_conv_nan_propagates(rng):
+    x, w, b = _inputs(rng, (1, 1, 5, 5), (1, 1, 3, 3), np.float64)
+    x[0, 0, 2, 2] = np.nan
+    out, _ = ops.conv_forward(x, w, b, 1, 0)
+    assert np.isnan(out).all()  # every 3x3 window of a 5x5 input covers the centre
+
+
+def test_conv_float32_accuracy_on_spaced_values(rng):
+    x = spaced(rng, (2, 3, 8, 8), 0.01).astype(np.float32)
+    w = spaced(rng, (4, 3, 3, 3), 0.01).astype(np.float32)
+    b = np.zeros(4, np.float32)
+    out, _ = ops.conv_forward(x, w, b, 1, 1)
+    ref, _ = reference.conv_forward(*_f64(x, w, b), 1, 1)
+    assert_matches_reference(out, ref, np.float32)
+
+
+# --- bad input: one row per case, the message names the argument
+
+
+def _good():
+    return np.zeros((2, 3, 5, 5)), np.zeros((4, 3, 3, 3)), np.zeros(4)
+
+
+BAD_FORWARD = [
+    ("x 3-D", lambda x, w, b: (x[0], w, b, 1, 1), ValueError, "x must be a 4-D"),
+    ("w 3-D", lambda x, w, b: (x, w[0], b, 1, 1), ValueError, "w must be a 4-D"),
+    ("b 2-D", lambda x, w, b: (x, w, b[None], 1, 1), ValueError, "b must be a 1-D"),
+    ("channels", lambda x, w, b: (x, np.zeros((4, 2, 3, 3)), b, 1, 1), ValueError, "w must have shape.*C = 3"),
+    ("bias length", lambda x, w, b: (x, w, np.zeros(3), 1, 1), ValueError, r"b must have shape \(F,\)"),
+    ("stride 0", lambda x, w, b: (x, w, b, 0, 1), ValueError, "stride must be >= 1"),
+    ("stride pair 0", lambda x, w, b: (x, w, b, (1, 0), 1), ValueError, "stride must be >= 1"),
+    ("stride triple", lambda x, w, b: (x, w, b, (1, 1, 1), 1), ValueError, "stride must be an int or a pair"),
+    ("stride float", lambda x, w, b: (x, w, b, 1.5, 1), TypeError, "stride must be an int"),
+    ("stride bool", lambda x, w, b: (x, w, b, True, 1), TypeError, "stride must be an int"),
+    ("pad -1", lambda x, w, b: (x, w, b, 1, -1), ValueError, "pad must be >= 0"),
+    ("filter too big", lambda x, w, b: (x, np.zeros((4, 3, 8, 3)), b, 1, 1), ValueError, "filter height HH = 8 is larger"),
+    ("filter too wide", lambda x, w, b: (x, np.zeros((4, 3, 3, 6)), b, 1, 0), ValueError, "filter width WW = 6 is larger"),
+    ("x complex", lambda x, w, b: (x.astype(complex), w, b, 1, 1), TypeError, "x must be a real numeric array.*complex"),
+    ("w object", lambda x, w, b: (x, w.astype(object), b, 1, 1), TypeError, "w must be a real numeric array.*object"),
+    ("b strings", lambda x, w, b: (x, w, np.array(["a"] * 4), 1, 1), TypeError, "b must be a real numeric array"),
+    ("x bool", lambda x, w, b: (x.astype(bool), w, b, 1, 1), TypeError, "x must be a real numeric array.*boolean"),
+    ("x empty", lambda x, w, b: (np.zeros((0, 3, 5, 5)), w, b, 1, 1), ValueError, "x must have no zero-size"),
+    ("w no filters", lambda x, w, b: (x, np.zeros((0, 3, 3, 3)), np.zeros(0), 1, 1), ValueError, "w must have no zero-size"),
+]
+
+
+@pytest.mark.parametrize("case, make, exc, match", BAD_FORWARD, ids=[r[0] for r in BAD_FORWARD])
+@pytest.mark.parametrize("impl", [ops, reference], ids=["fast", "reference"])
+def test_conv_forward_bad_input(impl, case, make, exc, match):
+    with pytest.raises(exc, match=match):
+        impl.conv_forward(*make(*_good()))
+
+
+@pytest.mark.parametrize(
+    "n_threads, exc", [(0, ValueError), (-1, ValueError), (1.0, TypeError), ("2", TypeError)]
+)
+def test_conv_forward_bad_n_threads(n_threads, exc):
+    with pytest.raises(exc, match="n_threads"):
+        ops.conv_forward(*_good(), 1, 1, n_threads=n_threads)
+
+
+def test_conv_backward_bad_input():
+    out, cache = ops.conv_forward(*_good(), 1, 1)
+    with pytest.raises(ValueError, match=r"dout must have shape \(2, 4, 5, 5\)"):
+        ops.conv_backward(np.zeros((2, 4, 5, 4)), cache)
+    with pytest.raises(ValueError, match="dout must be a 4-D"):
+        ops.conv_backward(np.zeros((4, 5, 5)), cache)
+    with pytest.raises(TypeError, match="dout must be a real numeric"):
+        ops.conv_backward(out.astype(complex), cache)
+    with pytest.raises(TypeError, match="cache must be the ConvCache"):
+        ops.conv_backward(out, (None, None))
+    _, pool_cache = ops.maxpool_forward(np.zeros((2, 4, 4, 4)), 2, 2, 2)
+    with pytest.raises(TypeError, match="cache must be the ConvCache"):
+        ops.conv_backward(out, pool_cache)
+
+
+def test_im2col_col2im_bad_input():
+    x = np.zeros((2, 3, 5, 5))
+    with pytest.raises(ValueError, match="kh must be an int >= 1"):
+        ops.im2col(x, 0, 3)
+    with pytest.raises(ValueError, match="kw = 7 is larger"):
+        ops.im2col(x, 3, 7, 1, 0)
+    with pytest.raises(ValueError, match="x must be a 4-D"):
+        ops.im2col(x[0], 3, 3)
+    cols = ops.im2col(x, 3, 3, 1, 1)
+    with pytest.raises(ValueError, match=r"cols must have shape \(2, 27, 25\)"):
+        ops.col2im(cols[:, :-1], x.shape, 3, 3, 1, 1)
+    with pytest.raises(ValueError, match="x_shape must be a tuple of 4 positive ints"):
+        ops.col2im(cols, (2, 3, 5), 3, 3, 1, 1)
+    with pytest.raises(TypeError, match="x_shape must be a tuple of 4 positive ints"):
+        ops.col2im(cols, (2, 3, 5, 5.0), 3, 3, 1, 1)
