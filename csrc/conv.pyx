@@ -41,95 +41,91 @@ cdef inline void _gemm(char transa, char transb, Py_ssize_t m, Py_ssize_t n, Py_
               &beta, c, &lc)
 
 
-cdef inline void _valid_range(Py_ssize_t j, Py_ssize_t pw, Py_ssize_t sw, Py_ssize_t w,
-                              Py_ssize_t ow, Py_ssize_t* lo, Py_ssize_t* hi) noexcept nogil:
-    """Output columns ``[lo, hi)`` whose input column ``x * sw - pw + j`` lies in ``[0, w)``."""
-    cdef Py_ssize_t a, b
-    a = 0 if pw - j <= 0 else (pw - j + sw - 1) // sw
-    b = 0 if w - 1 + pw - j < 0 else (w - 1 + pw - j) // sw + 1
-    if b > ow:
-        b = ow
-    if a > b:
-        a = b
-    lo[0] = a
-    hi[0] = b
-
-
-cdef void _im2col_plane(const floating* src, floating* dst,
+cdef void _im2col_plane(const floating* src, floating* dst, floating* pad,
                         Py_ssize_t h, Py_ssize_t w, Py_ssize_t kh, Py_ssize_t kw,
                         Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t ph, Py_ssize_t pw,
                         Py_ssize_t oh, Py_ssize_t ow) noexcept nogil:
-    """Write the ``kh * kw`` rows (each ``oh * ow`` long) of one input plane ``src`` (h, w)."""
-    cdef Py_ssize_t i, j, y, x, iy, lo, hi
+    """Write the ``kh * kw`` rows (each ``oh * ow`` long) of one input plane ``src`` (h, w).
+
+    With padding the plane is first copied into the interior of ``pad``, a thread-private
+    (h + 2ph, w + 2pw) buffer whose border the caller zeroed once; then every row is a plain
+    strided copy with no bounds logic in the inner loop.
+    """
+    cdef Py_ssize_t i, j, y, x, wp = w + 2 * pw
     cdef floating* row
     cdef const floating* s
+    cdef const floating* base = src
+    if ph or pw:
+        for y in range(h):
+            memcpy(pad + (y + ph) * wp + pw, src + y * w, w * sizeof(floating))
+        base = pad
     for i in range(kh):
         for j in range(kw):
-            _valid_range(j, pw, sw, w, ow, &lo, &hi)
+            row = dst + (i * kw + j) * oh * ow
             for y in range(oh):
-                row = dst + ((i * kw + j) * oh + y) * ow
-                iy = y * sh - ph + i
-                if iy < 0 or iy >= h:
-                    memset(row, 0, ow * sizeof(floating))
-                    continue
-                s = src + iy * w + j - pw  # s[x * sw] is valid for lo <= x < hi
-                for x in range(lo):
-                    row[x] = 0
+                s = base + (y * sh + i) * wp + j
                 if sw == 1:
-                    memcpy(row + lo, s + lo, (hi - lo) * sizeof(floating))
+                    for x in range(ow):
+                        row[x] = s[x]
                 else:
-                    for x in range(lo, hi):
+                    for x in range(ow):
                         row[x] = s[x * sw]
-                for x in range(hi, ow):
-                    row[x] = 0
+                row += ow
 
 
-cdef void _col2im_plane(const floating* src, floating* dst,
+cdef void _col2im_plane(const floating* src, floating* dst, floating* pad,
                         Py_ssize_t h, Py_ssize_t w, Py_ssize_t kh, Py_ssize_t kw,
                         Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t ph, Py_ssize_t pw,
                         Py_ssize_t oh, Py_ssize_t ow) noexcept nogil:
-    """Scatter-add the ``kh * kw`` rows of one channel into the zeroed plane ``dst`` (h, w).
+    """Scatter-add the ``kh * kw`` rows of one channel into the plane ``dst`` (h, w).
 
-    Sums run in the fixed order (i, j, y, x); the caller owns the whole plane.
+    Sums run in the fixed order (i, j, y, x) into a zeroed padded buffer (``pad``, thread
+    private, (h + 2ph, w + 2pw)) or, without padding, into ``dst`` itself; the interior is then
+    copied out. The caller owns the whole plane.
     """
-    cdef Py_ssize_t i, j, y, x, iy, lo, hi
-    cdef const floating* row
+    cdef Py_ssize_t i, j, y, x, hp = h + 2 * ph, wp = w + 2 * pw
+    cdef const floating* row = src
     cdef floating* d
+    cdef floating* acc = pad if (ph or pw) else dst
+    memset(acc, 0, hp * wp * sizeof(floating))
     for i in range(kh):
         for j in range(kw):
-            _valid_range(j, pw, sw, w, ow, &lo, &hi)
             for y in range(oh):
-                iy = y * sh - ph + i
-                if iy < 0 or iy >= h:
-                    continue
-                row = src + ((i * kw + j) * oh + y) * ow
-                d = dst + iy * w + j - pw  # d[x * sw] is valid for lo <= x < hi
+                d = acc + (y * sh + i) * wp + j
                 if sw == 1:
-                    for x in range(lo, hi):
+                    for x in range(ow):
                         d[x] += row[x]
                 else:
-                    for x in range(lo, hi):
+                    for x in range(ow):
                         d[x * sw] += row[x]
+                row += ow
+    if ph or pw:
+        for y in range(h):
+            memcpy(dst + y * w, pad + (y + ph) * wp + pw, w * sizeof(floating))
 
 
 def im2col(const floating[:, :, :, ::1] x,   # IN  (n, c, h, w)
            floating[:, :, ::1] cols,          # OUT (n, c * kh * kw, oh * ow)
+           floating[:, ::1] pads,             # SCRATCH (n_threads, (h + 2ph) * (w + 2pw)), zeroed
            Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw,
            Py_ssize_t ph, Py_ssize_t pw, Py_ssize_t oh, Py_ssize_t ow,
            int n_threads):
     """Fill ``cols`` from ``x``. Parallel over the n * c input planes (static)."""
     cdef Py_ssize_t n = x.shape[0], c = x.shape[1], h = x.shape[2], w = x.shape[3]
     cdef Py_ssize_t t, ni, ci
-    with nogil:
-        for t in prange(n * c, schedule="static", num_threads=n_threads):
+    cdef floating* pb
+    with nogil, parallel(num_threads=n_threads):
+        pb = &pads[threadid(), 0]
+        for t in prange(n * c, schedule="static"):
             ni = t // c
             ci = t % c
-            _im2col_plane(&x[ni, ci, 0, 0], &cols[ni, ci * kh * kw, 0],
+            _im2col_plane(&x[ni, ci, 0, 0], &cols[ni, ci * kh * kw, 0], pb,
                           h, w, kh, kw, sh, sw, ph, pw, oh, ow)
 
 
 def col2im(const floating[:, :, ::1] cols,  # IN  (n, c * kh * kw, oh * ow)
-           floating[:, :, :, ::1] dx,        # OUT (n, c, h, w), any contents (zeroed here)
+           floating[:, :, :, ::1] dx,        # OUT (n, c, h, w), any contents
+           floating[:, ::1] pads,            # SCRATCH (n_threads, (h + 2ph) * (w + 2pw))
            Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw,
            Py_ssize_t ph, Py_ssize_t pw, Py_ssize_t oh, Py_ssize_t ow,
            int n_threads):
@@ -137,118 +133,111 @@ def col2im(const floating[:, :, ::1] cols,  # IN  (n, c * kh * kw, oh * ow)
     one thread owns each plane, so overlapping windows never race."""
     cdef Py_ssize_t n = dx.shape[0], c = dx.shape[1], h = dx.shape[2], w = dx.shape[3]
     cdef Py_ssize_t t, ni, ci
-    with nogil:
-        for t in prange(n * c, schedule="static", num_threads=n_threads):
+    cdef floating* pb
+    with nogil, parallel(num_threads=n_threads):
+        pb = &pads[threadid(), 0]
+        for t in prange(n * c, schedule="static"):
             ni = t // c
             ci = t % c
-            memset(&dx[ni, ci, 0, 0], 0, h * w * sizeof(floating))
-            _col2im_plane(&cols[ni, ci * kh * kw, 0], &dx[ni, ci, 0, 0],
+            _col2im_plane(&cols[ni, ci * kh * kw, 0], &dx[ni, ci, 0, 0], pb,
                           h, w, kh, kw, sh, sw, ph, pw, oh, ow)
 
 
 def conv_forward(const floating[:, :, :, ::1] x,  # IN  (n, c, h, w)
-                 const floating[:, :, :, ::1] wt,  # IN  (f, c, kh, kw)
-                 const floating[::1] b,            # IN  (f,)
+                 const floating[:, ::1] wb,        # IN  (f, c * kh * kw + 1): [w.reshape(f, -1) | b]
                  floating[:, :, :, ::1] out,       # OUT (n, f, oh, ow)
-                 floating[:, :, ::1] scratch,      # SCRATCH (n_threads, c * kh * kw, oh * ow)
-                 Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t ph, Py_ssize_t pw,
-                 int n_threads):
-    """``out[i] = w @ im2col(x[i]) + b`` for each image.
+                 floating[:, :, ::1] scratch,      # SCRATCH (n_threads, c*kh*kw + 1, oh*ow), last row 1
+                 floating[:, ::1] pads,            # SCRATCH (n_threads, (h+2ph) * (w+2pw)), zeroed
+                 Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw,
+                 Py_ssize_t ph, Py_ssize_t pw, int n_threads):
+    """``out[i] = [w | b] @ [im2col(x[i]); 1]`` for each image.
 
+    The bias rides in the GEMM as an extra column of ``wb`` against a row of ones in the
+    column buffer (set by the caller and never overwritten), so no separate bias pass.
     Parallel over images (static); each thread builds one image's columns in its own scratch
     slice while they are hot in cache and runs that image's GEMM on one BLAS thread, writing
     straight into ``out[i]`` (already NCHW: no transpose).
     """
     cdef Py_ssize_t n = x.shape[0], c = x.shape[1], h = x.shape[2], w = x.shape[3]
-    cdef Py_ssize_t f = wt.shape[0], kh = wt.shape[2], kw = wt.shape[3]
+    cdef Py_ssize_t f = wb.shape[0], ke = wb.shape[1]
     cdef Py_ssize_t oh = out.shape[2], ow = out.shape[3]
-    cdef Py_ssize_t kk = c * kh * kw, p = oh * ow
-    cdef Py_ssize_t ni, ci, fi, q
+    cdef Py_ssize_t p = oh * ow
+    cdef Py_ssize_t ni, ci
     cdef floating* buf
-    cdef floating* o
-    cdef floating bias
+    cdef floating* pb
     with nogil, parallel(num_threads=n_threads):
         buf = &scratch[threadid(), 0, 0]
+        pb = &pads[threadid(), 0]
         for ni in prange(n, schedule="static"):
             for ci in range(c):
-                _im2col_plane(&x[ni, ci, 0, 0], buf + ci * kh * kw * p,
+                _im2col_plane(&x[ni, ci, 0, 0], buf + ci * kh * kw * p, pb,
                               h, w, kh, kw, sh, sw, ph, pw, oh, ow)
-            o = &out[ni, 0, 0, 0]
-            for fi in range(f):
-                bias = b[fi]
-                for q in range(p):
-                    o[fi * p + q] = bias
-            _gemm(c"N", c"N", f, p, kk, 1, &wt[0, 0, 0, 0], kk, buf, p, 1, o, p)
+            _gemm(c"N", c"N", f, p, ke, 1, &wb[0, 0], ke, buf, p, 0, &out[ni, 0, 0, 0], p)
 
 
 def conv_backward(const floating[:, :, :, ::1] x,     # IN  (n, c, h, w)
-                  const floating[:, :, :, ::1] wt,     # IN  (f, c, kh, kw)
+                  const floating[:, ::1] wt,           # IN  (f, c * kh * kw)
                   const floating[:, :, :, ::1] dout,   # IN  (n, f, oh, ow)
                   floating[:, :, :, ::1] dx,           # OUT (n, c, h, w)
                   floating[:, ::1] dw,                 # OUT (f, c * kh * kw)
                   floating[::1] db,                    # OUT (f,)
-                  floating[:, :, ::1] dw_part,         # SCRATCH (n_chunks, f, c * kh * kw)
-                  floating[:, ::1] db_part,            # SCRATCH (n_chunks, f)
-                  floating[:, :, :, ::1] scratch,      # SCRATCH (n_threads, 2, c*kh*kw, oh*ow)
-                  Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t ph, Py_ssize_t pw,
-                  int n_threads):
+                  floating[:, :, ::1] dwb_part,        # SCRATCH (n_chunks, f, c * kh * kw + 1)
+                  floating[:, :, ::1] cols_buf,        # SCRATCH (n_threads, c*kh*kw + 1, oh*ow), last row 1
+                  floating[:, :, ::1] dcols_buf,       # SCRATCH (n_threads, c*kh*kw, oh*ow)
+                  floating[:, :, ::1] pads,            # SCRATCH (n_threads, 2, (h+2ph)*(w+2pw)), zeroed
+                  Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw,
+                  Py_ssize_t ph, Py_ssize_t pw, int n_threads):
     """Gradients of ``conv_forward``.
 
-    Images are split into ``n_chunks = dw_part.shape[0]`` consecutive chunks of equal size
-    (the last may be shorter or empty); chunks are distributed statically over threads. For
-    each image a thread rebuilds its columns (cheaper than caching N * K * P values), adds
-    ``dout[i] @ cols^T`` to its chunk's dw partial and ``dout[i]`` row sums to the db partial,
-    computes ``dcols = w^T @ dout[i]`` and scatters it into ``dx[i]``, which it owns. The
-    partials are then reduced in chunk order, one writer per element.
+    Images are split into ``n_chunks = dwb_part.shape[0]`` consecutive chunks of equal size
+    (the last may be shorter); chunks are distributed statically over threads. For each image
+    a thread rebuilds its columns (cheaper than caching N * K * P values) and adds
+    ``dout[i] @ [cols; 1]^T`` to its chunk's partial, whose last column is then db's share;
+    it computes ``dcols = w^T @ dout[i]`` and scatters it into ``dx[i]``, which it owns. The
+    partials are reduced in chunk order, one writer per element.
     """
     cdef Py_ssize_t n = x.shape[0], c = x.shape[1], h = x.shape[2], w = x.shape[3]
-    cdef Py_ssize_t f = wt.shape[0], kh = wt.shape[2], kw = wt.shape[3]
+    cdef Py_ssize_t f = wt.shape[0], kk = wt.shape[1], ke = kk + 1
     cdef Py_ssize_t oh = dout.shape[2], ow = dout.shape[3]
-    cdef Py_ssize_t kk = c * kh * kw, p = oh * ow
-    cdef Py_ssize_t n_chunks = dw_part.shape[0]
+    cdef Py_ssize_t p = oh * ow
+    cdef Py_ssize_t n_chunks = dwb_part.shape[0]
     cdef Py_ssize_t chunk = (n + n_chunks - 1) // n_chunks
-    cdef Py_ssize_t ch, ni, ci, fi, q, e, stop
+    cdef Py_ssize_t ch, ni, ci, fi, e, stop
     cdef floating* cols
     cdef floating* dcols
-    cdef floating* dwp
-    cdef floating* dbp
+    cdef floating* pin
+    cdef floating* pout
+    cdef floating* part
     cdef const floating* d
     cdef floating s
     with nogil:
         with parallel(num_threads=n_threads):
-            cols = &scratch[threadid(), 0, 0, 0]
-            dcols = &scratch[threadid(), 1, 0, 0]
+            cols = &cols_buf[threadid(), 0, 0]
+            dcols = &dcols_buf[threadid(), 0, 0]
+            pin = &pads[threadid(), 0, 0]  # im2col's: border stays zero
+            pout = &pads[threadid(), 1, 0]  # col2im's accumulator
             for ch in prange(n_chunks, schedule="static"):
-                dwp = &dw_part[ch, 0, 0]
-                dbp = &db_part[ch, 0]
-                memset(dwp, 0, f * kk * sizeof(floating))
-                memset(dbp, 0, f * sizeof(floating))
+                part = &dwb_part[ch, 0, 0]
                 stop = (ch + 1) * chunk
                 if stop > n:
                     stop = n
                 for ni in range(ch * chunk, stop):
                     d = &dout[ni, 0, 0, 0]
                     for ci in range(c):
-                        _im2col_plane(&x[ni, ci, 0, 0], cols + ci * kh * kw * p,
+                        _im2col_plane(&x[ni, ci, 0, 0], cols + ci * kh * kw * p, pin,
                                       h, w, kh, kw, sh, sw, ph, pw, oh, ow)
-                    _gemm(c"N", c"T", f, kk, p, 1, d, p, cols, p, 1, dwp, kk)
-                    for fi in range(f):
-                        s = 0
-                        for q in range(p):
-                            s = s + d[fi * p + q]
-                        dbp[fi] = dbp[fi] + s
-                    _gemm(c"T", c"N", kk, p, f, 1, &wt[0, 0, 0, 0], kk, d, p, 0, dcols, p)
-                    memset(&dx[ni, 0, 0, 0], 0, c * h * w * sizeof(floating))
+                    # beta = 0 for the chunk's first image: no separate zeroing pass.
+                    _gemm(c"N", c"T", f, ke, p, 1, d, p, cols, p,
+                          0 if ni == ch * chunk else 1, part, ke)
+                    _gemm(c"T", c"N", kk, p, f, 1, &wt[0, 0], kk, d, p, 0, dcols, p)
                     for ci in range(c):
-                        _col2im_plane(dcols + ci * kh * kw * p, &dx[ni, ci, 0, 0],
+                        _col2im_plane(dcols + ci * kh * kw * p, &dx[ni, ci, 0, 0], pout,
                                       h, w, kh, kw, sh, sw, ph, pw, oh, ow)
-        for e in prange(f * kk, schedule="static", num_threads=n_threads):
+        for e in prange(f * ke, schedule="static", num_threads=n_threads):
             s = 0
             for ch in range(n_chunks):
-                s = s + dw_part[ch, e // kk, e % kk]
-            dw[e // kk, e % kk] = s
-        for fi in range(f):
-            s = 0
-            for ch in range(n_chunks):
-                s = s + db_part[ch, fi]
-            db[fi] = s
+                s = s + dwb_part[ch, e // ke, e % ke]
+            if e % ke == kk:
+                db[e // ke] = s
+            else:
+                dw[e // ke, e % ke] = s

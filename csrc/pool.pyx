@@ -16,10 +16,19 @@ from libc.stdint cimport int32_t
 from libc.string cimport memset
 
 
+cdef inline bint _takes(floating v, floating best) noexcept nogil:
+    """True when ``v`` replaces ``best``: strictly greater (so the first maximum is kept), or
+    the first NaN (NaN compares false with everything, so it would otherwise be skipped)."""
+    return (v > best) | ((v != v) & (best == best))
+
+
 cdef void _max_plane(const floating* src, floating* out, int32_t* arg,
                      Py_ssize_t w, Py_ssize_t kh, Py_ssize_t kw,
                      Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t oh, Py_ssize_t ow) noexcept nogil:
-    """Max and first argmax (row-major) of every window of one plane; NaN wins and propagates."""
+    """Max and first argmax (row-major) of every window of one plane; NaN wins and propagates.
+
+    The exact scalar path, used for planes that hold a NaN.
+    """
     cdef Py_ssize_t y, x, i, j, base, idx, best_idx
     cdef floating best, v
     for y in range(oh):
@@ -31,39 +40,59 @@ cdef void _max_plane(const floating* src, floating* out, int32_t* arg,
                 for j in range(kw):
                     idx = base + i * w + j
                     v = src[idx]
-                    # "v > best" keeps the first maximum; the second clause takes the first NaN
-                    # (NaN compares false with everything, so it would otherwise be skipped).
-                    if v > best or (v != v and best == best):
+                    if _takes(v, best):
                         best = v
                         best_idx = idx
             out[y * ow + x] = best
             arg[y * ow + x] = <int32_t>best_idx
 
 
-cdef void _max_plane_2x2s2(const floating* src, floating* out, int32_t* arg,
-                           Py_ssize_t w, Py_ssize_t oh, Py_ssize_t ow) noexcept nogil:
-    """The common 2x2 stride-2 window unrolled; same tie and NaN rules as ``_max_plane``."""
-    cdef Py_ssize_t y, x, base, best_idx
-    cdef floating best, v
+cdef bint _has_nan(const floating* src, Py_ssize_t size) noexcept nogil:
+    """Whether the plane holds a NaN (an integer OR reduction, which the compiler vectorises)."""
+    cdef Py_ssize_t i
+    cdef int found = 0
+    for i in range(size):
+        found |= src[i] != src[i]
+    return found != 0
+
+
+cdef void _max_plane_rows(const floating* src, floating* out, int32_t* arg,
+                          Py_ssize_t w, Py_ssize_t kh, Py_ssize_t kw,
+                          Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t oh, Py_ssize_t ow) noexcept nogil:
+    """``_max_plane`` for planes without NaN, vectorised along each output row.
+
+    Each output row starts from its windows' first elements; every other window offset
+    (i, j), in row-major order, then replaces the running maximum where strictly greater. The
+    inner loop over output columns is a compare and two blends, with no branch.
+    """
+    cdef Py_ssize_t y, x, i, j
+    cdef int32_t off, step = <int32_t>sw
+    cdef const floating* s
+    cdef floating* o
+    cdef int32_t* a
+    cdef floating v, m
+    cdef int32_t t
     for y in range(oh):
+        o = out + y * ow
+        a = arg + y * ow
+        s = src + y * sh * w
+        off = <int32_t>(y * sh * w)
         for x in range(ow):
-            base = 2 * y * w + 2 * x
-            best = src[base]
-            best_idx = base
-            v = src[base + 1]
-            if v > best or (v != v and best == best):
-                best = v
-                best_idx = base + 1
-            v = src[base + w]
-            if v > best or (v != v and best == best):
-                best = v
-                best_idx = base + w
-            v = src[base + w + 1]
-            if v > best or (v != v and best == best):
-                best = v
-                best_idx = base + w + 1
-            out[y * ow + x] = best
-            arg[y * ow + x] = <int32_t>best_idx
+            o[x] = s[x * sw]
+            a[x] = off + <int32_t>x * step
+        for i in range(kh):
+            for j in range(kw):
+                if i == 0 and j == 0:
+                    continue
+                s = src + (y * sh + i) * w + j
+                off = <int32_t>((y * sh + i) * w + j)
+                for x in range(ow):
+                    v = s[x * sw]
+                    m = o[x]
+                    # 0 or -1 (all bits): select without a branch so the loop vectorises.
+                    t = -<int32_t>(v > m)
+                    o[x] = v if v > m else m
+                    a[x] = a[x] ^ (t & ((off + <int32_t>x * step) ^ a[x]))
 
 
 def maxpool_forward(const floating[:, :, :, ::1] x,   # IN  (n, c, h, w)
@@ -74,18 +103,18 @@ def maxpool_forward(const floating[:, :, :, ::1] x,   # IN  (n, c, h, w)
     """Max over each window and the flat in-plane index of its first maximum."""
     cdef Py_ssize_t n = x.shape[0], c = x.shape[1], w = x.shape[3]
     cdef Py_ssize_t oh = out.shape[2], ow = out.shape[3]
+    cdef Py_ssize_t h = x.shape[2]
     cdef Py_ssize_t t, ni, ci
-    cdef bint fast2 = kh == 2 and kw == 2 and sh == 2 and sw == 2
     with nogil:
         for t in prange(n * c, schedule="static", num_threads=n_threads):
             ni = t // c
             ci = t % c
-            if fast2:
-                _max_plane_2x2s2(&x[ni, ci, 0, 0], &out[ni, ci, 0, 0], &argmax[ni, ci, 0, 0],
-                                 w, oh, ow)
-            else:
+            if _has_nan(&x[ni, ci, 0, 0], h * w):
                 _max_plane(&x[ni, ci, 0, 0], &out[ni, ci, 0, 0], &argmax[ni, ci, 0, 0],
                            w, kh, kw, sh, sw, oh, ow)
+            else:
+                _max_plane_rows(&x[ni, ci, 0, 0], &out[ni, ci, 0, 0], &argmax[ni, ci, 0, 0],
+                                w, kh, kw, sh, sw, oh, ow)
 
 
 def maxpool_backward(const floating[:, :, :, ::1] dout,    # IN  (n, c, oh, ow)

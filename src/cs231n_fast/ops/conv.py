@@ -38,6 +38,19 @@ def _check_blas_dims(*dims):
         )
 
 
+def _pad_scratch(n_threads, x_shape, pad, dtype):
+    """Zeroed per-thread buffers for one padded input plane (the kernels keep borders zero)."""
+    h, w = x_shape[2] + 2 * pad[0], x_shape[3] + 2 * pad[1]
+    return np.zeros((n_threads, h * w), dtype=dtype)
+
+
+def _cols_scratch(n_threads, k, p, dtype):
+    """Per-thread (k + 1, p) column buffers whose last row of ones carries the bias."""
+    cols = np.empty((n_threads, k + 1, p), dtype=dtype)
+    cols[:, k, :] = 1
+    return cols
+
+
 def im2col(x, kh, kw, stride=1, pad=0, *, n_threads=None):
     """Unfold every receptive field of ``x`` into a column.
 
@@ -72,7 +85,8 @@ def im2col(x, kh, kw, stride=1, pad=0, *, n_threads=None):
     n, c = x.shape[:2]
     cols = np.empty((n, c * kh * kw, oh * ow), dtype=x.dtype)
     nt = work_threads(n_threads, cols.size)
-    _k.im2col(x, cols, kh, kw, sh, sw, ph, pw, oh, ow, nt)
+    pads = _pad_scratch(nt, x.shape, (ph, pw), x.dtype)
+    _k.im2col(x, cols, pads, kh, kw, sh, sw, ph, pw, oh, ow, nt)
     return cols
 
 
@@ -103,7 +117,8 @@ def col2im(cols, x_shape, kh, kw, stride=1, pad=0, *, n_threads=None):
     )
     dx = np.empty(x_shape, dtype=cols.dtype)
     nt = work_threads(n_threads, cols.size)
-    _k.col2im(cols, dx, kh, kw, sh, sw, ph, pw, oh, ow, nt)
+    pads = _pad_scratch(nt, x_shape, (ph, pw), cols.dtype)
+    _k.col2im(cols, dx, pads, kh, kw, sh, sw, ph, pw, oh, ow, nt)
     return dx
 
 
@@ -142,19 +157,21 @@ def conv_forward(x, w, b, stride=1, pad=0, *, n_threads=None):
     Notes
     -----
     Per image: im2col into a per-thread buffer, then one GEMM (BLAS, held to one thread)
-    writing straight into ``out``. Images are spread over ``n_threads`` OpenMP threads, so the
+    ``[w | b] @ [cols; 1]`` writing straight into ``out``. Images are spread over ``n_threads`` OpenMP threads, so the
     result is bitwise identical for any thread count. Cost ``2 N F OH OW C HH WW`` flops.
     """
     x, w, b, (sh, sw), (ph, pw), (oh, ow) = conv_args(x, w, b, stride, pad)
     n, c = x.shape[:2]
     f, _, kh, kw = w.shape
     k, p = c * kh * kw, oh * ow
-    _check_blas_dims(k, p, f)
+    _check_blas_dims(k + 1, p, f)
     out = np.empty((n, f, oh, ow), dtype=x.dtype)
     nt = min(work_threads(n_threads, n * f * k * p), n)
-    scratch = np.empty((nt, k, p), dtype=x.dtype)
+    wb = np.concatenate([w.reshape(f, k), b[:, None]], axis=1)
+    cols = _cols_scratch(nt, k, p, x.dtype)
+    pads = _pad_scratch(nt, x.shape, (ph, pw), x.dtype)
     with blas_single_thread():
-        _k.conv_forward(x, w, b, out, scratch, sh, sw, ph, pw, nt)
+        _k.conv_forward(x, wb, out, cols, pads, kh, kw, sh, sw, ph, pw, nt)
     cache = ConvCache(x=x, w=w, b=b, stride=(sh, sw), pad=(ph, pw), out_shape=out.shape)
     return out, cache
 
@@ -180,9 +197,10 @@ def conv_backward(dout, cache, *, n_threads=None):
 
     Notes
     -----
-    Per image: rebuild the columns, ``dw += dout[i] @ cols^T``, ``dcols = w^T @ dout[i]``,
-    col2im into ``dx[i]``. dw and db are summed over up to 16 fixed chunks of images and the
-    chunks reduced in order, so results are bitwise identical for any thread count.
+    Per image: rebuild the columns, ``[dw | db] += dout[i] @ [cols; 1]^T`` (one GEMM),
+    ``dcols = w^T @ dout[i]``, col2im into ``dx[i]``. dw and db are summed over up to 16 fixed
+    chunks of images and the chunks reduced in order, so results are bitwise identical for any
+    thread count (each image's GEMMs run on one BLAS thread).
     """
     dout = backward_args(dout, cache, ConvCache, "conv_forward", "(N, F, OH, OW)")
     dtype = result_dtype(cache.x, cache.w, dout)
@@ -194,17 +212,18 @@ def conv_backward(dout, cache, *, n_threads=None):
     oh, ow = dout.shape[2:]
     k, p = c * kh * kw, oh * ow
     # Chunks of consecutive images; how many depends on the problem only, never on threads.
-    n_chunks = max(1, min(n, _MAX_CHUNKS, _DW_PART_BYTES // (f * k * dtype.itemsize)))
+    n_chunks = max(1, min(n, _MAX_CHUNKS, _DW_PART_BYTES // (f * (k + 1) * dtype.itemsize)))
     chunk = -(-n // n_chunks)
     n_chunks = -(-n // chunk)
     nt = min(work_threads(n_threads, n * f * k * p), n_chunks)
     dx = np.empty(x.shape, dtype=dtype)
     dw = np.empty(w.shape, dtype=dtype)
     db = np.empty(f, dtype=dtype)
-    dw_part = np.empty((n_chunks, f, k), dtype=dtype)
-    db_part = np.empty((n_chunks, f), dtype=dtype)
-    scratch = np.empty((nt, 2, k, p), dtype=dtype)
+    dwb_part = np.empty((n_chunks, f, k + 1), dtype=dtype)
+    cols = _cols_scratch(nt, k, p, dtype)
+    dcols = np.empty((nt, k, p), dtype=dtype)
+    pads = _pad_scratch(nt * 2, x.shape, (ph, pw), dtype).reshape(nt, 2, -1)
     with blas_single_thread():
-        _k.conv_backward(x, w, dout, dx, dw.reshape(f, k), db, dw_part, db_part, scratch,
-                         sh, sw, ph, pw, nt)
+        _k.conv_backward(x, w.reshape(f, k), dout, dx, dw.reshape(f, k), db, dwb_part, cols,
+                         dcols, pads, kh, kw, sh, sw, ph, pw, nt)
     return dx, dw, db

@@ -1,0 +1,47 @@
+"""Write every kernel's results on fixed inputs to an .npz, or compare two such files bitwise.
+
+CI runs it in the OpenMP build and in the OpenMP-free build: the results must be identical.
+"""
+
+import sys
+
+import numpy as np
+
+
+def fingerprint():
+    from cs231n_fast import ops
+
+    rng = np.random.default_rng(20261123)
+    out = {}
+    for dtype in (np.float32, np.float64):
+        name = np.dtype(dtype).name
+        for i, (xs, ws, s, p) in enumerate([((9, 5, 13, 11), (7, 5, 3, 2), 1, 1), ((4, 3, 17, 16), (6, 3, 5, 5), 2, (2, 1))]):
+            x = rng.standard_normal(xs).astype(dtype)
+            w = rng.standard_normal(ws).astype(dtype)
+            b = rng.standard_normal(ws[0]).astype(dtype)
+            y, cache = ops.conv_forward(x, w, b, s, p)
+            dx, dw, db = ops.conv_backward(rng.standard_normal(y.shape).astype(dtype), cache)
+            cols = ops.im2col(x, ws[2], ws[3], s, p)
+            back = ops.col2im(cols, xs, ws[2], ws[3], s, p)
+            out.update({f"conv{i}_{name}_{k}": v for k, v in dict(y=y, dx=dx, dw=dw, db=db, cols=cols, back=back).items()})
+        for i, (ph, pw, s) in enumerate([(2, 2, 2), (3, 3, 2), (2, 3, 1)]):
+            x = np.round(rng.standard_normal((6, 5, 16, 15)), 1).astype(dtype)
+            y, cache = ops.maxpool_forward(x, ph, pw, s)
+            dx = ops.maxpool_backward(rng.standard_normal(y.shape).astype(dtype), cache)
+            out.update({f"pool{i}_{name}_y": y, f"pool{i}_{name}_dx": dx, f"pool{i}_{name}_arg": cache.argmax})
+    return out
+
+
+def main(argv):
+    if argv[:1] == ["--compare"]:
+        a, b = np.load(argv[1]), np.load(argv[2])
+        assert sorted(a.files) == sorted(b.files), "different result sets"
+        for k in a.files:
+            np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+        print(f"fingerprint: {len(a.files)} results bitwise identical")
+        return
+    np.savez(argv[0], **fingerprint())
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,116 @@
+"""Build status: OpenMP, thread resolution, show_config, the import-failure message."""
+
+import io
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from threadpoolctl import threadpool_limits
+
+import cs231n_fast
+from cs231n_fast import ops
+from cs231n_fast._threads import effective_n_threads, openmp_enabled
+
+EXPECT_NO_OPENMP = os.environ.get("CS231N_FAST_EXPECT_NO_OPENMP") == "1"
+
+
+def _run(code, **env):
+    full_env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
+    full_env.update(env)
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, env=full_env, timeout=120
+    )
+
+
+def test_build_openmp_status_as_expected():
+    # CI builds a second, OpenMP-free variant and sets CS231N_FAST_EXPECT_NO_OPENMP=1 for it.
+    assert openmp_enabled() is (not EXPECT_NO_OPENMP)
+
+
+def test_show_config_reports_version_openmp_threads_blas():
+    buf = io.StringIO()
+    cs231n_fast.show_config(file=buf)
+    text = buf.getvalue()
+    assert f"cs231n_fast {cs231n_fast.__version__}" in text
+    assert ("OpenMP      enabled" in text) is openmp_enabled()
+    assert f"threads     {effective_n_threads()}" in text
+    assert "blas" in text and "openblas" in text.lower()
+
+
+@pytest.mark.skipif(EXPECT_NO_OPENMP, reason="thread resolution is 1 without OpenMP (tested below)")
+@pytest.mark.parametrize("omp, expected", [("1", 1), ("3", 3)])
+def test_effective_n_threads_honours_omp_num_threads(omp, expected):
+    out = _run("from cs231n_fast._threads import effective_n_threads; print(effective_n_threads())", OMP_NUM_THREADS=omp)
+    assert out.returncode == 0, out.stderr
+    assert int(out.stdout) == expected
+
+
+def test_effective_n_threads_default_capped_at_cpus():
+    out = _run("from cs231n_fast._threads import effective_n_threads; print(effective_n_threads())")
+    assert out.returncode == 0, out.stderr
+    expected = 1 if EXPECT_NO_OPENMP else min(len(os.sched_getaffinity(0)), int(out.stdout))
+    assert int(out.stdout) == expected >= 1
+
+
+@pytest.mark.skipif(EXPECT_NO_OPENMP, reason="threadpoolctl has no OpenMP runtime to limit")
+def test_effective_n_threads_honours_threadpoolctl():
+    with threadpool_limits(limits=1, user_api="openmp"):
+        assert effective_n_threads() == 1
+    assert effective_n_threads(3) == 3
+
+
+def test_effective_n_threads_without_openmp_is_one(monkeypatch):
+    from cs231n_fast import _threads
+
+    monkeypatch.setattr(_threads.openmp_info, "openmp_enabled", lambda: False)
+    assert effective_n_threads() == 1
+    assert effective_n_threads(4) == 1
+    with pytest.raises(ValueError, match="n_threads"):
+        effective_n_threads(0)
+
+
+def test_blas_limited_during_kernels_and_restored():
+    from threadpoolctl import threadpool_info
+
+    from cs231n_fast._threads import blas_single_thread
+
+    before = [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+    with blas_single_thread():
+        assert all(lib["num_threads"] == 1 for lib in threadpool_info() if lib["user_api"] == "blas")
+    after = [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+    assert after == before
+    x = np.ones((2, 2, 4, 4))
+    ops.conv_forward(x, np.ones((2, 2, 3, 3)), np.zeros(2), 1, 1)
+    assert [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"] == before
+
+
+def test_missing_extension_fails_import_with_reinstall_hint():
+    code = """
+    import importlib.abc, sys
+    class Block(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path, target=None):
+            if name == "cs231n_fast._ext.conv":
+                raise ImportError("simulated missing extension")
+    sys.meta_path.insert(0, Block())
+    try:
+        import cs231n_fast
+    except ImportError as exc:
+        print("IMPORT-ERROR:", exc)
+    else:
+        print("imported")
+    """
+    out = _run(code)
+    assert out.returncode == 0, out.stderr
+    assert "IMPORT-ERROR:" in out.stdout
+    assert "compiled kernels could not be imported" in out.stdout
+    assert "pip install" in out.stdout
+
+
+def test_compat_import_does_not_swallow_errors():
+    # The course's fast_layers caught ImportError and failed later with a NameError.
+    from cs231n_fast import compat
+
+    assert callable(compat.im2col_cython) and callable(compat.col2im_6d_cython)
