@@ -1,0 +1,129 @@
+"""pytest-benchmark suite: ``pytest benchmarks --benchmark-only [--benchmark-json=FILE]``.
+
+Outside the default test run (pytest's ``testpaths`` is ``tests``). The cases come from
+:mod:`cs231n_fast.benchmarking`, the table the ``cs231n-fast bench`` command uses too; this file
+adds the options, the session-wide reference results and the fixture that checks and times one
+implementation.
+
+Options
+-------
+``--bench-threads N``
+    Thread count for every implementation (default 2).
+``--bench-quick``
+    Only the quick subset of cases.
+
+One benchmark group per kernel × case × dtype holds ``fast``, ``reference`` and ``torch``
+(skipped when torch is not importable), so ratios read off one table. The timed call is
+forward + backward; the inputs are built before it, and the result is checked once against
+the float64 reference before timing.
+"""
+
+import math
+
+import pytest
+
+from cs231n_fast import benchmarking as bm
+
+#: Seconds of timed rounds to aim for per benchmark, and the bounds on the round count. The
+#: reference is slow: it gets its minimum of rounds on the large cases.
+BUDGET = {"fast": 2.0, "torch": 2.0, "reference": 1.5}
+MIN_ROUNDS = {"fast": 5, "torch": 5, "reference": 2}
+MAX_ROUNDS = 200
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("cs231n_fast benchmarks")
+    group.addoption(
+        "--bench-threads",
+        type=int,
+        default=2,
+        metavar="N",
+        help="thread count for fast, reference (BLAS) and torch (default 2)",
+    )
+    group.addoption(
+        "--bench-quick",
+        action="store_true",
+        default=False,
+        help="benchmark only the quick subset of cases",
+    )
+
+
+def pytest_configure(config):
+    n = config.getoption("--bench-threads")
+    if n is not None and n < 1:
+        raise pytest.UsageError(f"--bench-threads must be a positive int; got {n}")
+
+
+def pytest_collection_modifyitems(config, items):
+    if not config.getoption("--bench-quick"):
+        return
+    keep, drop = [], []
+    for item in items:
+        case = getattr(item, "callspec", None) and item.callspec.params.get("case")
+        (drop if case is not None and not case.quick else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+def pytest_benchmark_update_machine_info(config, machine_info):
+    """Add CPU model, BLAS, thread settings and versions to ``--benchmark-json`` output."""
+    machine_info["cs231n_fast"] = bm.machine_info(config.getoption("--bench-threads"))
+
+
+@pytest.fixture(scope="session")
+def bench_threads(pytestconfig):
+    return pytestconfig.getoption("--bench-threads")
+
+
+@pytest.fixture(scope="session")
+def blas_vendor():
+    return bm.blas_vendor()
+
+
+@pytest.fixture(scope="session")
+def oracle():
+    """``oracle(case)``: the float64 reference outputs, computed once per case per session.
+
+    Inputs are float32-representable, so one result checks both dtypes.
+    """
+    results = {}
+
+    def get(case):
+        if case.id not in results:
+            results[case.id] = bm.reference_result(case, bm.make_inputs(case, "float64"))
+        return results[case.id]
+
+    return get
+
+
+@pytest.fixture
+def bench_case(benchmark, bench_threads, blas_vendor, oracle):
+    """``bench_case(case, dtype, impl)``: check one implementation once, then time it."""
+
+    def run(case, dtype, impl):
+        if impl == "torch":
+            pytest.importorskip("torch")
+        benchmark.group = f"{case.id} {dtype}"
+        inputs = bm.make_inputs(case, dtype)
+        expected = oracle(case)
+        with bm.thread_limits(bench_threads, torch=impl == "torch"):
+            call = bm.make_runner(case, impl, inputs, bench_threads)
+            ok, err, message = bm.check_result(case, call(), expected, dtype)
+            assert ok, f"{impl} on {case.id} {dtype}: {message}"
+            # One more call sizes the round count (the first may include one-time setup).
+            t = bm.Timer(warmup=0, repeat=1)(call)[0]
+            rounds = math.ceil(BUDGET[impl] / max(t, 1e-9))
+            rounds = min(max(rounds, MIN_ROUNDS[impl]), MAX_ROUNDS)
+            benchmark.extra_info.update(
+                impl=impl,
+                case=case.id,
+                dtype=dtype,
+                n_threads=bench_threads,
+                blas=blas_vendor,
+                max_rel_err=err,
+                **case.work(dtype),
+            )
+            benchmark.pedantic(call, rounds=rounds, iterations=1, warmup_rounds=0)
+
+    return run

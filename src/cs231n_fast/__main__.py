@@ -1,0 +1,188 @@
+"""Command line: ``cs231n-fast`` (or ``python -m cs231n_fast``).
+
+Subcommands
+-----------
+``bench``
+    Time forward + backward of the benchmark cases for ``fast`` (ours), ``reference`` (the
+    NumPy twin) and ``torch`` at one thread count and print a table; ``--json`` also writes the
+    results with machine information. The cases live in :mod:`cs231n_fast.benchmarking`.
+``info``
+    Print the version, OpenMP status, thread count and BLAS (:func:`cs231n_fast.show_config`).
+
+Each subcommand is one ``_add_<name>`` function registering its parser and one ``_cmd_<name>``
+handler returning the exit code, so new subcommands and options slot in without touching the
+others.
+"""
+
+import argparse
+import json
+import os
+import sys
+from datetime import datetime, timezone
+
+
+def _comma_list(choices, what):
+    """An argparse type: a comma-separated subset of ``choices``, order kept, no repeats."""
+
+    def parse(text):
+        items = [t.strip() for t in text.split(",") if t.strip()]
+        if not items:
+            raise argparse.ArgumentTypeError(f"expected a comma-separated list of {what}")
+        bad = [t for t in items if t not in choices]
+        if bad:
+            raise argparse.ArgumentTypeError(
+                f"invalid {what} {', '.join(map(repr, bad))} (choose from {', '.join(choices)})"
+            )
+        return tuple(dict.fromkeys(items))
+
+    return parse
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+# --- bench -----------------------------------------------------------------------------------
+
+
+def _add_bench(subparsers):
+    from .benchmarking import DTYPES, IMPLS, KERNELS
+
+    p = subparsers.add_parser(
+        "bench",
+        help="time the conv and pool kernels against the NumPy reference and torch",
+        description=(
+            "Time forward + backward of each benchmark case for ours (fast), the NumPy "
+            "reference and torch (when importable), all at the same thread count, after "
+            "checking each result once against the reference. Prints one row per kernel x "
+            "case x dtype: median ms, speed-up over the reference, ours/torch ratio, and "
+            "throughput (GFLOP/s for conv, GB/s for pool)."
+        ),
+    )
+    p.add_argument("--quick", action="store_true",
+                   help="only the quick subset of cases with short timing budgets (< 1 min)")
+    p.add_argument("--dtype", choices=DTYPES, action="append", dest="dtypes",
+                   help="dtype to benchmark (repeatable; default: both)")
+    p.add_argument("--threads", type=_positive_int, default=None, metavar="N",
+                   help="thread count for every implementation (default: the kernels' "
+                        "default, OpenMP's maximum capped at the usable CPUs)")
+    p.add_argument("--kernels", type=_comma_list(KERNELS, "kernel"), default=KERNELS,
+                   metavar="LIST", help=f"comma-separated kernels (default: {','.join(KERNELS)})")
+    p.add_argument("--impls", type=_comma_list(IMPLS, "implementation"), default=IMPLS,
+                   metavar="LIST",
+                   help=f"comma-separated implementations (default: {','.join(IMPLS)})")
+    p.add_argument("--json", metavar="PATH", default=None,
+                   help="also write the results and machine information as JSON to PATH")
+    p.add_argument("--repeat", type=_positive_int, default=None, metavar="N",
+                   help="time exactly N calls per implementation instead of filling a time "
+                        "budget (for smoke tests, e.g. --repeat 1; timings get noisy)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the input generator (default 0)")
+    p.set_defaults(func=_cmd_bench, parser=p)
+
+
+def _cmd_bench(args):
+    from . import benchmarking as bm
+
+    if args.json:
+        folder = os.path.dirname(os.path.abspath(args.json))
+        if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
+            args.parser.error(f"argument --json: cannot write to {args.json!r}")
+    # Taken before the run, so the load average shows what else the machine was doing.
+    machine = bm.machine_info(args.threads) if args.json else None
+    dtypes = tuple(dict.fromkeys(args.dtypes)) if args.dtypes else bm.DTYPES
+    results = bm.run(
+        quick=args.quick,
+        dtypes=dtypes,
+        n_threads=args.threads,
+        impls=args.impls,
+        kernels=args.kernels,
+        repeat=args.repeat,
+        seed=args.seed,
+        progress=lambda msg: print(f"  {msg}", file=sys.stderr, flush=True),
+    )
+    print(bm.format_table(results))
+    if args.json:
+        n_threads = results[0]["n_threads"] if results else args.threads
+        document = {
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "command": ["cs231n-fast"] + list(args.argv),
+            "config": {
+                "quick": args.quick,
+                "dtypes": list(dtypes),
+                "n_threads": n_threads,
+                "kernels": list(args.kernels),
+                "impls": list(args.impls),
+                "repeat": args.repeat,
+                "seed": args.seed,
+            },
+            "machine": {**machine, "n_threads": n_threads},
+            "results": results,
+        }
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump(document, f, indent=2, allow_nan=False, default=str)
+            f.write("\n")
+        print(f"wrote {args.json}", file=sys.stderr)
+    failed = bm.failures(results)
+    if failed:
+        print(f"{len(failed)} implementation run(s) failed their correctness check or raised",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+# --- info ------------------------------------------------------------------------------------
+
+
+def _add_info(subparsers):
+    p = subparsers.add_parser(
+        "info",
+        help="print version, OpenMP status, threads and BLAS",
+        description="Print the version, OpenMP status, kernel thread count and loaded BLAS.",
+    )
+    p.set_defaults(func=_cmd_info)
+
+
+def _cmd_info(args):
+    from . import show_config
+
+    show_config()
+    return 0
+
+
+# --- entry point -----------------------------------------------------------------------------
+
+
+def build_parser():
+    """The ``cs231n-fast`` argument parser with every subcommand."""
+    from . import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="cs231n-fast",
+        description="Fast Cython+OpenMP kernels for CS231n: benchmarks and build information.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    _add_bench(subparsers)
+    _add_info(subparsers)
+    return parser
+
+
+def main(argv=None):
+    """Run the command line with ``argv`` (default ``sys.argv[1:]``); return the exit code.
+
+    Invalid arguments make argparse print usage and raise ``SystemExit(2)``.
+    """
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser().parse_args(argv)
+    args.argv = argv
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
