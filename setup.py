@@ -28,7 +28,7 @@ import numpy as np
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
-MODULES = ["openmp_info", "conv", "pool"]
+MODULES = ["openmp_info", "conv", "pool", "distances"]
 
 
 def _env_flag(name):
@@ -122,7 +122,8 @@ class BuildExt(build_ext):
         cflags, lflags = _openmp_flags(compiler) if use_openmp else ([], [])
         extra_c, extra_l = [], []
         if compiler.compiler_type != "msvc":
-            extra_c += ["-O3"]
+            # No FMA contraction: results must not depend on which instruction set was used.
+            extra_c += ["-O3", "-ffp-contract=off"]
             if _env_flag("CS231N_FAST_NATIVE"):
                 extra_c += ["-march=native"]
             if _env_flag("CS231N_FAST_DEBUG") and _supports_flag(compiler, "-fsanitize=address"):

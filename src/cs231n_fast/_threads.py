@@ -8,7 +8,7 @@ import os
 
 from ._ext import openmp_info
 
-__all__ = ["effective_n_threads", "openmp_enabled", "blas_single_thread"]
+__all__ = ["effective_n_threads", "work_threads", "openmp_enabled", "blas_threads", "blas_single_thread"]
 
 #: Below this many multiply-adds (or element visits) a kernel runs on one thread: starting a
 #: team costs more than it saves. Results do not depend on it (kernels are deterministic).
@@ -66,15 +66,20 @@ def work_threads(n_threads, work):
 _controller = None
 
 
+def blas_threads(n):
+    """Context manager holding every loaded BLAS to ``n`` threads for the duration."""
+    global _controller
+    if _controller is None:
+        from threadpoolctl import ThreadpoolController
+
+        _controller = ThreadpoolController()
+    return _controller.limit(limits=n, user_api="blas")
+
+
 def blas_single_thread():
     """Context manager holding every loaded BLAS to one thread.
 
     Kernels that call BLAS from inside their own parallel region use it so that the two
     thread pools never nest (model: ``sklearn/metrics/_pairwise_distances_reduction``).
     """
-    global _controller
-    if _controller is None:
-        from threadpoolctl import ThreadpoolController
-
-        _controller = ThreadpoolController()
-    return _controller.limit(limits=1, user_api="blas")
+    return blas_threads(1)

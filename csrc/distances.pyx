@@ -1,0 +1,227 @@
+"""Distance and top-k kernels for kNN (cs231n_fast._ext.distances).
+
+Callers (``cs231n_fast.knn``) guarantee: C-contiguous 2-D arrays of one floating dtype with the
+same number of columns ``d >= 1`` and at least one row, finite values, outputs and scratch
+allocated with the documented shapes, ``n_threads >= 1``; candidate lists hold valid row
+indices. Nothing here validates or raises.
+
+Partitions (all ``schedule="static"``) give every output element exactly one writer, and every
+sum runs in a fixed order (``knn_kernels.h``), so results are bitwise identical for any thread
+count. The L2 Gram matrix comes from BLAS, called by the caller between these parallel regions.
+"""
+
+from cython cimport floating
+from cython.parallel cimport prange
+from libc.math cimport INFINITY, sqrt
+from libc.stdint cimport int64_t, uint8_t
+
+
+cdef extern from "knn_kernels.h" nogil:
+    void cs_l1_4_f(const float* y, const float* x0, const float* x1, const float* x2,
+                   const float* x3, Py_ssize_t d, float* out)
+    void cs_l1_4_d(const double* y, const double* x0, const double* x1, const double* x2,
+                   const double* x3, Py_ssize_t d, double* out)
+    double cs_exact_f(const float* x, const float* y, Py_ssize_t d, int sq)
+    double cs_exact_d(const double* x, const double* y, Py_ssize_t d, int sq)
+    double cs_sqnorm_f(const float* x, Py_ssize_t d)
+    double cs_sqnorm_d(const double* x, Py_ssize_t d)
+
+
+cdef enum:
+    # Train rows per L1 tile: 32 rows of 3,072 float32 (384 KiB) stay in a 512 KiB L2.
+    TILE_ROWS = 32
+
+
+cdef inline double _exact(const floating* x, const floating* y, Py_ssize_t d, int sq) noexcept nogil:
+    if floating is float:
+        return cs_exact_f(x, y, d, sq)
+    else:
+        return cs_exact_d(x, y, d, sq)
+
+
+cdef inline void _insert(double* bd, int64_t* bi, Py_ssize_t kk, double v, int64_t j) noexcept nogil:
+    """Insert (v, j) into the ascending list bd/bi of length kk if it beats the last entry.
+
+    Candidates arrive in increasing j, so an equal distance already listed wins (smaller index).
+    """
+    cdef Py_ssize_t p = kk - 1
+    if not v < bd[p]:
+        return
+    while p > 0 and v < bd[p - 1]:
+        bd[p] = bd[p - 1]
+        bi[p] = bi[p - 1]
+        p -= 1
+    bd[p] = v
+    bi[p] = j
+
+
+def sq_norms(const floating[:, ::1] x,  # IN  (n, d)
+             double[::1] out,             # OUT (n,)
+             int n_threads):
+    """Squared row norms in double (a NaN or Inf in a row makes its norm non-finite)."""
+    cdef Py_ssize_t n = x.shape[0], d = x.shape[1], i
+    with nogil:
+        for i in prange(n, schedule="static", num_threads=n_threads):
+            if floating is float:
+                out[i] = cs_sqnorm_f(&x[i, 0], d)
+            else:
+                out[i] = cs_sqnorm_d(&x[i, 0], d)
+
+
+def l1_distances(const floating[:, ::1] x,  # IN  (nq, d)
+                 const floating[:, ::1] y,  # IN  (m, d)
+                 floating[:, ::1] out,      # OUT (nq, m)
+                 int n_threads):
+    """L1 distances, summed in the input type over 8 fixed lanes.
+
+    Tiles of 4 query rows x TILE_ROWS train rows, ordered train-block-major so that a thread's
+    consecutive tiles reuse the train block from its cache; one thread writes each tile.
+    """
+    cdef Py_ssize_t nq = x.shape[0], m = y.shape[0], d = x.shape[1]
+    cdef Py_ssize_t n_qb = (nq + 3) // 4, n_yb = (m + TILE_ROWS - 1) // TILE_ROWS
+    cdef Py_ssize_t t
+    with nogil:
+        for t in prange(n_qb * n_yb, schedule="static", num_threads=n_threads):
+            _l1_tile(&x[0, 0], &y[0, 0], &out[0, 0], nq, m, d,
+                     (t % n_qb) * 4, (t // n_qb) * TILE_ROWS)
+
+
+cdef void _l1_tile(const floating* x, const floating* y, floating* out,
+                   Py_ssize_t nq, Py_ssize_t m, Py_ssize_t d,
+                   Py_ssize_t q0, Py_ssize_t j0) noexcept nogil:
+    """One tile: rows q0..q0+3 of x against rows j0..j0+TILE_ROWS-1 of y (clipped)."""
+    cdef const floating* xr[4]
+    cdef floating res[4]
+    cdef Py_ssize_t r, j, q, j1 = j0 + TILE_ROWS if j0 + TILE_ROWS < m else m
+    for r in range(4):
+        # Pad a short last query block with its first row; those results are dropped.
+        xr[r] = x + (q0 + r if q0 + r < nq else q0) * d
+    for j in range(j0, j1):
+        if floating is float:
+            cs_l1_4_f(y + j * d, xr[0], xr[1], xr[2], xr[3], d, res)
+        else:
+            cs_l1_4_d(y + j * d, xr[0], xr[1], xr[2], xr[3], d, res)
+        for q in range(4):
+            if q0 + q < nq:
+                out[(q0 + q) * m + j] = res[q]
+
+
+def l2_finalize(floating[:, ::1] g,             # IN x @ y.T (nq, m); OUT distances
+                const floating[:, ::1] x,       # IN  (nq, d)
+                const floating[:, ::1] y,       # IN  (m, d)
+                const double[::1] xn,           # IN  (nq,) squared norms
+                const double[::1] yn,           # IN  (m,) squared norms
+                double rel,
+                int n_threads):
+    """Turn a Gram matrix into L2 distances in place: ``sqrt(xn + yn - 2 g)``.
+
+    Where ``xn + yn - 2 g < rel * (xn + yn)`` cancellation may have eaten the digits (a point
+    and itself, near-duplicates), so the squared distance is recomputed exactly from the rows
+    in double; elsewhere the Gram-based value is accurate to the output dtype. Rows of the
+    output are partitioned over threads.
+    """
+    cdef Py_ssize_t nq = g.shape[0], m = g.shape[1], d = x.shape[1], i, j
+    cdef double s, d2
+    with nogil:
+        for i in prange(nq, schedule="static", num_threads=n_threads):
+            for j in range(m):
+                s = xn[i] + yn[j]
+                d2 = s - 2.0 * <double>g[i, j]
+                if d2 < rel * s:
+                    d2 = _exact(&x[i, 0], &y[j, 0], d, 1)
+                g[i, j] = <floating>sqrt(d2)
+
+
+def topk_update(const floating[:, ::1] block,   # IN  (nq, mc): distances, or a Gram block
+                const double[::1] xn,           # IN  (nq,)  squared norms (gram only)
+                const double[::1] yn,           # IN  (mc,)  squared norms of the chunk (gram only)
+                bint gram,
+                Py_ssize_t j0,                  # global index of the chunk's first row
+                double[:, ::1] best_d,          # IN/OUT (nq, kk) ascending estimates
+                int64_t[:, ::1] best_i,         # IN/OUT (nq, kk) their indices
+                int n_threads):
+    """Merge one chunk of candidates into each query's running best-kk list.
+
+    Estimates are squared L2 (``xn + yn - 2 g``) for a Gram block, else the block's L1 values.
+    Parallel over queries; each list has one writer.
+    """
+    cdef Py_ssize_t nq = block.shape[0], mc = block.shape[1], kk = best_d.shape[1], i, j
+    cdef double v
+    with nogil:
+        for i in prange(nq, schedule="static", num_threads=n_threads):
+            for j in range(mc):
+                if gram:
+                    v = xn[i] + yn[j] - 2.0 * <double>block[i, j]
+                else:
+                    v = block[i, j]
+                if v < best_d[i, kk - 1]:
+                    _insert(&best_d[i, 0], &best_i[i, 0], kk, v, j0 + j)
+
+
+def rerank(const floating[:, ::1] x,       # IN  (nq, d)
+           const floating[:, ::1] y,       # IN  (m, d)
+           const double[:, ::1] best_d,    # IN  (nq, kk) estimates, ascending
+           const int64_t[:, ::1] best_i,   # IN  (nq, kk) candidate indices
+           Py_ssize_t n_cand,              # candidates per query: min(kk, m)
+           bint sq,                        # squared L2 (then output sqrt) or L1
+           const double[::1] margin,       # IN  (nq,) bound on |estimate - exact| for query i
+           double rel_margin,              # plus rel_margin * estimate (L1's relative bound)
+           double[:, ::1] scratch_d,       # SCRATCH (nq, kk)
+           int64_t[:, ::1] scratch_i,      # SCRATCH (nq, kk)
+           floating[:, ::1] out_d,         # OUT (nq, k)
+           int64_t[:, ::1] out_i,          # OUT (nq, k)
+           uint8_t[::1] failed,            # OUT (nq,) 1 where the candidates may miss a neighbour
+           int n_threads):
+    """Exact distances of each query's candidates, sorted by (distance, index), first k kept.
+
+    Every train row left out had an estimate >= the last candidate's, ``e_last``; its exact
+    value is then >= ``e_last - margin - rel_margin * e_last``. If that lower bound is not
+    strictly above the k-th exact distance, a left-out row might belong to the answer (or tie
+    it) and the query is flagged for the exact fallback. Parallel over queries.
+    """
+    cdef Py_ssize_t nq = x.shape[0], d = x.shape[1], k = out_d.shape[1], i, c, p
+    cdef double v, e_last, kth
+    cdef int64_t j
+    with nogil:
+        for i in prange(nq, schedule="static", num_threads=n_threads):
+            for c in range(n_cand):
+                j = best_i[i, c]
+                v = _exact(&x[i, 0], &y[j, 0], d, sq)
+                # Insertion sort by (exact value, index).
+                p = c
+                while p > 0 and (v < scratch_d[i, p - 1] or
+                                 (v == scratch_d[i, p - 1] and j < scratch_i[i, p - 1])):
+                    scratch_d[i, p] = scratch_d[i, p - 1]
+                    scratch_i[i, p] = scratch_i[i, p - 1]
+                    p = p - 1
+                scratch_d[i, p] = v
+                scratch_i[i, p] = j
+            for c in range(k):
+                out_d[i, c] = <floating>(sqrt(scratch_d[i, c]) if sq else scratch_d[i, c])
+                out_i[i, c] = scratch_i[i, c]
+            failed[i] = 0
+            if n_cand < y.shape[0]:
+                e_last = best_d[i, n_cand - 1]
+                kth = scratch_d[i, k - 1]
+                if not (e_last - margin[i] - rel_margin * e_last > kth):
+                    failed[i] = 1
+
+
+def exact_topk(const floating[:, ::1] x,   # IN  (nq, d)
+               const floating[:, ::1] y,   # IN  (m, d)
+               bint sq,
+               double[:, ::1] best_d,      # SCRATCH (nq, k), filled with +inf by the caller
+               int64_t[:, ::1] best_i,     # SCRATCH (nq, k)
+               floating[:, ::1] out_d,     # OUT (nq, k)
+               int64_t[:, ::1] out_i,      # OUT (nq, k)
+               int n_threads):
+    """Brute-force exact k nearest rows in double (the fallback). Parallel over queries."""
+    cdef Py_ssize_t nq = x.shape[0], m = y.shape[0], d = x.shape[1], k = out_d.shape[1]
+    cdef Py_ssize_t i, j, c
+    with nogil:
+        for i in prange(nq, schedule="static", num_threads=n_threads):
+            for j in range(m):
+                _insert(&best_d[i, 0], &best_i[i, 0], k, _exact(&x[i, 0], &y[j, 0], d, sq), j)
+            for c in range(k):
+                out_d[i, c] = <floating>(sqrt(best_d[i, c]) if sq else best_d[i, c])
+                out_i[i, c] = best_i[i, c]

@@ -1,0 +1,181 @@
+/* Distance micro-kernels for cs231n_fast._ext.distances.
+ *
+ * Every sum runs over a fixed number of lanes (8) in a fixed order and the lanes are combined
+ * in a fixed tree, so a result depends only on the inputs: not on the thread count, not on the
+ * instruction set the compiler picked. On x86-64 Linux with gcc each hot function is built
+ * twice (target_clones: AVX2 and the baseline) and the loader picks one at start-up; both
+ * perform the same IEEE operations per lane, so their results are bitwise identical. (No FMA:
+ * "avx2" does not enable it, and setup.py passes -ffp-contract=off.)
+ */
+#ifndef CS231N_FAST_KNN_KERNELS_H
+#define CS231N_FAST_KNN_KERNELS_H
+
+#include <math.h>
+#include <stddef.h>
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) \
+    && !defined(__SANITIZE_ADDRESS__)
+#define CS_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define CS_CLONES
+#endif
+
+#define CS_LANES 8
+
+#if defined(__GNUC__) && (defined(__clang__) || __GNUC__ >= 9)
+/* GCC/Clang vector extensions: one 8-lane vector per accumulator, so each lane is one
+ * independent running sum (exactly what the portable loop below computes, but the compiler
+ * cannot get the mapping wrong). Lowered to AVX2 or to pairs of SSE registers. */
+#include <string.h>
+#define CS_VECTOR 1
+typedef float cs_v8f __attribute__((vector_size(32)));
+typedef double cs_v8d __attribute__((vector_size(64)));
+typedef int cs_v8i __attribute__((vector_size(32)));
+typedef long long cs_v8l __attribute__((vector_size(64)));
+
+static inline cs_v8f cs_ld_f(const float *p) { cs_v8f v; memcpy(&v, p, sizeof v); return v; }
+static inline cs_v8d cs_ld_d(const double *p) { cs_v8d v; memcpy(&v, p, sizeof v); return v; }
+static inline cs_v8d cs_ld_fd(const float *p) { return __builtin_convertvector(cs_ld_f(p), cs_v8d); }
+static inline cs_v8f cs_abs_f(cs_v8f v) { return (cs_v8f)((cs_v8i)v & 0x7fffffff); }
+static inline cs_v8d cs_abs_d(cs_v8d v) { return (cs_v8d)((cs_v8l)v & 0x7fffffffffffffffLL); }
+#endif
+
+#define CS_COMBINE(a) \
+    ((((a)[0] + (a)[4]) + ((a)[2] + (a)[6])) + (((a)[1] + (a)[5]) + ((a)[3] + (a)[7])))
+
+/* Tail: the last d % 8 elements go to lanes 0.. in order, after the main loop (same in both
+ * code paths). */
+#define CS_TAIL_L1(T, ABS, acc, x, y)                                                          \
+    for (l = 0; k + l < d; l++) (acc)[l] += ABS((x)[k + l] - (y)[k + l]);
+
+/* L1 distances of one row y to four rows x0..x3, accumulated in the input type. */
+#ifdef CS_VECTOR
+#define CS_DEFINE_L1_4(NAME, T, V, LD, VABS, ABS)                                              \
+    CS_CLONES static void NAME(const T *y, const T *x0, const T *x1, const T *x2,              \
+                               const T *x3, ptrdiff_t d, T *out)                               \
+    {                                                                                          \
+        V v0 = {0}, v1 = {0}, v2 = {0}, v3 = {0};                                              \
+        T a0[CS_LANES], a1[CS_LANES], a2[CS_LANES], a3[CS_LANES];                              \
+        ptrdiff_t k = 0;                                                                       \
+        int l;                                                                                 \
+        for (; k + CS_LANES <= d; k += CS_LANES) {                                             \
+            V yy = LD(y + k);                                                                  \
+            v0 += VABS(LD(x0 + k) - yy);                                                       \
+            v1 += VABS(LD(x1 + k) - yy);                                                       \
+            v2 += VABS(LD(x2 + k) - yy);                                                       \
+            v3 += VABS(LD(x3 + k) - yy);                                                       \
+        }                                                                                      \
+        memcpy(a0, &v0, sizeof v0); memcpy(a1, &v1, sizeof v1);                                \
+        memcpy(a2, &v2, sizeof v2); memcpy(a3, &v3, sizeof v3);                                \
+        CS_TAIL_L1(T, ABS, a0, x0, y) CS_TAIL_L1(T, ABS, a1, x1, y)                            \
+        CS_TAIL_L1(T, ABS, a2, x2, y) CS_TAIL_L1(T, ABS, a3, x3, y)                            \
+        out[0] = CS_COMBINE(a0); out[1] = CS_COMBINE(a1);                                      \
+        out[2] = CS_COMBINE(a2); out[3] = CS_COMBINE(a3);                                      \
+    }
+CS_DEFINE_L1_4(cs_l1_4_f, float, cs_v8f, cs_ld_f, cs_abs_f, fabsf)
+CS_DEFINE_L1_4(cs_l1_4_d, double, cs_v8d, cs_ld_d, cs_abs_d, fabs)
+#else
+#define CS_DEFINE_L1_4(NAME, T, ABS)                                                           \
+    static void NAME(const T *y, const T *x0, const T *x1, const T *x2, const T *x3,           \
+                     ptrdiff_t d, T *out)                                                      \
+    {                                                                                          \
+        T a0[CS_LANES] = {0}, a1[CS_LANES] = {0}, a2[CS_LANES] = {0}, a3[CS_LANES] = {0};      \
+        ptrdiff_t k = 0;                                                                       \
+        int l;                                                                                 \
+        for (; k + CS_LANES <= d; k += CS_LANES)                                               \
+            for (l = 0; l < CS_LANES; l++) {                                                   \
+                T v = y[k + l];                                                                \
+                a0[l] += ABS(x0[k + l] - v); a1[l] += ABS(x1[k + l] - v);                      \
+                a2[l] += ABS(x2[k + l] - v); a3[l] += ABS(x3[k + l] - v);                      \
+            }                                                                                  \
+        CS_TAIL_L1(T, ABS, a0, x0, y) CS_TAIL_L1(T, ABS, a1, x1, y)                            \
+        CS_TAIL_L1(T, ABS, a2, x2, y) CS_TAIL_L1(T, ABS, a3, x3, y)                            \
+        out[0] = CS_COMBINE(a0); out[1] = CS_COMBINE(a1);                                      \
+        out[2] = CS_COMBINE(a2); out[3] = CS_COMBINE(a3);                                      \
+    }
+CS_DEFINE_L1_4(cs_l1_4_f, float, fabsf)
+CS_DEFINE_L1_4(cs_l1_4_d, double, fabs)
+#endif
+
+/* Exact distance of one pair in double: differences of float inputs are exact in double and
+ * the sums carry double rounding only. sq: 1 for squared L2, 0 for L1. */
+#ifdef CS_VECTOR
+#define CS_DEFINE_EXACT(NAME, T, LDD)                                                          \
+    CS_CLONES static double NAME(const T *x, const T *y, ptrdiff_t d, int sq)                  \
+    {                                                                                          \
+        cs_v8d v = {0};                                                                        \
+        double a[CS_LANES];                                                                    \
+        ptrdiff_t k = 0;                                                                       \
+        int l;                                                                                 \
+        if (sq) {                                                                              \
+            for (; k + CS_LANES <= d; k += CS_LANES) {                                         \
+                cs_v8d t = LDD(x + k) - LDD(y + k);                                            \
+                v += t * t;                                                                    \
+            }                                                                                  \
+        } else {                                                                               \
+            for (; k + CS_LANES <= d; k += CS_LANES) v += cs_abs_d(LDD(x + k) - LDD(y + k));   \
+        }                                                                                      \
+        memcpy(a, &v, sizeof v);                                                               \
+        for (l = 0; k + l < d; l++) {                                                          \
+            double t = (double)x[k + l] - (double)y[k + l];                                    \
+            a[l] += sq ? t * t : fabs(t);                                                      \
+        }                                                                                      \
+        return CS_COMBINE(a);                                                                  \
+    }
+CS_DEFINE_EXACT(cs_exact_f, float, cs_ld_fd)
+CS_DEFINE_EXACT(cs_exact_d, double, cs_ld_d)
+
+#define CS_DEFINE_SQNORM(NAME, T, LDD)                                                         \
+    CS_CLONES static double NAME(const T *x, ptrdiff_t d)                                      \
+    {                                                                                          \
+        cs_v8d v = {0};                                                                        \
+        double a[CS_LANES];                                                                    \
+        ptrdiff_t k = 0;                                                                       \
+        int l;                                                                                 \
+        for (; k + CS_LANES <= d; k += CS_LANES) {                                             \
+            cs_v8d t = LDD(x + k);                                                             \
+            v += t * t;                                                                        \
+        }                                                                                      \
+        memcpy(a, &v, sizeof v);                                                               \
+        for (l = 0; k + l < d; l++) a[l] += (double)x[k + l] * (double)x[k + l];               \
+        return CS_COMBINE(a);                                                                  \
+    }
+CS_DEFINE_SQNORM(cs_sqnorm_f, float, cs_ld_fd)
+CS_DEFINE_SQNORM(cs_sqnorm_d, double, cs_ld_d)
+#else
+#define CS_DEFINE_EXACT(NAME, T)                                                               \
+    static double NAME(const T *x, const T *y, ptrdiff_t d, int sq)                            \
+    {                                                                                          \
+        double a[CS_LANES] = {0};                                                              \
+        ptrdiff_t k = 0;                                                                       \
+        int l;                                                                                 \
+        for (; k + CS_LANES <= d; k += CS_LANES)                                               \
+            for (l = 0; l < CS_LANES; l++) {                                                   \
+                double t = (double)x[k + l] - (double)y[k + l];                                \
+                a[l] += sq ? t * t : fabs(t);                                                  \
+            }                                                                                  \
+        for (l = 0; k + l < d; l++) {                                                          \
+            double t = (double)x[k + l] - (double)y[k + l];                                    \
+            a[l] += sq ? t * t : fabs(t);                                                      \
+        }                                                                                      \
+        return CS_COMBINE(a);                                                                  \
+    }
+CS_DEFINE_EXACT(cs_exact_f, float)
+CS_DEFINE_EXACT(cs_exact_d, double)
+
+#define CS_DEFINE_SQNORM(NAME, T)                                                              \
+    static double NAME(const T *x, ptrdiff_t d)                                                \
+    {                                                                                          \
+        double a[CS_LANES] = {0};                                                              \
+        ptrdiff_t k = 0;                                                                       \
+        int l;                                                                                 \
+        for (; k + CS_LANES <= d; k += CS_LANES)                                               \
+            for (l = 0; l < CS_LANES; l++) a[l] += (double)x[k + l] * (double)x[k + l];        \
+        for (l = 0; k + l < d; l++) a[l] += (double)x[k + l] * (double)x[k + l];               \
+        return CS_COMBINE(a);                                                                  \
+    }
+CS_DEFINE_SQNORM(cs_sqnorm_f, float)
+CS_DEFINE_SQNORM(cs_sqnorm_d, double)
+#endif
+
+#endif
