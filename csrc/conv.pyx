@@ -20,25 +20,8 @@ chunking depends on the problem, not on the thread count) and the chunks reduced
 from cython cimport floating
 from cython.parallel cimport parallel, prange, threadid
 from libc.string cimport memcpy, memset
-from scipy.linalg.cython_blas cimport dgemm, sgemm
 
-
-cdef inline void _gemm(char transa, char transb, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
-                       floating alpha, const floating* a, Py_ssize_t lda,
-                       const floating* b, Py_ssize_t ldb,
-                       floating beta, floating* c, Py_ssize_t ldc) noexcept nogil:
-    """Row-major ``C(m, n) = alpha * op(A) @ op(B) + beta * C`` through column-major BLAS.
-
-    A row-major matrix is its column-major transpose, so compute ``C^T = op(B)^T op(A)^T``.
-    """
-    cdef int mm = <int>n, nn = <int>m, kk = <int>k
-    cdef int la = <int>lda, lb = <int>ldb, lc = <int>ldc
-    if floating is float:
-        sgemm(&transb, &transa, &mm, &nn, &kk, &alpha, <float*>b, &lb, <float*>a, &la,
-              &beta, c, &lc)
-    else:
-        dgemm(&transb, &transa, &mm, &nn, &kk, &alpha, <double*>b, &lb, <double*>a, &la,
-              &beta, c, &lc)
+from blas cimport gemm
 
 
 cdef void _im2col_plane(const floating* src, floating* dst, floating* pad,
@@ -172,7 +155,7 @@ def conv_forward(const floating[:, :, :, ::1] x,  # IN  (n, c, h, w)
             for ci in range(c):
                 _im2col_plane(&x[ni, ci, 0, 0], buf + ci * kh * kw * p, pb,
                               h, w, kh, kw, sh, sw, ph, pw, oh, ow)
-            _gemm(c"N", c"N", f, p, ke, 1, &wb[0, 0], ke, buf, p, 0, &out[ni, 0, 0, 0], p)
+            gemm(c"N", c"N", f, p, ke, 1, &wb[0, 0], ke, buf, p, 0, &out[ni, 0, 0, 0], p)
 
 
 def conv_backward(const floating[:, :, :, ::1] x,     # IN  (n, c, h, w)
@@ -227,9 +210,9 @@ def conv_backward(const floating[:, :, :, ::1] x,     # IN  (n, c, h, w)
                         _im2col_plane(&x[ni, ci, 0, 0], cols + ci * kh * kw * p, pin,
                                       h, w, kh, kw, sh, sw, ph, pw, oh, ow)
                     # beta = 0 for the chunk's first image: no separate zeroing pass.
-                    _gemm(c"N", c"T", f, ke, p, 1, d, p, cols, p,
+                    gemm(c"N", c"T", f, ke, p, 1, d, p, cols, p,
                           0 if ni == ch * chunk else 1, part, ke)
-                    _gemm(c"T", c"N", kk, p, f, 1, &wt[0, 0], kk, d, p, 0, dcols, p)
+                    gemm(c"T", c"N", kk, p, f, 1, &wt[0, 0], kk, d, p, 0, dcols, p)
                     for ci in range(c):
                         _col2im_plane(dcols + ci * kh * kw * p, &dx[ni, ci, 0, 0], pout,
                                       h, w, kh, kw, sh, sw, ph, pw, oh, ow)

@@ -11,9 +11,11 @@ count. The L2 Gram matrix comes from BLAS, called by the caller between these pa
 """
 
 from cython cimport floating
-from cython.parallel cimport prange
+from cython.parallel cimport parallel, prange, threadid
 from libc.math cimport INFINITY, sqrt
 from libc.stdint cimport int64_t, uint8_t
+
+from blas cimport gemm
 
 
 cdef extern from "knn_kernels.h" nogil:
@@ -42,17 +44,24 @@ cdef inline double _exact(const floating* x, const floating* y, Py_ssize_t d, in
 cdef inline void _insert(double* bd, int64_t* bi, Py_ssize_t kk, double v, int64_t j) noexcept nogil:
     """Insert (v, j) into the ascending list bd/bi of length kk if it beats the last entry.
 
-    Candidates arrive in increasing j, so an equal distance already listed wins (smaller index).
+    Empty slots (index -1) lose to anything, +inf included. Candidates arrive in increasing j,
+    so an equal value already listed wins (smaller index).
     """
     cdef Py_ssize_t p = kk - 1
-    if not v < bd[p]:
+    if bi[p] != -1 and not v < bd[p]:
         return
-    while p > 0 and v < bd[p - 1]:
+    while p > 0 and (bi[p - 1] == -1 or v < bd[p - 1]):
         bd[p] = bd[p - 1]
         bi[p] = bi[p - 1]
         p -= 1
     bd[p] = v
     bi[p] = j
+
+
+cdef inline double _trusted(double v) noexcept nogil:
+    """An estimate that overflowed into NaN is unknown: rank it first, so it is either checked
+    exactly as a candidate or, crowding the list, makes the query fail over to brute force."""
+    return -INFINITY if v != v else v
 
 
 def sq_norms(const floating[:, ::1] x,  # IN  (n, d)
@@ -116,8 +125,9 @@ def l2_finalize(floating[:, ::1] g,             # IN x @ y.T (nq, m); OUT distan
     """Turn a Gram matrix into L2 distances in place: ``sqrt(xn + yn - 2 g)``.
 
     Where ``xn + yn - 2 g < rel * (xn + yn)`` cancellation may have eaten the digits (a point
-    and itself, near-duplicates), so the squared distance is recomputed exactly from the rows
-    in double; elsewhere the Gram-based value is accurate to the output dtype. Rows of the
+    and itself, near-duplicates), and where the float32 Gram entry overflowed, the squared
+    distance is recomputed exactly from the rows in double; elsewhere the Gram-based value is
+    accurate to the output dtype. Rows of the
     output are partitioned over threads.
     """
     cdef Py_ssize_t nq = g.shape[0], m = g.shape[1], d = x.shape[1], i, j
@@ -127,41 +137,81 @@ def l2_finalize(floating[:, ::1] g,             # IN x @ y.T (nq, m); OUT distan
             for j in range(m):
                 s = xn[i] + yn[j]
                 d2 = s - 2.0 * <double>g[i, j]
-                if d2 < rel * s:
+                # "not d2 >= ..." also catches a Gram entry that overflowed (inf or NaN).
+                if not (d2 >= rel * s) or d2 > 1.7976931348623157e308:
                     d2 = _exact(&x[i, 0], &y[j, 0], d, 1)
                 g[i, j] = <floating>sqrt(d2)
 
 
-def topk_update(const floating[:, ::1] block,   # IN  (nq, mc): distances, or a Gram block
-                const double[::1] xn,           # IN  (nq,)  squared norms (gram only)
-                const double[::1] yn,           # IN  (mc,)  squared norms of the chunk (gram only)
-                bint gram,
-                Py_ssize_t j0,                  # global index of the chunk's first row
-                double[:, ::1] best_d,          # IN/OUT (nq, kk) ascending estimates
-                int64_t[:, ::1] best_i,         # IN/OUT (nq, kk) their indices
-                int n_threads):
-    """Merge one chunk of candidates into each query's running best-kk list.
+def search(const floating[:, ::1] x,       # IN  (nq, d) queries
+           const floating[:, ::1] y,       # IN  (m, d) train rows
+           const double[::1] xn,           # IN  (nq,) squared query norms (gram only)
+           bint gram,                      # L2 through a Gram block, else L1
+           Py_ssize_t qb,                  # queries per block
+           Py_ssize_t chunk,               # train rows per chunk
+           double[:, ::1] best_d,          # OUT (nq, kk) ascending estimates (filled: +inf)
+           int64_t[:, ::1] best_i,         # OUT (nq, kk) their indices
+           floating[:, ::1] blocks,        # SCRATCH (n_threads, qb * chunk)
+           double[:, ::1] yns,             # SCRATCH (n_threads, chunk)
+           uint8_t[::1] bad,               # OUT (number of query blocks,) 1: NaN/Inf in y
+           double[::1] yn_max,             # OUT (number of query blocks,) max squared norm of y
+           int n_threads):
+    """Stream all train rows past every query block; keep each query's best kk estimates.
 
-    Estimates are squared L2 (``xn + yn - 2 g``) for a Gram block, else the block's L1 values.
-    Parallel over queries; each list has one writer.
+    One parallel region, partitioned statically over query blocks: a thread owns its blocks'
+    candidate lists and, per train chunk, computes the chunk's squared norms (which also catch
+    NaN/Inf), the block of estimates (a GEMM on one BLAS thread for L2, the L1 kernel
+    otherwise) into its private scratch, and merges it. The caller holds BLAS to one thread,
+    so the OpenMP and BLAS pools never take turns on the cores.
     """
-    cdef Py_ssize_t nq = block.shape[0], mc = block.shape[1], kk = best_d.shape[1], i, j
-    cdef double v
-    with nogil:
-        for i in prange(nq, schedule="static", num_threads=n_threads):
-            for j in range(mc):
+    cdef Py_ssize_t nq = x.shape[0], m = y.shape[0], d = x.shape[1], kk = best_d.shape[1]
+    cdef Py_ssize_t n_qb = (nq + qb - 1) // qb, n_chunks = (m + chunk - 1) // chunk
+    cdef Py_ssize_t t, q0, b, c, j0, mc, i, j
+    cdef floating* blk
+    cdef double* ynb
+    cdef double v, s, mx
+    with nogil, parallel(num_threads=n_threads):
+        blk = &blocks[threadid(), 0]
+        ynb = &yns[threadid(), 0]
+        for t in prange(n_qb, schedule="static"):
+            q0 = t * qb
+            b = qb if q0 + qb <= nq else nq - q0
+            bad[t] = 0
+            mx = 0
+            for c in range(n_chunks):
+                j0 = c * chunk
+                mc = chunk if j0 + chunk <= m else m - j0
+                s = 0
+                for j in range(mc):
+                    if floating is float:
+                        ynb[j] = cs_sqnorm_f(&y[j0 + j, 0], d)
+                    else:
+                        ynb[j] = cs_sqnorm_d(&y[j0 + j, 0], d)
+                    s = s + ynb[j] * 0.0  # NaN unless every norm is finite
+                    mx = ynb[j] if ynb[j] > mx else mx
+                if s != 0.0:
+                    bad[t] = 1
+                    break
                 if gram:
-                    v = xn[i] + yn[j] - 2.0 * <double>block[i, j]
+                    gemm(c"N", c"T", b, mc, d, 1, &x[q0, 0], d, &y[j0, 0], d, 0, blk, mc)
                 else:
-                    v = block[i, j]
-                if v < best_d[i, kk - 1]:
-                    _insert(&best_d[i, 0], &best_i[i, 0], kk, v, j0 + j)
+                    for i in range((b + 3) // 4):
+                        for j in range((mc + TILE_ROWS - 1) // TILE_ROWS):
+                            _l1_tile(&x[q0, 0], &y[j0, 0], blk, b, mc, d, 4 * i, j * TILE_ROWS)
+                for i in range(b):
+                    for j in range(mc):
+                        if gram:
+                            v = _trusted(xn[q0 + i] + ynb[j] - 2.0 * <double>blk[i * mc + j])
+                        else:
+                            v = _trusted(blk[i * mc + j])
+                        _insert(&best_d[q0 + i, 0], &best_i[q0 + i, 0], kk, v, j0 + j)
+            yn_max[t] = mx
 
 
 def rerank(const floating[:, ::1] x,       # IN  (nq, d)
            const floating[:, ::1] y,       # IN  (m, d)
            const double[:, ::1] best_d,    # IN  (nq, kk) estimates, ascending
-           const int64_t[:, ::1] best_i,   # IN  (nq, kk) candidate indices
+           const int64_t[:, ::1] best_i,   # IN  (nq, kk) candidate indices, none empty
            Py_ssize_t n_cand,              # candidates per query: min(kk, m)
            bint sq,                        # squared L2 (then output sqrt) or L1
            const double[::1] margin,       # IN  (nq,) bound on |estimate - exact| for query i
@@ -203,15 +253,16 @@ def rerank(const floating[:, ::1] x,       # IN  (nq, d)
             if n_cand < y.shape[0]:
                 e_last = best_d[i, n_cand - 1]
                 kth = scratch_d[i, k - 1]
-                if not (e_last - margin[i] - rel_margin * e_last > kth):
+                # An infinite estimate (float32 Gram overflow) proves nothing either.
+                if not (e_last - margin[i] - rel_margin * e_last > kth) or e_last == INFINITY:
                     failed[i] = 1
 
 
 def exact_topk(const floating[:, ::1] x,   # IN  (nq, d)
                const floating[:, ::1] y,   # IN  (m, d)
                bint sq,
-               double[:, ::1] best_d,      # SCRATCH (nq, k), filled with +inf by the caller
-               int64_t[:, ::1] best_i,     # SCRATCH (nq, k)
+               double[:, ::1] best_d,      # SCRATCH (nq, k)
+               int64_t[:, ::1] best_i,     # SCRATCH (nq, k), filled with -1 (empty) by the caller
                floating[:, ::1] out_d,     # OUT (nq, k)
                int64_t[:, ::1] out_i,      # OUT (nq, k)
                int n_threads):

@@ -223,10 +223,34 @@ def test_kneighbors_bad_input(rng, case, make, exc, match):
         (dict(k=2.0), TypeError, "k must be an int"),
         (dict(k=2, metric="cosine"), ValueError, "metric must be one of"),
         (dict(k=2, working_memory=0), ValueError, "working_memory"),
-        (dict(k=2, working_memory="1"), ValueError, "working_memory"),
+        (dict(k=2, working_memory="1"), TypeError, "working_memory"),
+        (dict(k=2, working_memory=float("inf")), ValueError, "working_memory"),
         (dict(k=2, n_threads=0), ValueError, "n_threads"),
     ],
 )
 def test_kneighbors_bad_parameters(rng, kwargs, exc, match):
     with pytest.raises(exc, match=match):
         knn.kneighbors(rng.standard_normal((4, 5)), rng.standard_normal((10, 5)), **kwargs)
+
+
+def test_knn_huge_values_overflowing_the_estimates():
+    # A float32 Gram entry that overflows must not lose candidates or return index -1.
+    x = np.array([[1e20]], np.float32)
+    y = np.array([[-1e20], [1.0]], np.float32)
+    dist, idx = knn.kneighbors(x, y, 2)
+    np.testing.assert_array_equal(idx, [[1, 0]])
+    np.testing.assert_allclose(dist, [[1e20, 2e20]], rtol=1e-6)
+    np.testing.assert_allclose(knn.pairwise_distances(x, y), [[2e20, 1e20]], rtol=1e-6)
+    # L1 beyond float32's range: the float32 result is inf, and the neighbour is still found.
+    dist, idx = knn.kneighbors(np.array([[3e38]], np.float32), np.array([[-3e38], [0.0]], np.float32), 2, "l1")
+    np.testing.assert_array_equal(idx, [[1, 0]])
+    assert dist[0, 0] == np.float32(3e38) and np.isinf(dist[0, 1])
+    # float64: the squared distance overflows to inf, the order is still right.
+    dist, idx = knn.kneighbors(np.array([[1e154, 0.0]]), np.array([[-1e154, 0.0], [0.0, 1.0]]), 2)
+    np.testing.assert_array_equal(idx, [[1, 0]])
+    assert np.isinf(dist[0, 1])
+
+
+def test_knn_values_too_large_named_honestly():
+    with pytest.raises(ValueError, match="X_train has values too large"):
+        knn.kneighbors(np.zeros((1, 2)), np.array([[1e200, 0.0], [0.0, 0.0]]), 1)

@@ -234,3 +234,117 @@ def backward_args(dout, cache, cache_type, producer, layout):
     check_ndim("dout", dout, len(cache.out_shape), layout)
     check_shape("dout", dout, cache.out_shape, f"the output shape of the {producer} call that made cache")
     return dout
+
+
+# --- k-nearest neighbours: shared by knn (fast), reference.knn and classifiers ---------------
+
+#: Metrics understood by the kNN functions: Euclidean and Manhattan distance.
+KNN_METRICS = ("l2", "l1")
+
+
+def check_metric(metric):
+    """``metric`` as one of :data:`KNN_METRICS` (case-insensitive), lower-cased."""
+    if not isinstance(metric, str) or metric.lower() not in KNN_METRICS:
+        raise ValueError(f"metric must be one of {KNN_METRICS}; got {metric!r}")
+    return metric.lower()
+
+
+def check_finite(name, a):
+    """Raise ValueError naming ``name`` (and the first bad row) if ``a`` holds NaN or Inf."""
+    if a.dtype.kind == "f" and not np.isfinite(a).all():
+        row = int(np.flatnonzero(~np.isfinite(a.reshape(a.shape[0], -1)).all(axis=1))[0])
+        raise ValueError(f"{name} contains NaN or Inf (first in row {row}); kNN needs finite values")
+
+
+def sample_matrix(name, a, check_finite_values=True):
+    """A non-empty 2-D ``(n_samples, n_features)`` real array, C-contiguous in its policy dtype.
+
+    Raises TypeError for unusable dtypes, ValueError for another ndim, an empty array, or
+    (unless ``check_finite_values`` is false) NaN or Inf.
+    """
+    a = as_array(name, a)
+    check_ndim(name, a, 2, "(n_samples, n_features)")
+    check_nonempty(name, a, "(n_samples, n_features)")
+    a = as_contiguous(a, result_dtype(a))
+    if check_finite_values:
+        check_finite(name, a)
+    return a
+
+
+def pairwise_args(X, Y, metric, x_name="X", y_name="Y", *, check_finite_values=True):
+    """Validate a kNN call on two sample matrices; return ``(X, Y)`` contiguous in the policy dtype.
+
+    Checks, in this order: ``metric`` is known (see :func:`check_metric`); both arrays are real
+    numeric (TypeError), 2-D and non-empty; they have the same number of features; then, after
+    the cast to the common dtype (float32 if both are float32, else float64), that they hold no
+    NaN or Inf (skip with ``check_finite_values=False`` when a later pass checks for free).
+    Messages use ``x_name`` and ``y_name``. Copies only when the layout or dtype requires it.
+    """
+    check_metric(metric)
+    X, Y = as_array(x_name, X), as_array(y_name, Y)
+    for name, a in ((x_name, X), (y_name, Y)):
+        check_ndim(name, a, 2, "(n_samples, n_features)")
+        check_nonempty(name, a, "(n_samples, n_features)")
+    if X.shape[1] != Y.shape[1]:
+        raise ValueError(
+            f"{x_name} and {y_name} must have the same number of features; got {x_name} "
+            f"{X.shape} and {y_name} {Y.shape}"
+        )
+    dtype = result_dtype(X, Y)
+    X, Y = as_contiguous(X, dtype), as_contiguous(Y, dtype)
+    if check_finite_values:
+        check_finite(x_name, X)
+        check_finite(y_name, Y)
+    return X, Y
+
+
+def check_k(k, n_train):
+    """``k`` as an int with ``1 <= k <= n_train`` (the number of training rows)."""
+    k = positive_int("k", k)
+    if k > n_train:
+        raise ValueError(f"k must be <= the number of training rows ({n_train}); got {k}")
+    return k
+
+
+def check_working_memory(working_memory, default):
+    """``working_memory`` in MiB as a float: ``default`` for None, else a finite number > 0."""
+    if working_memory is None:
+        return float(default)
+    if isinstance(working_memory, (bool, np.bool_)) or not isinstance(working_memory, numbers.Real):
+        raise TypeError(f"working_memory must be None or a number of MiB; got {working_memory!r}")
+    if not (np.isfinite(working_memory) and working_memory > 0):
+        raise ValueError(f"working_memory must be a finite number of MiB > 0; got {working_memory!r}")
+    return float(working_memory)
+
+
+def class_labels(name, y, n_samples):
+    """Validate class labels: a 1-D array of ``n_samples`` non-negative integers.
+
+    Integer dtypes only (TypeError for floats, even integral-valued ones, booleans and the
+    rest); ValueError for another ndim or length, or a negative label.
+    """
+    try:
+        y = np.asarray(y)
+    except Exception as exc:
+        raise TypeError(f"{name} must be an array of non-negative integer labels: {exc}") from None
+    if y.dtype.kind not in "iu":
+        raise TypeError(f"{name} must hold non-negative integer class labels; got dtype {y.dtype}")
+    if y.ndim != 1:
+        raise ValueError(f"{name} must be a 1-D array of shape (n_samples,); got shape {y.shape}")
+    if y.shape[0] != n_samples:
+        raise ValueError(f"{name} must have one label per sample ({n_samples}); got {y.shape[0]}")
+    if y.size and y.min() < 0:
+        raise ValueError(f"{name} must hold non-negative integer class labels; got {int(y.min())}")
+    return y
+
+
+__all__ += [
+    "KNN_METRICS",
+    "check_metric",
+    "check_finite",
+    "sample_matrix",
+    "pairwise_args",
+    "check_k",
+    "check_working_memory",
+    "class_labels",
+]

@@ -20,13 +20,13 @@ or negative number). Here:
   too, with ties broken by the smaller training index.
 
 Memory. :func:`kneighbors` never holds the query x train matrix: train rows are processed in
-chunks and the per-chunk block is bounded by ``working_memory`` (MiB, default 32), so the
-extra memory is that block plus O((queries + train) * 8 bytes) for norms and candidate lists.
+chunks and the blocks of estimates (one per thread) are bounded together by
+``working_memory`` (MiB, default 32); beyond them it holds O(queries * k) candidate lists.
 Inputs are not copied when they are already C-contiguous in the compute dtype.
 
 NaN and Inf are rejected with a ``ValueError`` naming the array (distances to them are
-meaningless for neighbour search); the check rides on the squared-norm pass, so it costs no
-extra pass for L2.
+meaningless for neighbour search); the check rides on the squared-norm pass that streams
+with the train chunks, so it costs no extra pass over the data.
 """
 
 import numbers
@@ -34,50 +34,43 @@ import numbers
 import numpy as np
 
 from ._ext import distances as _k
-from ._threads import blas_threads, effective_n_threads, work_threads
-from ._validation import as_array, as_contiguous, check_ndim, check_nonempty, positive_int, result_dtype
+from ._threads import blas_single_thread, blas_threads, effective_n_threads, work_threads
+from ._validation import KNN_METRICS, check_k, check_metric, check_working_memory, pairwise_args
 
 __all__ = ["pairwise_distances", "kneighbors", "METRICS", "DEFAULT_WORKING_MEMORY"]
 
-METRICS = ("l2", "l1")
+METRICS = KNN_METRICS
 #: Default bound, in MiB, on the distance block kneighbors holds at once.
 DEFAULT_WORKING_MEMORY = 32
-#: Train rows per chunk (before the working-memory bound): large enough for an efficient GEMM,
-#: small enough that the block stays in the last-level cache for typical query counts.
-_CHUNK_ROWS = 8192
+#: Train rows per chunk: enough for an efficient GEMM, few enough that the chunk (12 MiB at
+#: 3,072 float32 features) is still in the last-level cache when the GEMM reads it after the
+#: norm pass. Queries are split into blocks when the block would exceed working_memory.
+_CHUNK_ROWS = 1024
 #: Entries of pairwise L2 whose squared distance is below this share of |x|^2 + |y|^2 are
 #: recomputed exactly (cancellation territory).
-_REFINE = {np.dtype(np.float32): 1e-2, np.dtype(np.float64): 1e-6}
-
-
-def _matrix(name, a):
-    a = as_array(name, a)
-    check_ndim(name, a, 2, "(n_samples, n_features)")
-    check_nonempty(name, a, "(n_samples, n_features)")
-    return a
-
-
-def _pair_args(x_name, x, y_name, y, metric):
-    if not isinstance(metric, str) or metric.lower() not in METRICS:
-        raise ValueError(f"metric must be one of {METRICS}; got {metric!r}")
-    x, y = _matrix(x_name, x), _matrix(y_name, y)
-    if x.shape[1] != y.shape[1]:
-        raise ValueError(
-            f"{x_name} and {y_name} must have the same number of features; got {x_name} "
-            f"{x.shape} and {y_name} {y.shape}"
-        )
-    dtype = result_dtype(x, y)
-    return as_contiguous(x, dtype), as_contiguous(y, dtype), metric.lower()
+_REFINE = {np.dtype(np.float32): 1e-2, np.dtype(np.float64): 1e-4}
 
 
 def _norms(name, a, n_threads):
-    """Squared row norms in double; ValueError naming ``name`` if a row holds NaN or Inf."""
+    """Squared row norms in double; ValueError naming ``name`` for NaN or Inf (or overflow)."""
     out = np.empty(a.shape[0], dtype=np.float64)
     _k.sq_norms(a, out, n_threads)
-    bad = np.flatnonzero(~np.isfinite(out))
-    if bad.size:
-        raise ValueError(f"{name} contains NaN or Inf (first in row {bad[0]}); kNN needs finite values")
+    if not np.isfinite(out).all():
+        _raise_nonfinite(name, a, out)
     return out
+
+
+def _raise_nonfinite(name, a, norms=None):
+    if norms is None:
+        norms = np.empty(a.shape[0], dtype=np.float64)
+        _k.sq_norms(a, norms, 1)
+    row = int(np.flatnonzero(~np.isfinite(norms))[0])
+    if np.isfinite(a[row]).all():
+        raise ValueError(
+            f"{name} has values too large for squared distances in float64 (row {row}'s "
+            "squared norm overflows); rescale the data"
+        )
+    raise ValueError(f"{name} contains NaN or Inf (first in row {row}); kNN needs finite values")
 
 
 def _gamma(n, dtype):
@@ -117,7 +110,8 @@ def pairwise_distances(X, Y, metric="l2", *, n_threads=None):
     kernel summing over 8 fixed lanes, bitwise identical for any thread count. The L2 GEMM may
     round differently with BLAS's thread count.
     """
-    X, Y, metric = _pair_args("X", X, "Y", Y, metric)
+    metric = check_metric(metric)
+    X, Y = pairwise_args(X, Y, metric, check_finite_values=False)
     nt = effective_n_threads(n_threads)
     xn, yn = _norms("X", X, nt), _norms("Y", Y, nt)
     nt = work_threads(nt, X.shape[0] * Y.shape[0] * X.shape[1])
@@ -125,18 +119,10 @@ def pairwise_distances(X, Y, metric="l2", *, n_threads=None):
         out = np.empty((X.shape[0], Y.shape[0]), dtype=X.dtype)
         _k.l1_distances(X, Y, out, nt)
         return out
-    with blas_threads(nt):
+    with blas_threads(nt), np.errstate(over="ignore"):  # overflowed entries are redone exactly
         out = X @ Y.T
     _k.l2_finalize(out, X, Y, xn, yn, _REFINE[X.dtype], nt)
     return out
-
-
-def _working_memory(working_memory):
-    if working_memory is None:
-        return DEFAULT_WORKING_MEMORY
-    if isinstance(working_memory, bool) or not isinstance(working_memory, numbers.Real) or not working_memory > 0:
-        raise ValueError(f"working_memory must be a positive number of MiB; got {working_memory!r}")
-    return float(working_memory)
 
 
 def kneighbors(X_query, X_train, k, metric="l2", *, n_threads=None, working_memory=None):
@@ -171,69 +157,61 @@ def kneighbors(X_query, X_train, k, metric="l2", *, n_threads=None, working_memo
 
     Notes
     -----
-    Train rows stream through in chunks: per chunk one BLAS GEMM (L2) or the L1 kernel
-    fills a block, and a parallel pass merges it into each query's best ``2k + 8`` estimates.
+    One parallel region over blocks of queries: each thread streams every train chunk past its
+    block, computes the chunk's norms (the NaN/Inf check), fills its private block of estimates
+    with a GEMM on one BLAS thread (L2) or the L1 kernel, and merges it into its queries' best
+    ``2k + 8`` estimates. BLAS and OpenMP therefore never take turns on the cores.
     The candidates are then ranked exactly in double, with a proof (or an exact fallback) that
     nothing outside them belongs to the answer; see the module docstring. Results do not depend
     on the thread count or the working memory.
     """
-    Xq, Xt, metric = _pair_args("X_query", X_query, "X_train", X_train, metric)
-    k = positive_int("k", k)
+    metric = check_metric(metric)
+    Xq, Xt = pairwise_args(X_query, X_train, metric, "X_query", "X_train", check_finite_values=False)
     nq, m, d = Xq.shape[0], Xt.shape[0], Xq.shape[1]
-    if k > m:
-        raise ValueError(f"k must be <= the number of training rows ({m}); got {k}")
-    wm_bytes = _working_memory(working_memory) * (1 << 20)
+    k = check_k(k, m)
+    wm_items = check_working_memory(working_memory, DEFAULT_WORKING_MEMORY) * (1 << 20) / Xq.itemsize
     nt = effective_n_threads(n_threads)
-    xn, yn = _norms("X_query", Xq, nt), _norms("X_train", Xt, nt)
-    dtype, item = Xq.dtype, Xq.dtype.itemsize
-    chunk = min(m, _CHUNK_ROWS)
-    qblock = int(min(nq, max(1, wm_bytes // (item * chunk))))
-    if qblock == nq:  # all queries fit: grow the chunk up to the memory bound
-        chunk = int(min(m, max(chunk, wm_bytes // (item * nq))))
+    xn = _norms("X_query", Xq, nt)
+    dtype = Xq.dtype
     kk = min(m, 2 * k + 8)
     gram = metric == "l2"
+    nt = min(work_threads(nt, nq * m * d), nq)
+    # Each thread holds one block of qb queries x chunk train rows: nt * qb * chunk <= budget.
+    chunk = int(max(1, min(m, _CHUNK_ROWS, wm_items // nt)))
+    qb = int(max(1, min(-(-nq // nt), wm_items // (nt * chunk))))
+    n_qb = -(-nq // qb)
+
+    best_d = np.full((nq, kk), np.inf)
+    best_i = np.full((nq, kk), -1, dtype=np.int64)
+    bad = np.zeros(n_qb, dtype=np.uint8)
+    yn_max = np.zeros(n_qb)
+    with blas_single_thread():
+        _k.search(Xq, Xt, xn, gram, qb, chunk, best_d, best_i, np.empty((nt, qb * chunk), dtype),
+                  np.empty((nt, chunk)), bad, yn_max, nt)
+    if bad.any():
+        _raise_nonfinite("X_train", Xt)
 
     # Rounding-error bounds of the estimates (see rerank's docstring).
     u = np.finfo(dtype).eps / 2
     slack = 8 * np.finfo(np.float64).eps  # the double arithmetic on top
     if gram:
-        margin_coef = _gamma(d, dtype) + 2 * u + slack
+        with np.errstate(over="ignore"):  # an infinite margin just sends the query to brute force
+            margin = (_gamma(d, dtype) + 2 * u + slack) * (xn + yn_max.max())
         rel_margin = 1e-12
     else:
-        margin_coef = 0.0
+        margin = np.zeros(nq)
         rel_margin = 2 * _gamma(-(-d // 8) + 3, dtype) + 1e-12
-    yn_max = float(yn.max())
-
     out_d = np.empty((nq, k), dtype=dtype)
     out_i = np.empty((nq, k), dtype=np.int64)
     failed = np.zeros(nq, dtype=np.uint8)
-    buf = np.empty(qblock * chunk, dtype=dtype)
-    for q0 in range(0, nq, qblock):
-        q1 = min(nq, q0 + qblock)
-        b = q1 - q0
-        xq, xnb = Xq[q0:q1], xn[q0:q1]
-        best_d = np.full((b, kk), np.inf)
-        best_i = np.full((b, kk), -1, dtype=np.int64)
-        for j0 in range(0, m, chunk):
-            j1 = min(m, j0 + chunk)
-            block = buf[: b * (j1 - j0)].reshape(b, j1 - j0)
-            nt_blk = work_threads(nt, b * (j1 - j0) * d)
-            if gram:
-                with blas_threads(nt_blk):
-                    np.matmul(xq, Xt[j0:j1].T, out=block)
-            else:
-                _k.l1_distances(xq, Xt[j0:j1], block, nt_blk)
-            _k.topk_update(block, xnb, yn[j0:j1], gram, j0, best_d, best_i, work_threads(nt, block.size))
-        margin = margin_coef * (xnb + yn_max)
-        _k.rerank(xq, Xt, best_d, best_i, kk, gram, margin, rel_margin,
-                  np.empty((b, kk)), np.empty((b, kk), dtype=np.int64),
-                  out_d[q0:q1], out_i[q0:q1], failed[q0:q1], work_threads(nt, b * kk * d))
+    _k.rerank(Xq, Xt, best_d, best_i, kk, gram, margin, rel_margin, np.empty((nq, kk)),
+              np.empty((nq, kk), dtype=np.int64), out_d, out_i, failed, work_threads(nt, nq * kk * d))
     redo = np.flatnonzero(failed)
     if redo.size:
         xr = np.ascontiguousarray(Xq[redo])
         rd = np.empty((redo.size, k), dtype=dtype)
         ri = np.empty((redo.size, k), dtype=np.int64)
-        _k.exact_topk(xr, Xt, gram, np.full((redo.size, k), np.inf), np.full((redo.size, k), -1, dtype=np.int64),
+        _k.exact_topk(xr, Xt, gram, np.empty((redo.size, k)), np.full((redo.size, k), -1, dtype=np.int64),
                       rd, ri, work_threads(nt, redo.size * m * d))
         out_d[redo], out_i[redo] = rd, ri
     _stats["fallbacks"] = int(redo.size)

@@ -7,9 +7,20 @@ the other. They are written to be read, not to be fast.
 
 ``naive`` holds the course's plain-loop versions (CS231n assignment 2 signatures: parameter
 dicts, tuple caches), against which the vectorised versions are themselves tested.
+
+``knn`` holds the twin of ``cs231n_fast.knn`` (``pairwise_distances``, ``kneighbors``: exact,
+float64 arithmetic from row differences) and the course's three L2 distance functions of
+assignment 1 (``compute_distances_two_loops``, ``_one_loop``, ``_no_loops``).
 """
 
 from .conv import col2im, conv_backward, conv_forward, im2col
+from .knn import (
+    compute_distances_no_loops,
+    compute_distances_one_loop,
+    compute_distances_two_loops,
+    kneighbors,
+    pairwise_distances,
+)
 from .naive import (
     conv_backward_naive,
     conv_forward_naive,
@@ -29,4 +40,9 @@ __all__ = [
     "conv_backward_naive",
     "max_pool_forward_naive",
     "max_pool_backward_naive",
+    "pairwise_distances",
+    "kneighbors",
+    "compute_distances_two_loops",
+    "compute_distances_one_loop",
+    "compute_distances_no_loops",
 ]
