@@ -9,7 +9,7 @@ import numpy as np
 
 
 def fingerprint():
-    from cs231n_fast import ops
+    from cs231n_fast import knn, ops
 
     rng = np.random.default_rng(20261123)
     out = {}
@@ -29,6 +29,12 @@ def fingerprint():
             y, cache = ops.maxpool_forward(x, ph, pw, s)
             dx = ops.maxpool_backward(rng.standard_normal(y.shape).astype(dtype), cache)
             out.update({f"pool{i}_{name}_y": y, f"pool{i}_{name}_dx": dx, f"pool{i}_{name}_arg": cache.argmax})
+        xq = rng.standard_normal((37, 101)).astype(dtype)
+        xt = rng.standard_normal((900, 101)).astype(dtype)
+        for metric in ("l1", "l2"):
+            dist, idx = knn.kneighbors(xq, xt, 9, metric, working_memory=0.1)
+            out.update({f"knn_{metric}_{name}_d": dist, f"knn_{metric}_{name}_i": idx})
+        out[f"l1_{name}"] = knn.pairwise_distances(xq, xt, "l1")
     return out
 
 

@@ -22,22 +22,41 @@
 
 #define CS_LANES 8
 
-#if defined(__GNUC__) && (defined(__clang__) || __GNUC__ >= 9)
+/* CS231N_FAST_SCALAR_KERNELS forces the portable loops (CI builds one variant that way and
+ * checks that its results are bitwise identical). */
+#if defined(__GNUC__) && (defined(__clang__) || __GNUC__ >= 9) && !defined(CS231N_FAST_SCALAR_KERNELS)
 /* GCC/Clang vector extensions: one 8-lane vector per accumulator, so each lane is one
  * independent running sum (exactly what the portable loop below computes, but the compiler
  * cannot get the mapping wrong). Lowered to AVX2 or to pairs of SSE registers. */
 #include <string.h>
 #define CS_VECTOR 1
 typedef float cs_v8f __attribute__((vector_size(32)));
-typedef double cs_v8d __attribute__((vector_size(64)));
 typedef int cs_v8i __attribute__((vector_size(32)));
-typedef long long cs_v8l __attribute__((vector_size(64)));
+typedef double cs_v4d __attribute__((vector_size(32)));
+typedef long long cs_v4l __attribute__((vector_size(32)));
+typedef float cs_v4f __attribute__((vector_size(16)));
+
+/* Eight double lanes as two 256-bit halves (lanes 0-3 and 4-7): wider generic vectors make
+ * gcc spill. */
+typedef struct { cs_v4d lo, hi; } cs_v8d;
 
 static inline cs_v8f cs_ld_f(const float *p) { cs_v8f v; memcpy(&v, p, sizeof v); return v; }
-static inline cs_v8d cs_ld_d(const double *p) { cs_v8d v; memcpy(&v, p, sizeof v); return v; }
-static inline cs_v8d cs_ld_fd(const float *p) { return __builtin_convertvector(cs_ld_f(p), cs_v8d); }
 static inline cs_v8f cs_abs_f(cs_v8f v) { return (cs_v8f)((cs_v8i)v & 0x7fffffff); }
-static inline cs_v8d cs_abs_d(cs_v8d v) { return (cs_v8d)((cs_v8l)v & 0x7fffffffffffffffLL); }
+static inline cs_v4d cs_ld4_d(const double *p) { cs_v4d v; memcpy(&v, p, sizeof v); return v; }
+static inline cs_v4d cs_ld4_fd(const float *p)
+{
+    cs_v4f v;
+    memcpy(&v, p, sizeof v);
+    return __builtin_convertvector(v, cs_v4d);
+}
+static inline cs_v4d cs_abs4_d(cs_v4d v) { return (cs_v4d)((cs_v4l)v & 0x7fffffffffffffffLL); }
+static inline cs_v8d cs_ld_d(const double *p) { cs_v8d v = {cs_ld4_d(p), cs_ld4_d(p + 4)}; return v; }
+static inline cs_v8d cs_ld_fd(const float *p) { cs_v8d v = {cs_ld4_fd(p), cs_ld4_fd(p + 4)}; return v; }
+static inline cs_v8d cs_sub_d(cs_v8d a, cs_v8d b) { cs_v8d v = {a.lo - b.lo, a.hi - b.hi}; return v; }
+static inline cs_v8d cs_abs_d(cs_v8d a) { cs_v8d v = {cs_abs4_d(a.lo), cs_abs4_d(a.hi)}; return v; }
+static inline cs_v8d cs_add_d(cs_v8d a, cs_v8d b) { cs_v8d v = {a.lo + b.lo, a.hi + b.hi}; return v; }
+static inline cs_v8d cs_mul_d(cs_v8d a, cs_v8d b) { cs_v8d v = {a.lo * b.lo, a.hi * b.hi}; return v; }
+static inline void cs_store_d(double *a, cs_v8d v) { memcpy(a, &v.lo, 32); memcpy(a + 4, &v.hi, 32); }
 #endif
 
 #define CS_COMBINE(a) \
@@ -50,30 +69,48 @@ static inline cs_v8d cs_abs_d(cs_v8d v) { return (cs_v8d)((cs_v8l)v & 0x7fffffff
 
 /* L1 distances of one row y to four rows x0..x3, accumulated in the input type. */
 #ifdef CS_VECTOR
-#define CS_DEFINE_L1_4(NAME, T, V, LD, VABS, ABS)                                              \
-    CS_CLONES static void NAME(const T *y, const T *x0, const T *x1, const T *x2,              \
-                               const T *x3, ptrdiff_t d, T *out)                               \
-    {                                                                                          \
-        V v0 = {0}, v1 = {0}, v2 = {0}, v3 = {0};                                              \
-        T a0[CS_LANES], a1[CS_LANES], a2[CS_LANES], a3[CS_LANES];                              \
-        ptrdiff_t k = 0;                                                                       \
-        int l;                                                                                 \
-        for (; k + CS_LANES <= d; k += CS_LANES) {                                             \
-            V yy = LD(y + k);                                                                  \
-            v0 += VABS(LD(x0 + k) - yy);                                                       \
-            v1 += VABS(LD(x1 + k) - yy);                                                       \
-            v2 += VABS(LD(x2 + k) - yy);                                                       \
-            v3 += VABS(LD(x3 + k) - yy);                                                       \
-        }                                                                                      \
-        memcpy(a0, &v0, sizeof v0); memcpy(a1, &v1, sizeof v1);                                \
-        memcpy(a2, &v2, sizeof v2); memcpy(a3, &v3, sizeof v3);                                \
-        CS_TAIL_L1(T, ABS, a0, x0, y) CS_TAIL_L1(T, ABS, a1, x1, y)                            \
-        CS_TAIL_L1(T, ABS, a2, x2, y) CS_TAIL_L1(T, ABS, a3, x3, y)                            \
-        out[0] = CS_COMBINE(a0); out[1] = CS_COMBINE(a1);                                      \
-        out[2] = CS_COMBINE(a2); out[3] = CS_COMBINE(a3);                                      \
+CS_CLONES static void cs_l1_4_f(const float *y, const float *x0, const float *x1, const float *x2,
+                                const float *x3, ptrdiff_t d, float *out)
+{
+    cs_v8f v0 = {0}, v1 = {0}, v2 = {0}, v3 = {0};
+    float a0[CS_LANES], a1[CS_LANES], a2[CS_LANES], a3[CS_LANES];
+    ptrdiff_t k = 0;
+    int l;
+    for (; k + CS_LANES <= d; k += CS_LANES) {
+        cs_v8f yy = cs_ld_f(y + k);
+        v0 += cs_abs_f(cs_ld_f(x0 + k) - yy);
+        v1 += cs_abs_f(cs_ld_f(x1 + k) - yy);
+        v2 += cs_abs_f(cs_ld_f(x2 + k) - yy);
+        v3 += cs_abs_f(cs_ld_f(x3 + k) - yy);
     }
-CS_DEFINE_L1_4(cs_l1_4_f, float, cs_v8f, cs_ld_f, cs_abs_f, fabsf)
-CS_DEFINE_L1_4(cs_l1_4_d, double, cs_v8d, cs_ld_d, cs_abs_d, fabs)
+    memcpy(a0, &v0, sizeof v0); memcpy(a1, &v1, sizeof v1);
+    memcpy(a2, &v2, sizeof v2); memcpy(a3, &v3, sizeof v3);
+    CS_TAIL_L1(float, fabsf, a0, x0, y) CS_TAIL_L1(float, fabsf, a1, x1, y)
+    CS_TAIL_L1(float, fabsf, a2, x2, y) CS_TAIL_L1(float, fabsf, a3, x3, y)
+    out[0] = CS_COMBINE(a0); out[1] = CS_COMBINE(a1);
+    out[2] = CS_COMBINE(a2); out[3] = CS_COMBINE(a3);
+}
+
+CS_CLONES static void cs_l1_4_d(const double *y, const double *x0, const double *x1,
+                                const double *x2, const double *x3, ptrdiff_t d, double *out)
+{
+    cs_v8d z = {{0}, {0}}, v0 = z, v1 = z, v2 = z, v3 = z;
+    double a0[CS_LANES], a1[CS_LANES], a2[CS_LANES], a3[CS_LANES];
+    ptrdiff_t k = 0;
+    int l;
+    for (; k + CS_LANES <= d; k += CS_LANES) {
+        cs_v8d yy = cs_ld_d(y + k);
+        v0 = cs_add_d(v0, cs_abs_d(cs_sub_d(cs_ld_d(x0 + k), yy)));
+        v1 = cs_add_d(v1, cs_abs_d(cs_sub_d(cs_ld_d(x1 + k), yy)));
+        v2 = cs_add_d(v2, cs_abs_d(cs_sub_d(cs_ld_d(x2 + k), yy)));
+        v3 = cs_add_d(v3, cs_abs_d(cs_sub_d(cs_ld_d(x3 + k), yy)));
+    }
+    cs_store_d(a0, v0); cs_store_d(a1, v1); cs_store_d(a2, v2); cs_store_d(a3, v3);
+    CS_TAIL_L1(double, fabs, a0, x0, y) CS_TAIL_L1(double, fabs, a1, x1, y)
+    CS_TAIL_L1(double, fabs, a2, x2, y) CS_TAIL_L1(double, fabs, a3, x3, y)
+    out[0] = CS_COMBINE(a0); out[1] = CS_COMBINE(a1);
+    out[2] = CS_COMBINE(a2); out[3] = CS_COMBINE(a3);
+}
 #else
 #define CS_DEFINE_L1_4(NAME, T, ABS)                                                           \
     static void NAME(const T *y, const T *x0, const T *x1, const T *x2, const T *x3,           \
@@ -103,19 +140,20 @@ CS_DEFINE_L1_4(cs_l1_4_d, double, fabs)
 #define CS_DEFINE_EXACT(NAME, T, LDD)                                                          \
     CS_CLONES static double NAME(const T *x, const T *y, ptrdiff_t d, int sq)                  \
     {                                                                                          \
-        cs_v8d v = {0};                                                                        \
+        cs_v8d v = {{0}, {0}};                                                                 \
         double a[CS_LANES];                                                                    \
         ptrdiff_t k = 0;                                                                       \
         int l;                                                                                 \
         if (sq) {                                                                              \
             for (; k + CS_LANES <= d; k += CS_LANES) {                                         \
-                cs_v8d t = LDD(x + k) - LDD(y + k);                                            \
-                v += t * t;                                                                    \
+                cs_v8d t = cs_sub_d(LDD(x + k), LDD(y + k));                                   \
+                v = cs_add_d(v, cs_mul_d(t, t));                                               \
             }                                                                                  \
         } else {                                                                               \
-            for (; k + CS_LANES <= d; k += CS_LANES) v += cs_abs_d(LDD(x + k) - LDD(y + k));   \
+            for (; k + CS_LANES <= d; k += CS_LANES)                                           \
+                v = cs_add_d(v, cs_abs_d(cs_sub_d(LDD(x + k), LDD(y + k))));                   \
         }                                                                                      \
-        memcpy(a, &v, sizeof v);                                                               \
+        cs_store_d(a, v);                                                                      \
         for (l = 0; k + l < d; l++) {                                                          \
             double t = (double)x[k + l] - (double)y[k + l];                                    \
             a[l] += sq ? t * t : fabs(t);                                                      \
@@ -128,15 +166,15 @@ CS_DEFINE_EXACT(cs_exact_d, double, cs_ld_d)
 #define CS_DEFINE_SQNORM(NAME, T, LDD)                                                         \
     CS_CLONES static double NAME(const T *x, ptrdiff_t d)                                      \
     {                                                                                          \
-        cs_v8d v = {0};                                                                        \
+        cs_v8d v = {{0}, {0}};                                                                 \
         double a[CS_LANES];                                                                    \
         ptrdiff_t k = 0;                                                                       \
         int l;                                                                                 \
         for (; k + CS_LANES <= d; k += CS_LANES) {                                             \
             cs_v8d t = LDD(x + k);                                                             \
-            v += t * t;                                                                        \
+            v = cs_add_d(v, cs_mul_d(t, t));                                                   \
         }                                                                                      \
-        memcpy(a, &v, sizeof v);                                                               \
+        cs_store_d(a, v);                                                                      \
         for (l = 0; k + l < d; l++) a[l] += (double)x[k + l] * (double)x[k + l];               \
         return CS_COMBINE(a);                                                                  \
     }
