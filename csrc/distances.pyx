@@ -147,65 +147,65 @@ def search(const floating[:, ::1] x,       # IN  (nq, d) queries
            const floating[:, ::1] y,       # IN  (m, d) train rows
            const double[::1] xn,           # IN  (nq,) squared query norms (gram only)
            bint gram,                      # L2 through a Gram block, else L1
-           Py_ssize_t qb,                  # queries per block
            Py_ssize_t chunk,               # train rows per chunk
-           double[:, ::1] best_d,          # OUT (nq, kk) ascending estimates (filled: +inf)
-           int64_t[:, ::1] best_i,         # OUT (nq, kk) their indices
-           floating[:, ::1] blocks,        # SCRATCH (n_threads, qb * chunk)
+           double[:, :, ::1] best_d,       # OUT (n_threads, nq, kk) ascending estimates
+           int64_t[:, :, ::1] best_i,      # OUT (n_threads, nq, kk) their indices, -1 = empty
+           floating[:, ::1] blocks,        # SCRATCH (n_threads, nq * chunk)
            double[:, ::1] yns,             # SCRATCH (n_threads, chunk)
-           uint8_t[::1] bad,               # OUT (number of query blocks,) 1: NaN/Inf in y
-           double[::1] yn_max,             # OUT (number of query blocks,) max squared norm of y
+           uint8_t[::1] bad,               # OUT (n_chunks,) 1: NaN/Inf (or overflow) in the chunk
+           double[::1] yn_max,             # OUT (n_chunks,) max squared norm in the chunk
            int n_threads):
-    """Stream all train rows past every query block; keep each query's best kk estimates.
+    """Stream the train chunks past all queries; keep per-thread best-kk estimates per query.
 
-    One parallel region, partitioned statically over query blocks: a thread owns its blocks'
-    candidate lists and, per train chunk, computes the chunk's squared norms (which also catch
-    NaN/Inf), the block of estimates (a GEMM on one BLAS thread for L2, the L1 kernel
-    otherwise) into its private scratch, and merges it. The caller holds BLAS to one thread,
-    so the OpenMP and BLAS pools never take turns on the cores.
+    One parallel region, partitioned statically over train chunks: a thread computes its
+    chunk's squared norms (which also catch NaN/Inf), the (nq, chunk) block of estimates (a
+    GEMM on one BLAS thread for L2 — all queries at once, so packing the chunk is amortised
+    over every query — or the L1 kernel) in its private scratch, and merges the block into
+    its own candidate lists; the caller merges the threads' lists. The caller holds BLAS to
+    one thread, so the OpenMP and BLAS pools never take turns on the cores.
     """
-    cdef Py_ssize_t nq = x.shape[0], m = y.shape[0], d = x.shape[1], kk = best_d.shape[1]
-    cdef Py_ssize_t n_qb = (nq + qb - 1) // qb, n_chunks = (m + chunk - 1) // chunk
-    cdef Py_ssize_t t, q0, b, c, j0, mc, i, j
+    cdef Py_ssize_t nq = x.shape[0], m = y.shape[0], d = x.shape[1], kk = best_d.shape[2]
+    cdef Py_ssize_t n_chunks = (m + chunk - 1) // chunk
+    cdef Py_ssize_t c, j0, mc, i, j
     cdef floating* blk
     cdef double* ynb
+    cdef double* bd
+    cdef int64_t* bi
     cdef double v, s, mx
     with nogil, parallel(num_threads=n_threads):
         blk = &blocks[threadid(), 0]
         ynb = &yns[threadid(), 0]
-        for t in prange(n_qb, schedule="static"):
-            q0 = t * qb
-            b = qb if q0 + qb <= nq else nq - q0
-            bad[t] = 0
+        bd = &best_d[threadid(), 0, 0]
+        bi = &best_i[threadid(), 0, 0]
+        for c in prange(n_chunks, schedule="static"):
+            j0 = c * chunk
+            mc = chunk if j0 + chunk <= m else m - j0
+            s = 0
             mx = 0
-            for c in range(n_chunks):
-                j0 = c * chunk
-                mc = chunk if j0 + chunk <= m else m - j0
-                s = 0
-                for j in range(mc):
-                    if floating is float:
-                        ynb[j] = cs_sqnorm_f(&y[j0 + j, 0], d)
-                    else:
-                        ynb[j] = cs_sqnorm_d(&y[j0 + j, 0], d)
-                    s = s + ynb[j] * 0.0  # NaN unless every norm is finite
-                    mx = ynb[j] if ynb[j] > mx else mx
-                if s != 0.0:
-                    bad[t] = 1
-                    break
-                if gram:
-                    gemm(c"N", c"T", b, mc, d, 1, &x[q0, 0], d, &y[j0, 0], d, 0, blk, mc)
+            for j in range(mc):
+                if floating is float:
+                    ynb[j] = cs_sqnorm_f(&y[j0 + j, 0], d)
                 else:
-                    for i in range((b + 3) // 4):
-                        for j in range((mc + TILE_ROWS - 1) // TILE_ROWS):
-                            _l1_tile(&x[q0, 0], &y[j0, 0], blk, b, mc, d, 4 * i, j * TILE_ROWS)
-                for i in range(b):
-                    for j in range(mc):
-                        if gram:
-                            v = _trusted(xn[q0 + i] + ynb[j] - 2.0 * <double>blk[i * mc + j])
-                        else:
-                            v = _trusted(blk[i * mc + j])
-                        _insert(&best_d[q0 + i, 0], &best_i[q0 + i, 0], kk, v, j0 + j)
-            yn_max[t] = mx
+                    ynb[j] = cs_sqnorm_d(&y[j0 + j, 0], d)
+                s = s + ynb[j] * 0.0  # NaN unless every norm is finite
+                mx = ynb[j] if ynb[j] > mx else mx
+            yn_max[c] = mx
+            bad[c] = s != 0.0
+            if s != 0.0:
+                continue
+            if gram:
+                gemm(c"N", c"T", nq, mc, d, 1, &x[0, 0], d, &y[j0, 0], d, 0, blk, mc)
+            else:
+                for i in range((nq + 3) // 4):
+                    for j in range((mc + TILE_ROWS - 1) // TILE_ROWS):
+                        _l1_tile(&x[0, 0], &y[j0, 0], blk, nq, mc, d, 4 * i, j * TILE_ROWS)
+            for i in range(nq):
+                for j in range(mc):
+                    if gram:
+                        v = _trusted(xn[i] + ynb[j] - 2.0 * <double>blk[i * mc + j])
+                    else:
+                        v = _trusted(blk[i * mc + j])
+                    _insert(bd + i * kk, bi + i * kk, kk, v, j0 + j)
 
 
 def rerank(const floating[:, ::1] x,       # IN  (nq, d)

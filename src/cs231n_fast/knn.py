@@ -79,6 +79,17 @@ def _gamma(n, dtype):
     return n * u / (1 - n * u)
 
 
+def _merge(part_d, part_i, best_d, best_i):
+    """Merge per-thread candidate lists (nt, nq, kk) into the best kk by (estimate, index)."""
+    nt, nq, kk = part_d.shape
+    d = part_d.transpose(1, 0, 2).reshape(nq, nt * kk)
+    i = part_i.transpose(1, 0, 2).reshape(nq, nt * kk)
+    key = np.where(i < 0, np.iinfo(np.int64).max, i)  # empty slots after everything
+    order = np.lexsort((key, d), axis=-1)[:, :kk]
+    best_d[...] = np.take_along_axis(d, order, 1)
+    best_i[...] = np.take_along_axis(i, order, 1)
+
+
 def pairwise_distances(X, Y, metric="l2", *, n_threads=None):
     """Distances between every row of ``X`` and every row of ``Y``.
 
@@ -175,21 +186,28 @@ def kneighbors(X_query, X_train, k, metric="l2", *, n_threads=None, working_memo
     dtype = Xq.dtype
     kk = min(m, 2 * k + 8)
     gram = metric == "l2"
-    nt = min(work_threads(nt, nq * m * d), nq)
+    chunk = int(max(1, min(m, _CHUNK_ROWS)))
+    nt = min(work_threads(nt, nq * m * d), -(-m // chunk))
     # Each thread holds one block of qb queries x chunk train rows: nt * qb * chunk <= budget.
-    chunk = int(max(1, min(m, _CHUNK_ROWS, wm_items // nt)))
-    qb = int(max(1, min(-(-nq // nt), wm_items // (nt * chunk))))
-    n_qb = -(-nq // qb)
+    chunk = int(max(1, min(chunk, wm_items // nt)))
+    qb = int(max(1, min(nq, wm_items // (nt * chunk))))
 
-    best_d = np.full((nq, kk), np.inf)
-    best_i = np.full((nq, kk), -1, dtype=np.int64)
-    bad = np.zeros(n_qb, dtype=np.uint8)
-    yn_max = np.zeros(n_qb)
-    with blas_single_thread():
-        _k.search(Xq, Xt, xn, gram, qb, chunk, best_d, best_i, np.empty((nt, qb * chunk), dtype),
-                  np.empty((nt, chunk)), bad, yn_max, nt)
-    if bad.any():
-        _raise_nonfinite("X_train", Xt)
+    best_d = np.empty((nq, kk))
+    best_i = np.empty((nq, kk), dtype=np.int64)
+    n_chunks = -(-m // chunk)
+    bad = np.zeros(n_chunks, dtype=np.uint8)
+    yn_max = np.zeros(n_chunks)
+    blocks = np.empty((nt, qb * chunk), dtype)
+    yns = np.empty((nt, chunk))
+    for q0 in range(0, nq, qb):
+        q1 = min(nq, q0 + qb)
+        pd = np.full((nt, q1 - q0, kk), np.inf)
+        pi = np.full((nt, q1 - q0, kk), -1, dtype=np.int64)
+        with blas_single_thread():
+            _k.search(Xq[q0:q1], Xt, xn[q0:q1], gram, chunk, pd, pi, blocks, yns, bad, yn_max, nt)
+        if bad.any():
+            _raise_nonfinite("X_train", Xt)
+        _merge(pd, pi, best_d[q0:q1], best_i[q0:q1])
 
     # Rounding-error bounds of the estimates (see rerank's docstring).
     u = np.finfo(dtype).eps / 2
