@@ -52,6 +52,50 @@ def test_main_bench_quick_writes_json(capsys, tmp_path):
         assert r["rate"]["unit"] == "GB/s" and r["rate"]["value"] > 0
 
 
+def test_main_bench_knn_quick_tiny_cases(capsys, tmp_path, monkeypatch):
+    """``bench --kernels knn --quick`` end to end, on tiny stand-ins for the real cases."""
+    from cs231n_fast import benchmarking as bm
+
+    tiny = dict(n_train=120, n_query=16, d=24, quick=True, quick_impls=bm.KNN_IMPLS)
+    cases = (
+        bm.KnnCase("pairwise", "l1", **tiny, impls=("fast", "reference", "scipy", "sklearn")),
+        bm.KnnCase("kneighbors", "l2", k=4, **tiny),
+        bm.KnnCase("predict", "l2", k=3, **tiny),
+    )
+    monkeypatch.setitem(bm.CASES, "knn", cases)
+    path = tmp_path / "bench.json"
+    argv = ["bench", "--quick", "--kernels", "knn", "--repeat", "1", "--threads", "2",
+            "--json", str(path)]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    for case in cases:
+        assert case.id in out
+    assert "ours/peer" in out and "conv-" not in out
+
+    results = json.loads(path.read_text())["results"]
+    assert [(r["case"], r["dtype"]) for r in results] == [(c.id, "float32") for c in cases]
+    for case, r in zip(cases, results):
+        assert r["kernel"] == "knn"
+        assert set(r["impls"]) == set(case.impls)
+        for impl in ("fast", "reference", "scipy"):
+            entry = r["impls"][impl]
+            assert entry["status"] == "ok", (impl, entry)
+            assert entry["median_ms"] > 0 and entry["repeats"] == 1
+        for impl, entry in r["impls"].items():
+            assert entry["status"] in ("ok", "skipped"), (impl, entry)
+        assert r["speedup_vs_reference"] > 0
+        assert r["best_peer"] in bm.KNN_PEERS
+        assert r["paired_ratio_vs_best_peer"] > 0
+        if case.op == "pairwise":
+            assert r["agreement_min"] is None
+        else:
+            assert r["impls"]["fast"]["agreement"] == 1.0  # exact, like the reference
+            assert 0.9 <= r["agreement_min"] <= 1.0
+            for entry in r["impls"].values():
+                if entry["status"] == "ok":
+                    assert entry["extra_mb"] >= 0
+
+
 @pytest.mark.parametrize(
     "argv, expected",
     [

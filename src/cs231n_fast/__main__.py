@@ -3,9 +3,11 @@
 Subcommands
 -----------
 ``bench``
-    Time forward + backward of the benchmark cases for ``fast`` (ours), ``reference`` (the
-    NumPy twin) and ``torch`` at one thread count and print a table; ``--json`` also writes the
-    results with machine information. The cases live in :mod:`cs231n_fast.benchmarking`.
+    Time forward + backward of the conv and pool cases for ``fast`` (ours), ``reference`` (the
+    NumPy twin) and ``torch``, and the kNN cases (distances, neighbours, ``predict``) for
+    ours, the twin, scipy, scikit-learn and faiss, at one thread count, and print the tables;
+    ``--json`` also writes the results with machine information. The cases live in
+    :mod:`cs231n_fast.benchmarking`.
 ``info``
     Print the version, OpenMP status, thread count and BLAS (:func:`cs231n_fast.show_config`).
 
@@ -52,17 +54,21 @@ def _positive_int(text):
 
 
 def _add_bench(subparsers):
-    from .benchmarking import DTYPES, IMPLS, KERNELS
+    from .benchmarking import ALL_IMPLS, DTYPES, KERNELS
 
     p = subparsers.add_parser(
         "bench",
-        help="time the conv and pool kernels against the NumPy reference and torch",
+        help="time the conv, pool and kNN kernels against the NumPy reference and peers",
         description=(
-            "Time forward + backward of each benchmark case for ours (fast), the NumPy "
+            "Time forward + backward of each conv and pool case for ours (fast), the NumPy "
             "reference and torch (when importable), all at the same thread count, after "
             "checking each result once against the reference. Prints one row per kernel x "
             "case x dtype: median ms, speed-up over the reference, ours/torch ratio, and "
-            "throughput (GFLOP/s for conv, GB/s for pool)."
+            "throughput (GFLOP/s for conv, GB/s for pool). kNN cases (pairwise distances, "
+            "k nearest neighbours, KNearestNeighbor.predict) compare ours with the reference "
+            "and scipy, scikit-learn and faiss (each when importable), timed in interleaved "
+            "rounds, in a second table with one row per peer: ours/peer ratio, neighbour "
+            "agreement with ours, and peak extra memory of one call."
         ),
     )
     p.add_argument("--quick", action="store_true",
@@ -74,14 +80,16 @@ def _add_bench(subparsers):
                         "default, OpenMP's maximum capped at the usable CPUs)")
     p.add_argument("--kernels", type=_comma_list(KERNELS, "kernel"), default=KERNELS,
                    metavar="LIST", help=f"comma-separated kernels (default: {','.join(KERNELS)})")
-    p.add_argument("--impls", type=_comma_list(IMPLS, "implementation"), default=IMPLS,
+    p.add_argument("--impls", type=_comma_list(ALL_IMPLS, "implementation"), default=ALL_IMPLS,
                    metavar="LIST",
-                   help=f"comma-separated implementations (default: {','.join(IMPLS)})")
+                   help="comma-separated implementations; each case runs those it knows "
+                        f"(default: {','.join(ALL_IMPLS)})")
     p.add_argument("--json", metavar="PATH", default=None,
                    help="also write the results and machine information as JSON to PATH")
     p.add_argument("--repeat", type=_positive_int, default=None, metavar="N",
-                   help="time exactly N calls per implementation instead of filling a time "
-                        "budget (for smoke tests, e.g. --repeat 1; timings get noisy)")
+                   help="time exactly N calls per implementation (kNN: N rounds) instead of "
+                        "filling a time budget (for smoke tests, e.g. --repeat 1; timings get "
+                        "noisy)")
     p.add_argument("--seed", type=int, default=0, help="seed of the input generator (default 0)")
     p.set_defaults(func=_cmd_bench, parser=p)
 
