@@ -39,16 +39,20 @@ def _row_chunks(n_rows, n_train, n_features, working_memory):
     return [slice(i, min(i + rows, n_rows)) for i in range(0, n_rows, rows)]
 
 
-def _distance_keys(X, Y, metric, rows):
+def _distance_keys(X, Y, metric, rows, working_memory=DEFAULT_WORKING_MEMORY):
     """float64 squared L2 (``metric == "l2"``) or L1 distances of ``X[rows]`` to every row of ``Y``.
 
     Summed from the float64 differences of the rows: the same numbers a direct double-precision
-    computation gives, whatever the input dtype.
+    computation gives, whatever the input dtype. Train rows are taken in slices so that the
+    block of differences stays within ``working_memory`` MiB even for a single query row.
     """
-    diff = X[rows, None, :].astype(np.float64) - Y[None, :, :].astype(np.float64)
-    if metric == "l2":
-        return np.sum(diff * diff, axis=-1)
-    return np.sum(np.abs(diff), axis=-1)
+    xr = X[rows].astype(np.float64)
+    keys = np.empty((xr.shape[0], Y.shape[0]))
+    cols = max(1, int(working_memory * 2**20) // (8 * xr.shape[0] * X.shape[1]))
+    for j in range(0, Y.shape[0], cols):
+        diff = xr[:, None, :] - Y[None, j : j + cols, :].astype(np.float64)
+        keys[:, j : j + cols] = np.sum(diff * diff, axis=-1) if metric == "l2" else np.sum(np.abs(diff), axis=-1)
+    return keys
 
 
 def pairwise_distances(X, Y, metric="l2", *, n_threads=None):
@@ -141,7 +145,7 @@ def kneighbors(X_query, X_train, k, metric="l2", *, n_threads=None, working_memo
     distances = np.empty((Xq.shape[0], k), dtype=Xq.dtype)
     indices = np.empty((Xq.shape[0], k), dtype=np.int64)
     for rows in _row_chunks(Xq.shape[0], Xt.shape[0], Xq.shape[1], working_memory):
-        keys = _distance_keys(Xq, Xt, metric, rows)
+        keys = _distance_keys(Xq, Xt, metric, rows, working_memory)
         # A stable sort keeps equal keys in index order: ties go to the smaller train index.
         order = np.argsort(keys, axis=1, kind="stable")[:, :k]
         nearest = np.take_along_axis(keys, order, axis=1)
