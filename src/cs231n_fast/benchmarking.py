@@ -798,14 +798,18 @@ def _check_knn(case, outputs, expected, dtype, impl):
             problems.append(f"indices: outside [0, {case.n_train})")
         # Near-ties may be ordered differently: compare the sorted distances of each row.
         got = np.sort(got.astype(np.float64), axis=1)
-    scale = float(np.max(np.abs(exp))) or 1.0
-    err = float(np.max(np.abs(got.astype(np.float64) - exp))) / scale
-    if not math.isfinite(err):
-        err = math.inf
+    err = _rel_err(got, exp)
     worst = max(worst, err)
     if err > rtol:
         problems.append(f"{output_names(case)[0]}: max error {err:.3g} × max|ref| > rtol {rtol:g}")
     return not problems, worst, "; ".join(problems)
+
+
+def _rel_err(got, exp):
+    """``max|got - exp| / max|exp|`` in float64 (inf when not finite)."""
+    scale = float(np.max(np.abs(exp))) or 1.0
+    err = float(np.max(np.abs(got.astype(np.float64) - exp))) / scale
+    return err if math.isfinite(err) else math.inf
 
 
 def check_result(case, outputs, expected, dtype, impl=None):
@@ -834,10 +838,7 @@ def check_result(case, outputs, expected, dtype, impl=None):
             continue
         if got.dtype != dtype:
             problems.append(f"{name}: dtype {got.dtype}, expected {dtype}")
-        scale = float(np.max(np.abs(exp))) or 1.0
-        err = float(np.max(np.abs(got.astype(np.float64) - exp))) / scale
-        if not math.isfinite(err):
-            err = math.inf
+        err = _rel_err(got, exp)
         worst = max(worst, err)
         if err > rtol:
             problems.append(f"{name}: max error {err:.3g} × max|ref| > rtol {rtol:g}")
