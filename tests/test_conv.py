@@ -173,6 +173,9 @@ def test_conv_inputs_unchanged(rng, dtype):
         np.testing.assert_array_equal(a, c)
 
 
+RTOL_FOR = {np.float32: 1e-5, np.float64: 1e-12}
+
+
 @pytest.mark.parametrize(
     "dtypes, expected",
     [
@@ -194,8 +197,6 @@ def test_conv_dtype_policy(rng, dtypes, expected):
     grads = ops.conv_backward(np.ones(out.shape, dtype=expected), cache)
     assert all(g.dtype == expected for g in grads)
 
-
-RTOL_FOR = {np.float32: 1e-5, np.float64: 1e-12}
 
 
 def test_conv_nan_propagates(rng):

@@ -9,7 +9,7 @@ drop-in modules in :mod:`cs231n_fast.fast_layers`, :mod:`cs231n_fast.layers` and
 __version__ = "0.1.0"
 
 try:
-    from ._ext import conv as _conv, distances as _distances, openmp_info as _openmp_info, pool as _pool  # noqa: F401
+    from ._ext import conv as _conv, distances as _distances, openmp_info as _omp, pool as _pool  # noqa: F401
 except ImportError as exc:  # a missing or stale build must fail here, never later
     raise ImportError(
         "cs231n_fast's compiled kernels could not be imported "

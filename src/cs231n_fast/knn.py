@@ -10,7 +10,7 @@ are close relative to their norms (in float32 the self-distance comes out as a s
 or negative number). Here:
 
 * :func:`pairwise_distances` recomputes every entry whose Gram-based squared distance is below
-  ``1e-2`` (float32) or ``1e-6`` (float64) of ``|x|^2 + |y|^2`` exactly, from the rows, in
+  ``1e-2`` (float32) or ``1e-4`` (float64) of ``|x|^2 + |y|^2`` exactly, from the rows, in
   double: self-distances are exactly 0, and every other entry is accurate to its dtype.
 * :func:`kneighbors` ranks candidates by the fast estimate, then recomputes the best
   ``2k + 8`` of each query exactly in double and sorts them by (distance, index). A rigorous
@@ -28,8 +28,6 @@ NaN and Inf are rejected with a ``ValueError`` naming the array (distances to th
 meaningless for neighbour search); the check rides on the squared-norm pass that streams
 with the train chunks, so it costs no extra pass over the data.
 """
-
-import numbers
 
 import numpy as np
 
