@@ -51,3 +51,97 @@ class PoolCache:
             f"PoolCache(x={self.x.shape}, pool={self.pool}, stride={self.stride}, "
             f"out_shape={self.out_shape}, dtype={self.x.dtype})"
         )
+
+
+# --- recurrent layers -------------------------------------------------------------------------
+# Gate order everywhere is the course's: input, forget, output, block input (i, f, o, g), each a
+# block of H columns of the (N, 4H) gate arrays. Gates are stored *after* their nonlinearity
+# (sigmoid for i, f, o; tanh for g), which is all the backward needs.
+
+
+@dataclass(frozen=True, repr=False)
+class RNNStepCache:
+    """What one vanilla-RNN step backward needs (``next_h = tanh(x Wx + prev_h Wh + b)``)."""
+
+    x: np.ndarray  # (N, D)
+    prev_h: np.ndarray  # (N, H)
+    Wx: np.ndarray  # (D, H)
+    Wh: np.ndarray  # (H, H)
+    next_h: np.ndarray  # (N, H): the step's output, whose derivative is 1 - next_h**2
+
+    def __repr__(self):
+        return f"RNNStepCache(x={self.x.shape}, prev_h={self.prev_h.shape}, dtype={self.x.dtype})"
+
+
+@dataclass(frozen=True, repr=False)
+class LSTMStepCache:
+    """What one LSTM step backward needs."""
+
+    x: np.ndarray  # (N, D)
+    prev_h: np.ndarray  # (N, H)
+    prev_c: np.ndarray  # (N, H)
+    Wx: np.ndarray  # (D, 4H)
+    Wh: np.ndarray  # (H, 4H)
+    gates: np.ndarray  # (N, 4H): [sigmoid(a_i), sigmoid(a_f), sigmoid(a_o), tanh(a_g)]
+    next_c: np.ndarray  # (N, H)
+    tanh_c: np.ndarray  # (N, H): tanh(next_c)
+
+    def __repr__(self):
+        return f"LSTMStepCache(x={self.x.shape}, prev_h={self.prev_h.shape}, dtype={self.x.dtype})"
+
+
+@dataclass(frozen=True, repr=False)
+class RNNCache:
+    """What a vanilla-RNN sequence backward needs."""
+
+    x: np.ndarray  # (N, T, D)
+    h0: np.ndarray  # (N, H)
+    Wx: np.ndarray  # (D, H)
+    Wh: np.ndarray  # (H, H)
+    h: np.ndarray  # (N, T, H): the hidden states the forward returned
+
+    def __repr__(self):
+        return f"RNNCache(x={self.x.shape}, h0={self.h0.shape}, dtype={self.x.dtype})"
+
+
+@dataclass(frozen=True, repr=False)
+class LSTMCache:
+    """What an LSTM sequence backward needs (``c0`` is zero in the course's ``lstm_forward``)."""
+
+    x: np.ndarray  # (N, T, D)
+    h0: np.ndarray  # (N, H)
+    c0: np.ndarray  # (N, H)
+    Wx: np.ndarray  # (D, 4H)
+    Wh: np.ndarray  # (H, 4H)
+    h: np.ndarray  # (N, T, H): the hidden states the forward returned
+    c: np.ndarray  # (N, T, H): the cell states
+    gates: np.ndarray  # (N, T, 4H): activated gates of every step, as in LSTMStepCache
+    tanh_c: np.ndarray  # (N, T, H): tanh(c)
+
+    def __repr__(self):
+        return f"LSTMCache(x={self.x.shape}, h0={self.h0.shape}, dtype={self.x.dtype})"
+
+
+@dataclass(frozen=True, repr=False)
+class EmbeddingCache:
+    """What ``word_embedding_backward`` needs: the word ids and the table's shape and dtype."""
+
+    x: np.ndarray  # (N, T) integer word ids, each in [0, V)
+    W_shape: tuple  # (V, D)
+    dtype: np.dtype
+
+    def __repr__(self):
+        return f"EmbeddingCache(x={self.x.shape}, W_shape={self.W_shape}, dtype={self.dtype})"
+
+
+@dataclass(frozen=True, repr=False)
+class TemporalAffineCache:
+    """What ``temporal_affine_backward`` needs."""
+
+    x: np.ndarray  # (N, T, D)
+    w: np.ndarray  # (D, M)
+    b: np.ndarray  # (M,)
+    out_shape: tuple  # (N, T, M)
+
+    def __repr__(self):
+        return f"TemporalAffineCache(x={self.x.shape}, w={self.w.shape}, dtype={self.x.dtype})"

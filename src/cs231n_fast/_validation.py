@@ -348,3 +348,87 @@ __all__ += [
     "check_working_memory",
     "class_labels",
 ]
+
+
+# --- recurrent layers: shared by ops.rnn (fast) and reference.rnn -------------------------------
+
+#: Gate blocks per hidden unit: the vanilla RNN has one (tanh), the LSTM four (i, f, o, g).
+RNN_GATES = {"rnn": 1, "lstm": 4}
+
+
+def recurrent_args(kind, x, h0, Wx, Wh, b, c0=None, *, step):
+    """Validate a vanilla-RNN/LSTM call and return its arrays contiguous in the policy dtype.
+
+    ``kind`` is "rnn" or "lstm". For a single step (``step=True``) ``x`` is (N, D) and the state
+    arguments are called ``prev_h``/``prev_c``; for a sequence ``x`` is (N, T, D) and they are
+    ``h0``/``c0``. ``c0`` may be None (then only for a sequence: it means zeros and comes back as
+    None). Returns ``(x, h0, c0, Wx, Wh, b)``; ``Wx`` must be (D, G*H), ``Wh`` (H, G*H) and
+    ``b`` (G*H,) with G = 1 for "rnn" and 4 for "lstm".
+    """
+    g = RNN_GATES[kind]
+    gh = "H" if g == 1 else "4H"
+    hname, cname = ("prev_h", "prev_c") if step else ("h0", "c0")
+    x = as_array("x", x)
+    h0 = as_array(hname, h0)
+    Wx, Wh, b = as_array("Wx", Wx), as_array("Wh", Wh), as_array("b", b)
+    arrays = [x, h0, Wx, Wh, b]
+    if c0 is not None:
+        c0 = as_array(cname, c0)
+        arrays.append(c0)
+    if step:
+        check_ndim("x", x, 2, "(N, D)")
+    else:
+        check_ndim("x", x, 3, "(N, T, D)")
+    check_ndim(hname, h0, 2, "(N, H)")
+    check_nonempty("x", x, "(N, D)" if step else "(N, T, D)")
+    check_nonempty(hname, h0, "(N, H)")
+    n, d, h = x.shape[0], x.shape[-1], h0.shape[1]
+    if h0.shape[0] != n:
+        raise ValueError(
+            f"{hname} must have shape (N, H) with the batch size N = {n} of x; got {h0.shape}"
+        )
+    if c0 is not None:
+        check_shape(cname, c0, (n, h), f"(N, H), the shape of {hname}")
+    check_ndim("Wx", Wx, 2, f"(D, {gh})")
+    check_shape("Wx", Wx, (d, g * h), f"(D, {gh}) for x with D = {d} and {hname} with H = {h}")
+    check_ndim("Wh", Wh, 2, f"(H, {gh})")
+    check_shape("Wh", Wh, (h, g * h), f"(H, {gh}) for {hname} with H = {h}")
+    check_ndim("b", b, 1, f"({gh},)")
+    check_shape("b", b, (g * h,), f"({gh},) for {hname} with H = {h}")
+    dt = result_dtype(*arrays)
+    out = [as_contiguous(a, dt) if a is not None else None for a in (x, h0, c0, Wx, Wh, b)]
+    return tuple(out)
+
+
+def recurrent_grad(name, dout, cache, cache_type, producer, shape, layout):
+    """Validate one upstream gradient of a recurrent backward; return it in the cache's dtype.
+
+    ``shape`` is the expected shape (the forward output it is the gradient of) and ``layout``
+    that shape in words, e.g. "(N, H)".
+    """
+    if not isinstance(cache, cache_type):
+        raise TypeError(
+            f"cache must be the {cache_type.__name__} returned by {producer}; "
+            f"got {type(cache).__name__}"
+        )
+    dout = as_array(name, dout)
+    check_ndim(name, dout, len(shape), layout)
+    check_shape(name, dout, tuple(shape), f"{layout}, the shape of the {producer} output it is the gradient of")
+    return as_contiguous(dout, cache.x.dtype)
+
+
+def word_ids(name, x, vocab_size, ndim=2, layout="(N, T)"):
+    """Integer word ids of the given rank, each in ``[0, vocab_size)``, as an intp array."""
+    x = np.asarray(x)
+    if x.dtype.kind not in "iu":
+        raise TypeError(f"{name} must be an integer array of word ids {layout}; got dtype {x.dtype}")
+    check_ndim(name, x, ndim, layout)
+    if x.size:
+        lo, hi = int(x.min()), int(x.max())
+        if lo < 0 or hi >= vocab_size:
+            bad = lo if lo < 0 else hi
+            raise ValueError(
+                f"{name} holds word id {bad}, outside the vocabulary [0, {vocab_size}) "
+                f"(V = {vocab_size} rows of the embedding/score matrix)"
+            )
+    return x.astype(np.intp, copy=False)

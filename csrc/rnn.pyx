@@ -1,0 +1,385 @@
+# cython: language_level=3
+"""Recurrent kernels (cs231n_fast._ext.rnn): vanilla-RNN and LSTM steps and sequences.
+
+Layout (row-major, the course's): x (N, D) per step or (N, T, D) per sequence; hidden and cell
+states (N, H) or (N, T, H); Wx (D, G*H), Wh (H, G*H), b (G*H,) with G = 1 gate block for the
+vanilla RNN and G = 4 for the LSTM, whose gate blocks are i, f, o, g (H columns each). The
+gate arrays hold pre-activations while the products are summed and the activated gates
+afterwards: sigmoid(a) for i, f, o and tanh(a) for g.
+
+Work split. The hidden units are cut into ``nb`` blocks of columns (``_block``). For a block
+[j0, j1) one thread computes the G gate column ranges ``q*H + [j0, j1)`` of the products with
+single-threaded BLAS, then the fused elementwise pass over exactly those columns: the gates,
+the cell and the hidden state need nothing from other blocks, so a step forward is one
+parallel region with no barrier, and the products of each thread stay hot in its cache for
+the elementwise pass. Backward: the fused pass writes the block's pre-activation gradient,
+the block's columns of dWx/dWh (and db) follow from it alone; then a second region computes
+dx and dh (every column of them needs every gate) split over their columns. Sequences do the
+input products of all time steps as one product before the time loop (forward) and the
+weight gradients and dx of all steps as one product each after it (backward); only the
+recurrent products ``h Wh`` and ``da Wh^T`` run per step.
+
+Callers (``cs231n_fast.ops.rnn``) guarantee: C-contiguous arrays of one floating dtype with the
+documented shapes, no zero-size dimension, every product dimension and leading dimension
+< 2**31, ``1 <= nb``, ``1 <= n_threads`` and BLAS held to one thread for the whole call.
+Nothing here validates, raises or touches Python objects inside ``nogil``.
+
+Determinism. Every output element has exactly one writer and every sum runs in a fixed
+order (db sums rows in order; BLAS on one thread); results do not depend on ``n_threads``.
+They may depend on ``nb`` through BLAS's blocking of a product's columns; the callers choose
+``nb`` from the problem's size and the thread count.
+"""
+
+from cython cimport floating
+from cython.parallel cimport prange
+from libc.string cimport memcpy
+
+from blas cimport gemm
+
+
+# --- elementwise (rnn_kernels.h: vectorised exp/sigmoid/tanh, see its header comment) -------
+
+cdef extern from "rnn_kernels.h" nogil:
+    void cs_lstm_row_f(float* a, const float* b, const float* cp, float* cn, float* tc,
+                       float* hn, Py_ssize_t hd, Py_ssize_t j0, Py_ssize_t j1)
+    void cs_lstm_row_d(double* a, const double* b, const double* cp, double* cn, double* tc,
+                       double* hn, Py_ssize_t hd, Py_ssize_t j0, Py_ssize_t j1)
+    void cs_rnn_row_f(const float* a, const float* b, float* hn, Py_ssize_t j0, Py_ssize_t j1)
+    void cs_rnn_row_d(const double* a, const double* b, double* hn, Py_ssize_t j0, Py_ssize_t j1)
+    void cs_sigmoid_f(const float* z, float* out, Py_ssize_t n)
+    void cs_sigmoid_d(const double* z, double* out, Py_ssize_t n)
+    void cs_tanh_f(const float* z, float* out, Py_ssize_t n)
+    void cs_tanh_d(const double* z, double* out, Py_ssize_t n)
+
+
+cdef enum:
+    _CHUNK = 4096  # elements per chunk of the flat elementwise kernels (whole vectors)
+
+
+def activation(int which, const floating[::1] z, floating[::1] out, int n_threads):
+    """out = sigmoid(z) (which == 0) or tanh(z) (which == 1), elementwise over flat arrays."""
+    cdef Py_ssize_t n = z.shape[0], nc = (n + _CHUNK - 1) // _CHUNK, k, lo, m
+    with nogil:
+        for k in prange(nc, schedule="static", num_threads=n_threads):
+            lo = k * _CHUNK
+            m = n - lo if n - lo < _CHUNK else _CHUNK
+            if floating is float:
+                if which == 0:
+                    cs_sigmoid_f(&z[lo], &out[lo], m)
+                else:
+                    cs_tanh_f(&z[lo], &out[lo], m)
+            else:
+                if which == 0:
+                    cs_sigmoid_d(&z[lo], &out[lo], m)
+                else:
+                    cs_tanh_d(&z[lo], &out[lo], m)
+
+
+cdef inline Py_ssize_t _bstart(Py_ssize_t k, Py_ssize_t nb, Py_ssize_t total) noexcept nogil:
+    """Start of block ``k`` of ``nb`` over ``[0, total)`` (block k is [_bstart(k), _bstart(k+1))).
+
+    Blocks start on multiples of 16 columns (whole SIMD vectors and BLAS micro-tiles) when they
+    are wide enough; trailing blocks may then be empty.
+    """
+    cdef Py_ssize_t w = (total + nb - 1) // nb
+    if total >= 32 * nb:
+        w = (w + 15) // 16 * 16
+    return k * w if k * w < total else total
+
+
+# --- forward ----------------------------------------------------------------------------------
+
+cdef void _fwd_block(int g, Py_ssize_t n, Py_ssize_t d, Py_ssize_t hd,
+                     const floating* x, Py_ssize_t ldx,
+                     const floating* hp, Py_ssize_t ldh,
+                     const floating* cp, Py_ssize_t ldcp,
+                     const floating* wx, const floating* wh, const floating* b,
+                     floating* a, Py_ssize_t lda,
+                     floating* cn, floating* tc, floating* hn, Py_ssize_t ldo,
+                     Py_ssize_t j0, Py_ssize_t j1) noexcept nogil:
+    """One step for hidden units [j0, j1): products, bias, gates, cell and hidden state.
+
+    ``x`` NULL means ``a`` already holds ``x Wx`` for these columns (sequences); ``cp`` NULL
+    means a zero previous cell. ``cn``/``tc`` are only used by the LSTM (g == 4).
+    """
+    cdef Py_ssize_t q, r, j, w = j1 - j0, gh = g * hd
+    cdef floating beta = 1
+    cdef floating* ar
+    if w <= 0:
+        return
+    for q in range(g):
+        if x != NULL:
+            gemm(c"N", c"N", n, w, d, 1, x, ldx, wx + q * hd + j0, gh, 0, a + q * hd + j0, lda)
+        gemm(c"N", c"N", n, w, hd, 1, hp, ldh, wh + q * hd + j0, gh, beta, a + q * hd + j0, lda)
+    for r in range(n):
+        ar = a + r * lda
+        if floating is float:
+            if g == 1:
+                cs_rnn_row_f(ar, b, hn + r * ldo, j0, j1)
+            else:
+                cs_lstm_row_f(ar, b, (cp + r * ldcp) if cp != NULL else NULL,
+                              cn + r * ldo, tc + r * ldo, hn + r * ldo, hd, j0, j1)
+        else:
+            if g == 1:
+                cs_rnn_row_d(ar, b, hn + r * ldo, j0, j1)
+            else:
+                cs_lstm_row_d(ar, b, (cp + r * ldcp) if cp != NULL else NULL,
+                              cn + r * ldo, tc + r * ldo, hn + r * ldo, hd, j0, j1)
+
+
+def step_forward(int g,
+                 const floating[:, ::1] x,      # IN  (N, D)
+                 const floating[:, ::1] hp,     # IN  (N, H)
+                 const floating[:, ::1] cp,     # IN  (N, H) LSTM, or (0, 0) for none/RNN
+                 const floating[:, ::1] wx,     # IN  (D, G*H)
+                 const floating[:, ::1] wh,     # IN  (H, G*H)
+                 const floating[::1] b,         # IN  (G*H,)
+                 floating[:, ::1] a,            # OUT (N, G*H) activated gates (LSTM) / scratch
+                 floating[:, ::1] cn,           # OUT (N, H) next cell (LSTM) or (0, 0)
+                 floating[:, ::1] tc,           # OUT (N, H) tanh(next cell) (LSTM) or (0, 0)
+                 floating[:, ::1] hn,           # OUT (N, H) next hidden state
+                 Py_ssize_t nb, int n_threads):
+    cdef Py_ssize_t n = x.shape[0], d = x.shape[1], hd = hp.shape[1], k, j0, j1
+    cdef const floating* cptr = &cp[0, 0] if cp.shape[0] else NULL
+    cdef floating* cnp = &cn[0, 0] if cn.shape[0] else NULL
+    cdef floating* tcp = &tc[0, 0] if tc.shape[0] else NULL
+    with nogil:
+        for k in prange(nb, schedule="static", num_threads=n_threads):
+            j0 = _bstart(k, nb, hd)
+            j1 = _bstart(k + 1, nb, hd)
+            _fwd_block(g, n, d, hd, &x[0, 0], d, &hp[0, 0], hd, cptr, hd,
+                       &wx[0, 0], &wh[0, 0], &b[0], &a[0, 0], g * hd,
+                       cnp, tcp, &hn[0, 0], hd, j0, j1)
+
+
+def seq_forward(int g,
+                const floating[:, :, ::1] x,    # IN  (N, T, D)
+                const floating[:, ::1] h0,      # IN  (N, H)
+                const floating[:, ::1] c0,      # IN  (N, H) LSTM, or (0, 0) for zeros/RNN
+                const floating[:, ::1] wx,      # IN  (D, G*H)
+                const floating[:, ::1] wh,      # IN  (H, G*H)
+                const floating[::1] b,          # IN  (G*H,)
+                floating[:, :, ::1] a,          # OUT (N, T, G*H) activated gates (LSTM) / scratch
+                floating[:, :, ::1] c,          # OUT (N, T, H) cells (LSTM) or (0, 0, 0)
+                floating[:, :, ::1] tc,         # OUT (N, T, H) tanh(cells) (LSTM) or (0, 0, 0)
+                floating[:, :, ::1] h,          # OUT (N, T, H) hidden states
+                Py_ssize_t nb, int n_threads):
+    cdef Py_ssize_t n = x.shape[0], tt = x.shape[1], d = x.shape[2], hd = h0.shape[1]
+    cdef Py_ssize_t gh = g * hd, t, k, j0, j1
+    cdef const floating* hp
+    cdef const floating* cp
+    cdef Py_ssize_t ldh, ldcp
+    cdef bint lstm = g == 4
+    with nogil:
+        # Input products of every time step at once: a[(n, t), :] = x[(n, t), :] Wx.
+        for k in prange(nb, schedule="static", num_threads=n_threads):
+            j0 = _bstart(k, nb, gh)
+            j1 = _bstart(k + 1, nb, gh)
+            if j1 > j0:
+                gemm(c"N", c"N", n * tt, j1 - j0, d, 1, &x[0, 0, 0], d, &wx[0, 0] + j0, gh,
+                     0, &a[0, 0, 0] + j0, gh)
+        for t in range(tt):
+            if t == 0:
+                hp, ldh = &h0[0, 0], hd
+                cp, ldcp = (&c0[0, 0] if c0.shape[0] else NULL), hd
+            else:
+                hp, ldh = &h[0, t - 1, 0], tt * hd
+                cp, ldcp = (&c[0, t - 1, 0] if lstm else NULL), tt * hd
+            for k in prange(nb, schedule="static", num_threads=n_threads):
+                j0 = _bstart(k, nb, hd)
+                j1 = _bstart(k + 1, nb, hd)
+                _fwd_block(g, n, d, hd, NULL, 0, hp, ldh, cp, ldcp,
+                           &wx[0, 0], &wh[0, 0], &b[0], &a[0, t, 0], tt * gh,
+                           &c[0, t, 0] if lstm else NULL, &tc[0, t, 0] if lstm else NULL,
+                           &h[0, t, 0], tt * hd, j0, j1)
+
+
+# --- backward ---------------------------------------------------------------------------------
+
+cdef void _bwd_elem(int g, Py_ssize_t n, Py_ssize_t hd,
+                    const floating* dh_up, Py_ssize_t ldu,
+                    const floating* dh_rec, Py_ssize_t ldr,
+                    const floating* dc_in, floating* dc_out, Py_ssize_t lddc,
+                    const floating* gates, Py_ssize_t ldg,
+                    const floating* cp, Py_ssize_t ldcp,
+                    const floating* tc, const floating* hn, Py_ssize_t ldo,
+                    floating* da, Py_ssize_t ldda,
+                    Py_ssize_t j0, Py_ssize_t j1) noexcept nogil:
+    """Pre-activation gradient of hidden units [j0, j1) for one step.
+
+    The hidden-state gradient is ``dh_up + dh_rec`` (either may be NULL: zero). LSTM: the
+    incoming cell gradient is ``dc_in`` (NULL: zero), the outgoing one (to the previous cell)
+    goes to ``dc_out`` (may alias ``dc_in``); ``cp`` NULL means a zero previous cell. RNN:
+    ``hn`` is the step's output.
+    """
+    cdef Py_ssize_t r, j
+    cdef floating dh, dc, vi, vf, vo, vg, t, c_prev
+    cdef const floating* gr
+    cdef floating* dr
+    for r in range(n):
+        gr = gates + r * ldg
+        dr = da + r * ldda
+        for j in range(j0, j1):
+            dh = 0
+            if dh_up != NULL:
+                dh = dh_up[r * ldu + j]
+            if dh_rec != NULL:
+                dh = dh + dh_rec[r * ldr + j]
+            if g == 1:
+                t = hn[r * ldo + j]
+                dr[j] = dh * (1 - t * t)
+            else:
+                vi, vf, vo, vg = gr[j], gr[hd + j], gr[2 * hd + j], gr[3 * hd + j]
+                t = tc[r * ldo + j]
+                dc = dh * vo * (1 - t * t)
+                if dc_in != NULL:
+                    dc = dc_in[r * lddc + j] + dc
+                c_prev = cp[r * ldcp + j] if cp != NULL else 0
+                dr[j] = dc * vg * vi * (1 - vi)
+                dr[hd + j] = dc * c_prev * vf * (1 - vf)
+                dr[2 * hd + j] = dh * t * vo * (1 - vo)
+                dr[3 * hd + j] = dc * vi * (1 - vg * vg)
+                dc_out[r * lddc + j] = dc * vf
+
+
+cdef void _weight_grads(Py_ssize_t m, Py_ssize_t d, Py_ssize_t hd, Py_ssize_t gh,
+                        const floating* x, const floating* hp, const floating* da,
+                        floating* dwx, floating* dwh, floating* db,
+                        Py_ssize_t c0, Py_ssize_t c1) noexcept nogil:
+    """Columns [c0, c1) of dWx = x^T da, dWh = hp^T da and db = sum of da's rows, over m rows
+    (x (m, d), hp (m, hd), da (m, gh), all contiguous)."""
+    cdef Py_ssize_t r, j, w = c1 - c0
+    if w <= 0:
+        return
+    gemm(c"T", c"N", d, w, m, 1, x, d, da + c0, gh, 0, dwx + c0, gh)
+    gemm(c"T", c"N", hd, w, m, 1, hp, hd, da + c0, gh, 0, dwh + c0, gh)
+    for j in range(c0, c1):
+        db[j] = 0
+    for r in range(m):
+        for j in range(c0, c1):
+            db[j] += da[r * gh + j]
+
+
+cdef void _input_grads(Py_ssize_t m, Py_ssize_t d, Py_ssize_t hd, Py_ssize_t gh,
+                       const floating* da, Py_ssize_t ldda,
+                       const floating* wx, const floating* wh,
+                       floating* dx, floating* dh, Py_ssize_t ldh,
+                       Py_ssize_t c0, Py_ssize_t c1) noexcept nogil:
+    """Columns [c0, c1) of [dx | dh] = da [Wx | Wh]^T over m rows (dx: (m, d) contiguous,
+    dh: ldh apart); ``wx`` NULL skips dx, ``wh`` NULL skips dh."""
+    cdef Py_ssize_t lo, hi
+    if wx != NULL:
+        lo, hi = c0, (c1 if c1 < d else d)
+        if hi > lo:
+            gemm(c"N", c"T", m, hi - lo, gh, 1, da, ldda, wx + lo * gh, gh, 0, dx + lo, d)
+    if wh != NULL:
+        lo, hi = (c0 if c0 > d else d) - d, c1 - d
+        if hi > lo:
+            gemm(c"N", c"T", m, hi - lo, gh, 1, da, ldda, wh + lo * gh, gh, 0, dh + lo, ldh)
+
+
+def step_backward(int g,
+                  const floating[:, ::1] dnh,    # IN  (N, H)
+                  const floating[:, ::1] dnc,    # IN  (N, H) LSTM, or (0, 0)
+                  const floating[:, ::1] x,      # IN  (N, D)
+                  const floating[:, ::1] hp,     # IN  (N, H)
+                  const floating[:, ::1] cp,     # IN  (N, H) LSTM, or (0, 0)
+                  const floating[:, ::1] wx,     # IN  (D, G*H)
+                  const floating[:, ::1] wh,     # IN  (H, G*H)
+                  const floating[:, ::1] gates,  # IN  (N, 4H) LSTM, or (0, 0)
+                  const floating[:, ::1] tc,     # IN  (N, H) LSTM, or (0, 0)
+                  const floating[:, ::1] hn,     # IN  (N, H) RNN output, or (0, 0)
+                  floating[:, ::1] da,           # OUT (N, G*H) scratch: pre-activation grads
+                  floating[:, ::1] dx,           # OUT (N, D)
+                  floating[:, ::1] dhp,          # OUT (N, H)
+                  floating[:, ::1] dcp,          # OUT (N, H) LSTM, or (0, 0)
+                  floating[:, ::1] dwx,          # OUT (D, G*H)
+                  floating[:, ::1] dwh,          # OUT (H, G*H)
+                  floating[::1] db,              # OUT (G*H,)
+                  Py_ssize_t nb, int n_threads):
+    cdef Py_ssize_t n = x.shape[0], d = x.shape[1], hd = hp.shape[1], gh = g * hd
+    cdef Py_ssize_t k, q, j0, j1
+    cdef bint lstm = g == 4
+    with nogil:
+        for k in prange(nb, schedule="static", num_threads=n_threads):
+            j0 = _bstart(k, nb, hd)
+            j1 = _bstart(k + 1, nb, hd)
+            if j1 > j0:
+                _bwd_elem(g, n, hd, &dnh[0, 0], hd, NULL, 0,
+                          &dnc[0, 0] if lstm else NULL, &dcp[0, 0] if lstm else NULL, hd,
+                          &gates[0, 0] if lstm else NULL, gh,
+                          &cp[0, 0] if lstm else NULL, hd,
+                          &tc[0, 0] if lstm else NULL, &hn[0, 0] if not lstm else NULL, hd,
+                          &da[0, 0], gh, j0, j1)
+                for q in range(g):
+                    _weight_grads(n, d, hd, gh, &x[0, 0], &hp[0, 0], &da[0, 0],
+                                  &dwx[0, 0], &dwh[0, 0], &db[0], q * hd + j0, q * hd + j1)
+        for k in prange(nb, schedule="static", num_threads=n_threads):
+            j0 = _bstart(k, nb, d + hd)
+            j1 = _bstart(k + 1, nb, d + hd)
+            _input_grads(n, d, hd, gh, &da[0, 0], gh, &wx[0, 0], &wh[0, 0],
+                         &dx[0, 0], &dhp[0, 0], hd, j0, j1)
+
+
+def seq_backward(int g,
+                 const floating[:, :, ::1] dh,    # IN  (N, T, H) upstream grads of every h
+                 const floating[:, :, ::1] x,     # IN  (N, T, D)
+                 const floating[:, :, ::1] hprev, # IN  (N, T, H) h0, h[:, 0], ..., h[:, T-2]
+                 const floating[:, ::1] c0,       # IN  (N, H) LSTM initial cell, or (0, 0): zeros
+                 const floating[:, :, ::1] c,     # IN  (N, T, H) LSTM cells, or (0, 0, 0)
+                 const floating[:, ::1] wx,       # IN  (D, G*H)
+                 const floating[:, ::1] wh,       # IN  (H, G*H)
+                 const floating[:, :, ::1] gates, # IN  (N, T, 4H) LSTM, or (0, 0, 0)
+                 const floating[:, :, ::1] tc,    # IN  (N, T, H) LSTM, or (0, 0, 0)
+                 const floating[:, :, ::1] h,     # IN  (N, T, H) hidden states (RNN backward)
+                 floating[:, :, ::1] da,          # OUT (N, T, G*H) scratch
+                 floating[:, ::1] dcarry,         # OUT (N, H) LSTM scratch (cell grad), or (0, 0)
+                 floating[:, :, ::1] dx,          # OUT (N, T, D)
+                 floating[:, ::1] dh0,            # OUT (N, H)
+                 floating[:, ::1] dwx,            # OUT (D, G*H)
+                 floating[:, ::1] dwh,            # OUT (H, G*H)
+                 floating[::1] db,                # OUT (G*H,)
+                 Py_ssize_t nb, int n_threads):
+    cdef Py_ssize_t n = x.shape[0], tt = x.shape[1], d = x.shape[2], hd = dh0.shape[1]
+    cdef Py_ssize_t gh = g * hd, t, k, j0, j1
+    cdef bint lstm = g == 4
+    cdef const floating* rec
+    cdef const floating* dcin
+    cdef const floating* cp
+    cdef Py_ssize_t ldcp
+    with nogil:
+        for t in range(tt - 1, -1, -1):
+            # dh0 carries the recurrent gradient from step t + 1 into step t.
+            rec = &dh0[0, 0] if t < tt - 1 else NULL
+            dcin = &dcarry[0, 0] if (lstm and t < tt - 1) else NULL
+            if not lstm:
+                cp, ldcp = NULL, 0
+            elif t > 0:
+                cp, ldcp = &c[0, t - 1, 0], tt * hd
+            else:
+                cp, ldcp = (&c0[0, 0] if c0.shape[0] else NULL), hd
+            for k in prange(nb, schedule="static", num_threads=n_threads):
+                j0 = _bstart(k, nb, hd)
+                j1 = _bstart(k + 1, nb, hd)
+                if j1 > j0:
+                    _bwd_elem(g, n, hd, &dh[0, t, 0], tt * hd, rec, hd,
+                              dcin, &dcarry[0, 0] if lstm else NULL, hd,
+                              &gates[0, t, 0] if lstm else NULL, tt * gh, cp, ldcp,
+                              &tc[0, t, 0] if lstm else NULL, &h[0, t, 0] if not lstm else NULL,
+                              tt * hd, &da[0, t, 0], tt * gh, j0, j1)
+            for k in prange(nb, schedule="static", num_threads=n_threads):
+                j0 = _bstart(k, nb, hd)
+                j1 = _bstart(k + 1, nb, hd)
+                _input_grads(n, 0, hd, gh, &da[0, t, 0], tt * gh, NULL, &wh[0, 0],
+                             NULL, &dh0[0, 0], hd, j0, j1)
+        # All time steps at once: weight gradients and dx.
+        for k in prange(nb, schedule="static", num_threads=n_threads):
+            j0 = _bstart(k, nb, gh)
+            j1 = _bstart(k + 1, nb, gh)
+            _weight_grads(n * tt, d, hd, gh, &x[0, 0, 0], &hprev[0, 0, 0], &da[0, 0, 0],
+                          &dwx[0, 0], &dwh[0, 0], &db[0], j0, j1)
+        for k in prange(nb, schedule="static", num_threads=n_threads):
+            j0 = _bstart(k, nb, d)
+            j1 = _bstart(k + 1, nb, d)
+            _input_grads(n * tt, d, hd, gh, &da[0, 0, 0], gh, &wx[0, 0], NULL,
+                         &dx[0, 0, 0], NULL, 0, j0, j1)

@@ -1,0 +1,343 @@
+"""Validated vanilla-RNN and LSTM API over the compiled kernels of ``_ext.rnn``.
+
+Same names, signatures and caches as the NumPy twin :mod:`cs231n_fast.reference.rnn` (and the
+course's ``rnn_layers``), plus a keyword ``n_threads``. Every function validates in Python
+(:func:`cs231n_fast._validation.recurrent_args`), applies the dtype policy (all-float32 in ->
+float32 out, otherwise float64), makes inputs C-contiguous only when needed, allocates fresh
+outputs, and calls the kernel with the GIL released and BLAS held to one thread (the kernels
+split every product between their own threads). Inputs are never modified.
+
+What is fused: a step forward is, per block of hidden units, the products ``x Wx + h Wh`` for
+that block's gate columns followed at once by the bias, the gates, the cell and the hidden
+state; a step backward is one pass producing the pre-activation gradient and the block's
+weight-gradient columns, then one product each for dx and dh. Sequences compute the input
+products of all steps as one product before the time loop and dWx, dWh, db and dx of all
+steps as one product each after it.
+
+Results do not depend on the thread count: every output element has one writer and every sum
+a fixed order (tested bitwise, and checked against the build without OpenMP in CI).
+"""
+
+import numpy as np
+
+from .._cache import LSTMCache, LSTMStepCache, RNNCache, RNNStepCache
+from .._ext import rnn as _k
+from .._threads import blas_single_thread, work_threads
+from .._validation import as_array, as_contiguous, recurrent_args, recurrent_grad
+
+__all__ = [
+    "sigmoid",
+    "rnn_step_forward",
+    "rnn_step_backward",
+    "rnn_forward",
+    "rnn_backward",
+    "lstm_step_forward",
+    "lstm_step_backward",
+    "lstm_forward",
+    "lstm_backward",
+]
+
+_INT_MAX = np.iinfo(np.int32).max
+#: Hidden units per block of work (the blocks are what threads share out).
+_BLOCK = 128
+
+
+def _none(dtype, ndim=2):
+    """The empty array the kernels read as "not given"."""
+    return np.empty((0,) * ndim, dtype=dtype)
+
+
+def _plan(n_threads, n_rows, d, hd, g):
+    """``(threads, blocks)`` for a problem; raises if a BLAS dimension would overflow an int.
+
+    The number of blocks depends on the problem only (one per 128 hidden units, 1 to 8), never
+    on the thread count: OpenBLAS does not always give bitwise-equal columns for different
+    column splits of one product, so a fixed split keeps results independent of ``n_threads``
+    and equal to the build without OpenMP.
+    """
+    big = max(n_rows, d, hd, g * hd)
+    if big > _INT_MAX:
+        raise ValueError(
+            f"a matrix dimension of this recurrent layer ({big}) exceeds the 2**31 - 1 that "
+            "BLAS accepts; split the batch"
+        )
+    nb = max(1, min(8, hd // _BLOCK))
+    nt = min(nb, work_threads(n_threads, n_rows * (d + hd) * g * hd))
+    return nt, nb
+
+
+def _check_ld(t, cols):
+    if t * cols > _INT_MAX:
+        raise ValueError(
+            f"T * {cols} = {t * cols} exceeds the 2**31 - 1 that BLAS accepts as a row stride; "
+            "split the sequence"
+        )
+
+
+def _field(cache, name):
+    return as_contiguous(getattr(cache, name), cache.x.dtype)
+
+
+def sigmoid(x, *, n_threads=None):
+    """Numerically stable logistic function ``1 / (1 + exp(-x))``, elementwise.
+
+    Only ``exp(-|x|)`` is ever evaluated, so large inputs of either sign neither overflow nor
+    warn: ``sigmoid(-1000) == 0`` and ``sigmoid(1000) == 1``. float32 stays float32; other
+    real dtypes are computed in float64. Returns a new array of ``x``'s shape.
+    """
+    x = as_array("x", x)
+    dt = np.dtype(np.float32) if x.dtype == np.float32 else np.dtype(np.float64)
+    flat = as_contiguous(x, dt).reshape(-1)
+    out = np.empty_like(flat)
+    if flat.size:
+        _k.activation(0, flat, out, work_threads(n_threads, 16 * flat.size))
+    return out.reshape(x.shape)
+
+
+# --- vanilla RNN ------------------------------------------------------------------------------
+
+
+def rnn_step_forward(x, prev_h, Wx, Wh, b, *, n_threads=None):
+    """One vanilla-RNN step: ``next_h = tanh(x Wx + prev_h Wh + b)``.
+
+    Parameters
+    ----------
+    x : array_like (N, D)
+    prev_h : array_like (N, H)
+    Wx : array_like (D, H)
+    Wh : array_like (H, H)
+    b : array_like (H,)
+    n_threads : int, optional
+        Threads for the kernel; default OpenMP's current maximum.
+
+    Returns
+    -------
+    next_h : ndarray (N, H)
+    cache : RNNStepCache
+        For :func:`rnn_step_backward`. It refers to ``next_h``: modify a copy of it, not it.
+    """
+    x, h, _, Wx, Wh, b = recurrent_args("rnn", x, prev_h, Wx, Wh, b, step=True)
+    n, d = x.shape
+    hd = h.shape[1]
+    nt, nb = _plan(n_threads, n, d, hd, 1)
+    dt = x.dtype
+    a = np.empty((n, hd), dtype=dt)
+    next_h = np.empty((n, hd), dtype=dt)
+    e = _none(dt)
+    with blas_single_thread():
+        _k.step_forward(1, x, h, e, Wx, Wh, b, a, e, e, next_h, nb, nt)
+    return next_h, RNNStepCache(x=x, prev_h=h, Wx=Wx, Wh=Wh, next_h=next_h)
+
+
+def rnn_step_backward(dnext_h, cache, *, n_threads=None):
+    """Backward of :func:`rnn_step_forward`.
+
+    Returns ``(dx, dprev_h, dWx, dWh, db)`` with the shapes of ``x, prev_h, Wx, Wh, b``.
+    """
+    dnh = recurrent_grad("dnext_h", dnext_h, cache, RNNStepCache, "rnn_step_forward",
+                         cache.next_h.shape if isinstance(cache, RNNStepCache) else (), "(N, H)")
+    x, hp, Wx, Wh, hn = (_field(cache, f) for f in ("x", "prev_h", "Wx", "Wh", "next_h"))
+    n, d = x.shape
+    hd = hp.shape[1]
+    nt, nb = _plan(n_threads, n, d, hd, 1)
+    dt = x.dtype
+    da = np.empty((n, hd), dtype=dt)
+    dx, dprev_h = np.empty((n, d), dtype=dt), np.empty((n, hd), dtype=dt)
+    dWx, dWh, db = np.empty((d, hd), dtype=dt), np.empty((hd, hd), dtype=dt), np.empty(hd, dtype=dt)
+    e = _none(dt)
+    with blas_single_thread():
+        _k.step_backward(1, dnh, e, x, hp, e, Wx, Wh, e, e, hn,
+                         da, dx, dprev_h, e, dWx, dWh, db, nb, nt)
+    return dx, dprev_h, dWx, dWh, db
+
+
+def rnn_forward(x, h0, Wx, Wh, b, *, n_threads=None):
+    """A vanilla RNN over a whole sequence.
+
+    Parameters
+    ----------
+    x : array_like (N, T, D)
+    h0 : array_like (N, H)
+        Initial hidden state.
+    Wx, Wh, b : array_like (D, H), (H, H), (H,)
+    n_threads : int, optional
+
+    Returns
+    -------
+    h : ndarray (N, T, H)
+        Hidden states of every time step.
+    cache : RNNCache
+        For :func:`rnn_backward`. It refers to ``h``: modify a copy of it, not it.
+    """
+    x, h0, _, Wx, Wh, b = recurrent_args("rnn", x, h0, Wx, Wh, b, step=False)
+    n, t, d = x.shape
+    hd = h0.shape[1]
+    nt, nb = _plan(n_threads, n * t, d, hd, 1)
+    _check_ld(t, max(d, hd))
+    dt = x.dtype
+    a = np.empty((n, t, hd), dtype=dt)
+    h = np.empty((n, t, hd), dtype=dt)
+    e, e3 = _none(dt), _none(dt, 3)
+    with blas_single_thread():
+        _k.seq_forward(1, x, h0, e, Wx, Wh, b, a, e3, e3, h, nb, nt)
+    return h, RNNCache(x=x, h0=h0, Wx=Wx, Wh=Wh, h=h)
+
+
+def _shifted(h0, h):
+    """(N, T, H) previous hidden states: h0, h[:, 0], ..., h[:, T-2]."""
+    hprev = np.empty_like(h)
+    hprev[:, 0] = h0
+    hprev[:, 1:] = h[:, :-1]
+    return hprev
+
+
+def rnn_backward(dh, cache, *, n_threads=None):
+    """Backward of :func:`rnn_forward`.
+
+    ``dh`` (N, T, H) is the upstream gradient of every hidden state. Returns
+    ``(dx, dh0, dWx, dWh, db)`` with the shapes of ``x, h0, Wx, Wh, b``.
+    """
+    dh = recurrent_grad("dh", dh, cache, RNNCache, "rnn_forward",
+                        cache.h.shape if isinstance(cache, RNNCache) else (), "(N, T, H)")
+    x, h0, Wx, Wh, h = (_field(cache, f) for f in ("x", "h0", "Wx", "Wh", "h"))
+    n, t, d = x.shape
+    hd = h0.shape[1]
+    nt, nb = _plan(n_threads, n * t, d, hd, 1)
+    dt = x.dtype
+    da = np.empty((n, t, hd), dtype=dt)
+    dx, dh0 = np.empty((n, t, d), dtype=dt), np.empty((n, hd), dtype=dt)
+    dWx, dWh, db = np.empty((d, hd), dtype=dt), np.empty((hd, hd), dtype=dt), np.empty(hd, dtype=dt)
+    e, e3 = _none(dt), _none(dt, 3)
+    with blas_single_thread():
+        _k.seq_backward(1, dh, x, _shifted(h0, h), e, e3, Wx, Wh, e3, e3, h,
+                        da, e, dx, dh0, dWx, dWh, db, nb, nt)
+    return dx, dh0, dWx, dWh, db
+
+
+# --- LSTM -------------------------------------------------------------------------------------
+
+
+def lstm_step_forward(x, prev_h, prev_c, Wx, Wh, b, *, n_threads=None):
+    """One LSTM step (the course's gate order: input, forget, output, block input).
+
+    ``a = x Wx + prev_h Wh + b``; ``i, f, o = sigmoid`` of the first three H-column blocks of
+    ``a``, ``g = tanh`` of the last; ``next_c = f * prev_c + i * g``;
+    ``next_h = o * tanh(next_c)``.
+
+    Parameters
+    ----------
+    x : array_like (N, D)
+    prev_h, prev_c : array_like (N, H)
+    Wx : array_like (D, 4H)
+    Wh : array_like (H, 4H)
+    b : array_like (4H,)
+    n_threads : int, optional
+
+    Returns
+    -------
+    next_h, next_c : ndarray (N, H)
+    cache : LSTMStepCache
+        For :func:`lstm_step_backward`. It refers to ``next_c``: modify a copy of it, not it.
+    """
+    x, h, c, Wx, Wh, b = recurrent_args("lstm", x, prev_h, Wx, Wh, b, prev_c, step=True)
+    n, d = x.shape
+    hd = h.shape[1]
+    nt, nb = _plan(n_threads, n, d, hd, 4)
+    dt = x.dtype
+    gates = np.empty((n, 4 * hd), dtype=dt)
+    next_c, tanh_c, next_h = (np.empty((n, hd), dtype=dt) for _ in range(3))
+    with blas_single_thread():
+        _k.step_forward(4, x, h, c, Wx, Wh, b, gates, next_c, tanh_c, next_h, nb, nt)
+    cache = LSTMStepCache(x=x, prev_h=h, prev_c=c, Wx=Wx, Wh=Wh, gates=gates,
+                          next_c=next_c, tanh_c=tanh_c)
+    return next_h, next_c, cache
+
+
+def lstm_step_backward(dnext_h, dnext_c, cache, *, n_threads=None):
+    """Backward of :func:`lstm_step_forward`.
+
+    Returns ``(dx, dprev_h, dprev_c, dWx, dWh, db)`` with the shapes of
+    ``x, prev_h, prev_c, Wx, Wh, b``.
+    """
+    shape = cache.prev_h.shape if isinstance(cache, LSTMStepCache) else ()
+    dnh = recurrent_grad("dnext_h", dnext_h, cache, LSTMStepCache, "lstm_step_forward", shape, "(N, H)")
+    dnc = recurrent_grad("dnext_c", dnext_c, cache, LSTMStepCache, "lstm_step_forward", shape, "(N, H)")
+    x, hp, cp, Wx, Wh, gates, tc = (
+        _field(cache, f) for f in ("x", "prev_h", "prev_c", "Wx", "Wh", "gates", "tanh_c")
+    )
+    n, d = x.shape
+    hd = hp.shape[1]
+    nt, nb = _plan(n_threads, n, d, hd, 4)
+    dt = x.dtype
+    da = np.empty((n, 4 * hd), dtype=dt)
+    dx = np.empty((n, d), dtype=dt)
+    dprev_h, dprev_c = np.empty((n, hd), dtype=dt), np.empty((n, hd), dtype=dt)
+    dWx, dWh = np.empty((d, 4 * hd), dtype=dt), np.empty((hd, 4 * hd), dtype=dt)
+    db = np.empty(4 * hd, dtype=dt)
+    e = _none(dt)
+    with blas_single_thread():
+        _k.step_backward(4, dnh, dnc, x, hp, cp, Wx, Wh, gates, tc, e,
+                         da, dx, dprev_h, dprev_c, dWx, dWh, db, nb, nt)
+    return dx, dprev_h, dprev_c, dWx, dWh, db
+
+
+def lstm_forward(x, h0, Wx, Wh, b, c0=None, *, n_threads=None):
+    """An LSTM over a whole sequence.
+
+    Parameters
+    ----------
+    x : array_like (N, T, D)
+    h0 : array_like (N, H)
+        Initial hidden state.
+    Wx, Wh, b : array_like (D, 4H), (H, 4H), (4H,)
+    c0 : array_like (N, H), optional
+        Initial cell state; default zeros, as in the course.
+    n_threads : int, optional
+
+    Returns
+    -------
+    h : ndarray (N, T, H)
+        Hidden states of every time step (the last cell state is ``cache.c[:, -1]``).
+    cache : LSTMCache
+        For :func:`lstm_backward`.
+    """
+    x, h0, c0, Wx, Wh, b = recurrent_args("lstm", x, h0, Wx, Wh, b, c0, step=False)
+    n, t, d = x.shape
+    hd = h0.shape[1]
+    nt, nb = _plan(n_threads, n * t, d, hd, 4)
+    _check_ld(t, max(d, 4 * hd))
+    dt = x.dtype
+    if c0 is None:
+        c0 = np.zeros((n, hd), dtype=dt)
+    gates = np.empty((n, t, 4 * hd), dtype=dt)
+    c, tanh_c, h = (np.empty((n, t, hd), dtype=dt) for _ in range(3))
+    with blas_single_thread():
+        _k.seq_forward(4, x, h0, c0, Wx, Wh, b, gates, c, tanh_c, h, nb, nt)
+    cache = LSTMCache(x=x, h0=h0, c0=c0, Wx=Wx, Wh=Wh, h=h, c=c, gates=gates, tanh_c=tanh_c)
+    return h, cache
+
+
+def lstm_backward(dh, cache, *, n_threads=None):
+    """Backward of :func:`lstm_forward`.
+
+    ``dh`` (N, T, H) is the upstream gradient of every hidden state. Returns
+    ``(dx, dh0, dWx, dWh, db)`` with the shapes of ``x, h0, Wx, Wh, b``.
+    """
+    dh = recurrent_grad("dh", dh, cache, LSTMCache, "lstm_forward",
+                        cache.h.shape if isinstance(cache, LSTMCache) else (), "(N, T, H)")
+    x, h0, c0, Wx, Wh, h, c, gates, tc = (
+        _field(cache, f) for f in ("x", "h0", "c0", "Wx", "Wh", "h", "c", "gates", "tanh_c")
+    )
+    n, t, d = x.shape
+    hd = h0.shape[1]
+    nt, nb = _plan(n_threads, n * t, d, hd, 4)
+    dt = x.dtype
+    da = np.empty((n, t, 4 * hd), dtype=dt)
+    dcarry = np.empty((n, hd), dtype=dt)
+    dx, dh0 = np.empty((n, t, d), dtype=dt), np.empty((n, hd), dtype=dt)
+    dWx, dWh = np.empty((d, 4 * hd), dtype=dt), np.empty((hd, 4 * hd), dtype=dt)
+    db = np.empty(4 * hd, dtype=dt)
+    with blas_single_thread():
+        _k.seq_backward(4, dh, x, _shifted(h0, h), c0, c, Wx, Wh, gates, tc, h,
+                        da, dcarry, dx, dh0, dWx, dWh, db, nb, nt)
+    return dx, dh0, dWx, dWh, db
