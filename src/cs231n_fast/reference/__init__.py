@@ -11,6 +11,12 @@ dicts, tuple caches), against which the vectorised versions are themselves teste
 ``knn`` holds the twin of ``cs231n_fast.knn`` (``pairwise_distances``, ``kneighbors``: exact,
 float64 arithmetic from row differences) and the course's three L2 distance functions of
 assignment 1 (``compute_distances_two_loops``, ``_one_loop``, ``_no_loops``).
+
+``rnn`` holds the layers of assignment 3 (``rnn_layers.py`` names and signatures): the vanilla
+RNN and LSTM, step and sequence, forward and backward (the sequence versions loop over time
+calling the step functions; ``n_threads`` is accepted and ignored), ``sigmoid``, and the word
+embedding, temporal affine and temporal softmax loss layers; the twin of
+``cs231n_fast.ops.rnn`` and ``cs231n_fast.ops.temporal``, with the same caches.
 """
 
 from .conv import col2im, conv_backward, conv_forward, im2col
@@ -28,6 +34,22 @@ from .naive import (
     max_pool_forward_naive,
 )
 from .pool import maxpool_backward, maxpool_forward
+from .rnn import (
+    lstm_backward,
+    lstm_forward,
+    lstm_step_backward,
+    lstm_step_forward,
+    rnn_backward,
+    rnn_forward,
+    rnn_step_backward,
+    rnn_step_forward,
+    sigmoid,
+    temporal_affine_backward,
+    temporal_affine_forward,
+    temporal_softmax_loss,
+    word_embedding_backward,
+    word_embedding_forward,
+)
 
 __all__ = [
     "im2col",
@@ -45,4 +67,18 @@ __all__ = [
     "compute_distances_two_loops",
     "compute_distances_one_loop",
     "compute_distances_no_loops",
+    "sigmoid",
+    "rnn_step_forward",
+    "rnn_step_backward",
+    "rnn_forward",
+    "rnn_backward",
+    "lstm_step_forward",
+    "lstm_step_backward",
+    "lstm_forward",
+    "lstm_backward",
+    "word_embedding_forward",
+    "word_embedding_backward",
+    "temporal_affine_forward",
+    "temporal_affine_backward",
+    "temporal_softmax_loss",
 ]
