@@ -35,6 +35,21 @@ def fingerprint():
             dist, idx = knn.kneighbors(xq, xt, 9, metric, working_memory=0.1)
             out.update({f"knn_{metric}_{name}_d": dist, f"knn_{metric}_{name}_i": idx})
         out[f"l1_{name}"] = knn.pairwise_distances(xq, xt, "l1")
+        from cs231n_fast.ops import rnn
+
+        n, t, d, h = 5, 4, 19, 37  # ragged against every vector width
+        x = rng.standard_normal((n, t, d)).astype(dtype)
+        h0 = rng.standard_normal((n, h)).astype(dtype)
+        for kind, g in (("rnn", 1), ("lstm", 4)):
+            wx = (rng.standard_normal((d, g * h)) / 3).astype(dtype)
+            wh = (rng.standard_normal((h, g * h)) / 3).astype(dtype)
+            b = rng.standard_normal(g * h).astype(dtype)
+            fwd, bwd = getattr(rnn, f"{kind}_forward"), getattr(rnn, f"{kind}_backward")
+            y, cache = fwd(x, h0, wx, wh, b)
+            grads = bwd(rng.standard_normal(y.shape).astype(dtype), cache)
+            out.update({f"{kind}_{name}_{i}": v for i, v in enumerate((y,) + tuple(grads))})
+        z = np.concatenate([np.linspace(-120, 120, 2001), [0.0, -0.0, np.inf, -np.inf]]).astype(dtype)
+        out[f"sigmoid_{name}"] = rnn.sigmoid(z)
     return out
 
 
