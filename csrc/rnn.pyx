@@ -12,9 +12,9 @@ Work split. The hidden units are cut into ``nb`` blocks of columns (``_block``).
 single-threaded BLAS, then the fused elementwise pass over exactly those columns: the gates,
 the cell and the hidden state need nothing from other blocks, so a step forward is one
 parallel region with no barrier, and the products of each thread stay hot in its cache for
-the elementwise pass. Backward: the fused pass writes the block's pre-activation gradient,
-the block's columns of dWx/dWh (and db) follow from it alone; then a second region computes
-dx and dh (every column of them needs every gate) split over their columns. Sequences do the
+the elementwise pass. Step backward: the fused pass writes the block's pre-activation
+gradient; then a second region computes dx and dh (every column needs every gate) and dWx,
+dWh, db, each split over its own columns, in wide products. Sequences do the
 input products of all time steps as one product before the time loop (forward) and the
 weight gradients and dx of all steps as one product each after it (backward); only the
 recurrent products ``h Wh`` and ``da Wh^T`` run per step.
@@ -311,14 +311,19 @@ def step_backward(int g,
                           &cp[0, 0] if lstm else NULL, hd,
                           &tc[0, 0] if lstm else NULL, &hn[0, 0] if not lstm else NULL, hd,
                           &da[0, 0], gh, j0, j1)
-                for q in range(g):
-                    _weight_grads(n, d, hd, gh, &x[0, 0], &hp[0, 0], &da[0, 0],
-                                  &dwx[0, 0], &dwh[0, 0], &db[0], q * hd + j0, q * hd + j1)
-        for k in prange(nb, schedule="static", num_threads=n_threads):
-            j0 = _bstart(k, nb, d + hd)
-            j1 = _bstart(k + 1, nb, d + hd)
-            _input_grads(n, d, hd, gh, &da[0, 0], gh, &wx[0, 0], &wh[0, 0],
-                         &dx[0, 0], &dhp[0, 0], hd, j0, j1)
+        # Units 0, 2, 4, ...: column blocks of [dx | dprev_h]; 1, 3, 5, ...: column blocks of
+        # dWx, dWh, db (equal work per pair, so the static round-robin balances them).
+        for k in prange(2 * nb, schedule="static", chunksize=1, num_threads=n_threads):
+            if k % 2 == 0:
+                j0 = _bstart(k // 2, nb, d + hd)
+                j1 = _bstart(k // 2 + 1, nb, d + hd)
+                _input_grads(n, d, hd, gh, &da[0, 0], gh, &wx[0, 0], &wh[0, 0],
+                             &dx[0, 0], &dhp[0, 0], hd, j0, j1)
+            else:
+                j0 = _bstart(k // 2, nb, gh)
+                j1 = _bstart(k // 2 + 1, nb, gh)
+                _weight_grads(n, d, hd, gh, &x[0, 0], &hp[0, 0], &da[0, 0],
+                              &dwx[0, 0], &dwh[0, 0], &db[0], j0, j1)
 
 
 def seq_backward(int g,
