@@ -39,7 +39,7 @@ __all__ = [
 
 _INT_MAX = np.iinfo(np.int32).max
 #: Hidden units per block of work (the blocks are what threads share out).
-_BLOCK = 128
+_BLOCK = 256
 
 
 def _none(dtype, ndim=2):
@@ -50,7 +50,7 @@ def _none(dtype, ndim=2):
 def _plan(n_threads, n_rows, d, hd, g):
     """``(threads, blocks)`` for a problem; raises if a BLAS dimension would overflow an int.
 
-    The number of blocks depends on the problem only (one per 128 hidden units, 1 to 8), never
+    The number of blocks depends on the problem only (one per 256 hidden units, 1 to 8), never
     on the thread count: OpenBLAS does not always give bitwise-equal columns for different
     column splits of one product, so a fixed split keeps results independent of ``n_threads``
     and equal to the build without OpenMP.
