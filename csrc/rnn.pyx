@@ -56,7 +56,8 @@ cdef enum:
     _CHUNK = 4096  # elements per chunk of the flat elementwise kernels (whole vectors)
 
 
-def activation(int which, const floating[::1] z, floating[::1] out, int n_threads):
+def activation(int which, const floating[::1] z not None, floating[::1] out not None,
+               int n_threads):
     """out = sigmoid(z) (which == 0) or tanh(z) (which == 1), elementwise over flat arrays."""
     cdef Py_ssize_t n = z.shape[0], nc = (n + _CHUNK - 1) // _CHUNK, k, lo, m
     with nogil:
@@ -102,7 +103,7 @@ cdef void _fwd_block(int g, Py_ssize_t n, Py_ssize_t d, Py_ssize_t hd,
     ``x`` NULL means ``a`` already holds ``x Wx`` for these columns (sequences); ``cp`` NULL
     means a zero previous cell. ``cn``/``tc`` are only used by the LSTM (g == 4).
     """
-    cdef Py_ssize_t q, r, j, w = j1 - j0, gh = g * hd
+    cdef Py_ssize_t q, r, w = j1 - j0, gh = g * hd
     cdef floating beta = 1
     cdef floating* ar
     if w <= 0:
@@ -128,16 +129,16 @@ cdef void _fwd_block(int g, Py_ssize_t n, Py_ssize_t d, Py_ssize_t hd,
 
 
 def step_forward(int g,
-                 const floating[:, ::1] x,      # IN  (N, D)
-                 const floating[:, ::1] hp,     # IN  (N, H)
-                 const floating[:, ::1] cp,     # IN  (N, H) LSTM, or (0, 0) for none/RNN
-                 const floating[:, ::1] wx,     # IN  (D, G*H)
-                 const floating[:, ::1] wh,     # IN  (H, G*H)
-                 const floating[::1] b,         # IN  (G*H,)
-                 floating[:, ::1] a,            # OUT (N, G*H) activated gates (LSTM) / scratch
-                 floating[:, ::1] cn,           # OUT (N, H) next cell (LSTM) or (0, 0)
-                 floating[:, ::1] tc,           # OUT (N, H) tanh(next cell) (LSTM) or (0, 0)
-                 floating[:, ::1] hn,           # OUT (N, H) next hidden state
+                 const floating[:, ::1] x not None,      # IN  (N, D)
+                 const floating[:, ::1] hp not None,     # IN  (N, H)
+                 const floating[:, ::1] cp not None,     # IN  (N, H) LSTM, or (0, 0) for none/RNN
+                 const floating[:, ::1] wx not None,     # IN  (D, G*H)
+                 const floating[:, ::1] wh not None,     # IN  (H, G*H)
+                 const floating[::1] b not None,         # IN  (G*H,)
+                 floating[:, ::1] a not None,            # OUT (N, G*H) activated gates (LSTM) / scratch
+                 floating[:, ::1] cn not None,           # OUT (N, H) next cell (LSTM) or (0, 0)
+                 floating[:, ::1] tc not None,           # OUT (N, H) tanh(next cell) (LSTM) or (0, 0)
+                 floating[:, ::1] hn not None,           # OUT (N, H) next hidden state
                  Py_ssize_t nb, int n_threads):
     cdef Py_ssize_t n = x.shape[0], d = x.shape[1], hd = hp.shape[1], k, j0, j1
     cdef const floating* cptr = &cp[0, 0] if cp.shape[0] else NULL
@@ -153,16 +154,16 @@ def step_forward(int g,
 
 
 def seq_forward(int g,
-                const floating[:, :, ::1] x,    # IN  (N, T, D)
-                const floating[:, ::1] h0,      # IN  (N, H)
-                const floating[:, ::1] c0,      # IN  (N, H) LSTM, or (0, 0) for zeros/RNN
-                const floating[:, ::1] wx,      # IN  (D, G*H)
-                const floating[:, ::1] wh,      # IN  (H, G*H)
-                const floating[::1] b,          # IN  (G*H,)
-                floating[:, :, ::1] a,          # OUT (N, T, G*H) activated gates (LSTM) / scratch
-                floating[:, :, ::1] c,          # OUT (N, T, H) cells (LSTM) or (0, 0, 0)
-                floating[:, :, ::1] tc,         # OUT (N, T, H) tanh(cells) (LSTM) or (0, 0, 0)
-                floating[:, :, ::1] h,          # OUT (N, T, H) hidden states
+                const floating[:, :, ::1] x not None,    # IN  (N, T, D)
+                const floating[:, ::1] h0 not None,      # IN  (N, H)
+                const floating[:, ::1] c0 not None,      # IN  (N, H) LSTM, or (0, 0) for zeros/RNN
+                const floating[:, ::1] wx not None,      # IN  (D, G*H)
+                const floating[:, ::1] wh not None,      # IN  (H, G*H)
+                const floating[::1] b not None,          # IN  (G*H,)
+                floating[:, :, ::1] a not None,          # OUT (N, T, G*H) activated gates (LSTM) / scratch
+                floating[:, :, ::1] c not None,          # OUT (N, T, H) cells (LSTM) or (0, 0, 0)
+                floating[:, :, ::1] tc not None,         # OUT (N, T, H) tanh(cells) (LSTM) or (0, 0, 0)
+                floating[:, :, ::1] h not None,          # OUT (N, T, H) hidden states
                 Py_ssize_t nb, int n_threads):
     cdef Py_ssize_t n = x.shape[0], tt = x.shape[1], d = x.shape[2], hd = h0.shape[1]
     cdef Py_ssize_t gh = g * hd, t, k, j0, j1
@@ -279,26 +280,26 @@ cdef void _input_grads(Py_ssize_t m, Py_ssize_t d, Py_ssize_t hd, Py_ssize_t gh,
 
 
 def step_backward(int g,
-                  const floating[:, ::1] dnh,    # IN  (N, H)
-                  const floating[:, ::1] dnc,    # IN  (N, H) LSTM, or (0, 0)
-                  const floating[:, ::1] x,      # IN  (N, D)
-                  const floating[:, ::1] hp,     # IN  (N, H)
-                  const floating[:, ::1] cp,     # IN  (N, H) LSTM, or (0, 0)
-                  const floating[:, ::1] wx,     # IN  (D, G*H)
-                  const floating[:, ::1] wh,     # IN  (H, G*H)
-                  const floating[:, ::1] gates,  # IN  (N, 4H) LSTM, or (0, 0)
-                  const floating[:, ::1] tc,     # IN  (N, H) LSTM, or (0, 0)
-                  const floating[:, ::1] hn,     # IN  (N, H) RNN output, or (0, 0)
-                  floating[:, ::1] da,           # OUT (N, G*H) scratch: pre-activation grads
-                  floating[:, ::1] dx,           # OUT (N, D)
-                  floating[:, ::1] dhp,          # OUT (N, H)
-                  floating[:, ::1] dcp,          # OUT (N, H) LSTM, or (0, 0)
-                  floating[:, ::1] dwx,          # OUT (D, G*H)
-                  floating[:, ::1] dwh,          # OUT (H, G*H)
-                  floating[::1] db,              # OUT (G*H,)
+                  const floating[:, ::1] dnh not None,    # IN  (N, H)
+                  const floating[:, ::1] dnc not None,    # IN  (N, H) LSTM, or (0, 0)
+                  const floating[:, ::1] x not None,      # IN  (N, D)
+                  const floating[:, ::1] hp not None,     # IN  (N, H)
+                  const floating[:, ::1] cp not None,     # IN  (N, H) LSTM, or (0, 0)
+                  const floating[:, ::1] wx not None,     # IN  (D, G*H)
+                  const floating[:, ::1] wh not None,     # IN  (H, G*H)
+                  const floating[:, ::1] gates not None,  # IN  (N, 4H) LSTM, or (0, 0)
+                  const floating[:, ::1] tc not None,     # IN  (N, H) LSTM, or (0, 0)
+                  const floating[:, ::1] hn not None,     # IN  (N, H) RNN output, or (0, 0)
+                  floating[:, ::1] da not None,           # OUT (N, G*H) scratch: pre-activation grads
+                  floating[:, ::1] dx not None,           # OUT (N, D)
+                  floating[:, ::1] dhp not None,          # OUT (N, H)
+                  floating[:, ::1] dcp not None,          # OUT (N, H) LSTM, or (0, 0)
+                  floating[:, ::1] dwx not None,          # OUT (D, G*H)
+                  floating[:, ::1] dwh not None,          # OUT (H, G*H)
+                  floating[::1] db not None,              # OUT (G*H,)
                   Py_ssize_t nb, int n_threads):
     cdef Py_ssize_t n = x.shape[0], d = x.shape[1], hd = hp.shape[1], gh = g * hd
-    cdef Py_ssize_t k, q, j0, j1
+    cdef Py_ssize_t k, j0, j1
     cdef bint lstm = g == 4
     with nogil:
         for k in prange(nb, schedule="static", num_threads=n_threads):
@@ -327,23 +328,23 @@ def step_backward(int g,
 
 
 def seq_backward(int g,
-                 const floating[:, :, ::1] dh,    # IN  (N, T, H) upstream grads of every h
-                 const floating[:, :, ::1] x,     # IN  (N, T, D)
-                 const floating[:, :, ::1] hprev, # IN  (N, T, H) h0, h[:, 0], ..., h[:, T-2]
-                 const floating[:, ::1] c0,       # IN  (N, H) LSTM initial cell, or (0, 0): zeros
-                 const floating[:, :, ::1] c,     # IN  (N, T, H) LSTM cells, or (0, 0, 0)
-                 const floating[:, ::1] wx,       # IN  (D, G*H)
-                 const floating[:, ::1] wh,       # IN  (H, G*H)
-                 const floating[:, :, ::1] gates, # IN  (N, T, 4H) LSTM, or (0, 0, 0)
-                 const floating[:, :, ::1] tc,    # IN  (N, T, H) LSTM, or (0, 0, 0)
-                 const floating[:, :, ::1] h,     # IN  (N, T, H) hidden states (RNN backward)
-                 floating[:, :, ::1] da,          # OUT (N, T, G*H) scratch
-                 floating[:, ::1] dcarry,         # OUT (N, H) LSTM scratch (cell grad), or (0, 0)
-                 floating[:, :, ::1] dx,          # OUT (N, T, D)
-                 floating[:, ::1] dh0,            # OUT (N, H)
-                 floating[:, ::1] dwx,            # OUT (D, G*H)
-                 floating[:, ::1] dwh,            # OUT (H, G*H)
-                 floating[::1] db,                # OUT (G*H,)
+                 const floating[:, :, ::1] dh not None,    # IN  (N, T, H) upstream grads of every h
+                 const floating[:, :, ::1] x not None,     # IN  (N, T, D)
+                 const floating[:, :, ::1] hprev not None, # IN  (N, T, H) h0, h[:, 0], ..., h[:, T-2]
+                 const floating[:, ::1] c0 not None,       # IN  (N, H) LSTM initial cell, or (0, 0): zeros
+                 const floating[:, :, ::1] c not None,     # IN  (N, T, H) LSTM cells, or (0, 0, 0)
+                 const floating[:, ::1] wx not None,       # IN  (D, G*H)
+                 const floating[:, ::1] wh not None,       # IN  (H, G*H)
+                 const floating[:, :, ::1] gates not None, # IN  (N, T, 4H) LSTM, or (0, 0, 0)
+                 const floating[:, :, ::1] tc not None,    # IN  (N, T, H) LSTM, or (0, 0, 0)
+                 const floating[:, :, ::1] h not None,     # IN  (N, T, H) hidden states (RNN backward)
+                 floating[:, :, ::1] da not None,          # OUT (N, T, G*H) scratch
+                 floating[:, ::1] dcarry not None,         # OUT (N, H) LSTM scratch (cell grad), or (0, 0)
+                 floating[:, :, ::1] dx not None,          # OUT (N, T, D)
+                 floating[:, ::1] dh0 not None,            # OUT (N, H)
+                 floating[:, ::1] dwx not None,            # OUT (D, G*H)
+                 floating[:, ::1] dwh not None,            # OUT (H, G*H)
+                 floating[::1] db not None,                # OUT (G*H,)
                  Py_ssize_t nb, int n_threads):
     cdef Py_ssize_t n = x.shape[0], tt = x.shape[1], d = x.shape[2], hd = dh0.shape[1]
     cdef Py_ssize_t gh = g * hd, t, k, j0, j1

@@ -216,3 +216,18 @@ def test_bad_gradient_and_cache():
         fast.lstm_backward(np.zeros((2, 3, 5)), cache)
     with pytest.raises(TypeError, match="dh must be a real numeric array"):
         fast.rnn_backward(np.zeros((2, 3, 5), dtype=complex), cache)
+
+
+@pytest.mark.parametrize("module", [fast, reference], ids=["fast", "reference"])
+def test_lstm_step_requires_prev_c(module):
+    with pytest.raises(TypeError, match="prev_c must be an array"):
+        module.lstm_step_forward(np.zeros((2, 3)), np.zeros((2, 4)), None, np.zeros((3, 16)),
+                                 np.zeros((4, 16)), np.zeros(16))
+
+
+def test_kernels_reject_none_buffers():
+    from cs231n_fast._ext import rnn as k
+
+    z = np.zeros(4)
+    with pytest.raises(TypeError):
+        k.activation(0, z, None, 1)

@@ -69,6 +69,11 @@ class RNNStepCache:
     Wh: np.ndarray  # (H, H)
     next_h: np.ndarray  # (N, H): the step's output, whose derivative is 1 - next_h**2
 
+    @property
+    def out_shape(self):
+        """Shape of the output whose gradient the backward takes: next_h, (N, H)."""
+        return self.next_h.shape
+
     def __repr__(self):
         return f"RNNStepCache(x={self.x.shape}, prev_h={self.prev_h.shape}, dtype={self.x.dtype})"
 
@@ -86,6 +91,11 @@ class LSTMStepCache:
     next_c: np.ndarray  # (N, H)
     tanh_c: np.ndarray  # (N, H): tanh(next_c)
 
+    @property
+    def out_shape(self):
+        """Shape of next_h and next_c, (N, H), whose gradients the backward takes."""
+        return self.next_c.shape
+
     def __repr__(self):
         return f"LSTMStepCache(x={self.x.shape}, prev_h={self.prev_h.shape}, dtype={self.x.dtype})"
 
@@ -99,6 +109,11 @@ class RNNCache:
     Wx: np.ndarray  # (D, H)
     Wh: np.ndarray  # (H, H)
     h: np.ndarray  # (N, T, H): the hidden states the forward returned
+
+    @property
+    def out_shape(self):
+        """Shape of h, (N, T, H), whose gradient the backward takes."""
+        return self.h.shape
 
     def __repr__(self):
         return f"RNNCache(x={self.x.shape}, h0={self.h0.shape}, dtype={self.x.dtype})"
@@ -117,6 +132,11 @@ class LSTMCache:
     c: np.ndarray  # (N, T, H): the cell states
     gates: np.ndarray  # (N, T, 4H): activated gates of every step, as in LSTMStepCache
     tanh_c: np.ndarray  # (N, T, H): tanh(c)
+
+    @property
+    def out_shape(self):
+        """Shape of h, (N, T, H), whose gradient the backward takes."""
+        return self.h.shape
 
     def __repr__(self):
         return f"LSTMCache(x={self.x.shape}, h0={self.h0.shape}, dtype={self.x.dtype})"

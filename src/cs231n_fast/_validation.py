@@ -363,11 +363,13 @@ def recurrent_args(kind, x, h0, Wx, Wh, b, c0=None, *, step):
     arguments are called ``prev_h``/``prev_c``; for a sequence ``x`` is (N, T, D) and they are
     ``h0``/``c0``. ``c0`` may be None (then only for a sequence: it means zeros and comes back as
     None). Returns ``(x, h0, c0, Wx, Wh, b)``; ``Wx`` must be (D, G*H), ``Wh`` (H, G*H) and
-    ``b`` (G*H,) with G = 1 for "rnn" and 4 for "lstm".
+    ``b`` (G*H,) with G = 1 for "rnn" and 4 for "lstm". An LSTM step requires ``prev_c``.
     """
     g = RNN_GATES[kind]
     gh = "H" if g == 1 else "4H"
     hname, cname = ("prev_h", "prev_c") if step else ("h0", "c0")
+    if kind == "lstm" and step and c0 is None:
+        raise TypeError("prev_c must be an array of shape (N, H), the previous cell state; got None")
     x = as_array("x", x)
     h0 = as_array(hname, h0)
     Wx, Wh, b = as_array("Wx", Wx), as_array("Wh", Wh), as_array("b", b)
@@ -400,11 +402,11 @@ def recurrent_args(kind, x, h0, Wx, Wh, b, c0=None, *, step):
     return tuple(out)
 
 
-def recurrent_grad(name, dout, cache, cache_type, producer, shape, layout):
+def recurrent_grad(name, dout, cache, cache_type, producer, layout):
     """Validate one upstream gradient of a recurrent backward; return it in the cache's dtype.
 
-    ``shape`` is the expected shape (the forward output it is the gradient of) and ``layout``
-    that shape in words, e.g. "(N, H)".
+    The expected shape is ``cache.out_shape`` (the forward output it is the gradient of), read
+    only once the cache's type is checked; ``layout`` is that shape in words, e.g. "(N, H)".
     """
     if not isinstance(cache, cache_type):
         raise TypeError(
@@ -412,8 +414,8 @@ def recurrent_grad(name, dout, cache, cache_type, producer, shape, layout):
             f"got {type(cache).__name__}"
         )
     dout = as_array(name, dout)
-    check_ndim(name, dout, len(shape), layout)
-    check_shape(name, dout, tuple(shape), f"{layout}, the shape of the {producer} output it is the gradient of")
+    check_ndim(name, dout, len(cache.out_shape), layout)
+    check_shape(name, dout, cache.out_shape, f"{layout}, the shape of the {producer} output it is the gradient of")
     return as_contiguous(dout, cache.x.dtype)
 
 

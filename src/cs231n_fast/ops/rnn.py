@@ -134,8 +134,7 @@ def rnn_step_backward(dnext_h, cache, *, n_threads=None):
 
     Returns ``(dx, dprev_h, dWx, dWh, db)`` with the shapes of ``x, prev_h, Wx, Wh, b``.
     """
-    dnh = recurrent_grad("dnext_h", dnext_h, cache, RNNStepCache, "rnn_step_forward",
-                         cache.next_h.shape if isinstance(cache, RNNStepCache) else (), "(N, H)")
+    dnh = recurrent_grad("dnext_h", dnext_h, cache, RNNStepCache, "rnn_step_forward", "(N, H)")
     x, hp, Wx, Wh, hn = (_field(cache, f) for f in ("x", "prev_h", "Wx", "Wh", "next_h"))
     n, d = x.shape
     hd = hp.shape[1]
@@ -197,8 +196,7 @@ def rnn_backward(dh, cache, *, n_threads=None):
     ``dh`` (N, T, H) is the upstream gradient of every hidden state. Returns
     ``(dx, dh0, dWx, dWh, db)`` with the shapes of ``x, h0, Wx, Wh, b``.
     """
-    dh = recurrent_grad("dh", dh, cache, RNNCache, "rnn_forward",
-                        cache.h.shape if isinstance(cache, RNNCache) else (), "(N, T, H)")
+    dh = recurrent_grad("dh", dh, cache, RNNCache, "rnn_forward", "(N, T, H)")
     x, h0, Wx, Wh, h = (_field(cache, f) for f in ("x", "h0", "Wx", "Wh", "h"))
     n, t, d = x.shape
     hd = h0.shape[1]
@@ -259,9 +257,8 @@ def lstm_step_backward(dnext_h, dnext_c, cache, *, n_threads=None):
     Returns ``(dx, dprev_h, dprev_c, dWx, dWh, db)`` with the shapes of
     ``x, prev_h, prev_c, Wx, Wh, b``.
     """
-    shape = cache.prev_h.shape if isinstance(cache, LSTMStepCache) else ()
-    dnh = recurrent_grad("dnext_h", dnext_h, cache, LSTMStepCache, "lstm_step_forward", shape, "(N, H)")
-    dnc = recurrent_grad("dnext_c", dnext_c, cache, LSTMStepCache, "lstm_step_forward", shape, "(N, H)")
+    dnh = recurrent_grad("dnext_h", dnext_h, cache, LSTMStepCache, "lstm_step_forward", "(N, H)")
+    dnc = recurrent_grad("dnext_c", dnext_c, cache, LSTMStepCache, "lstm_step_forward", "(N, H)")
     x, hp, cp, Wx, Wh, gates, tc = (
         _field(cache, f) for f in ("x", "prev_h", "prev_c", "Wx", "Wh", "gates", "tanh_c")
     )
@@ -323,8 +320,7 @@ def lstm_backward(dh, cache, *, n_threads=None):
     ``dh`` (N, T, H) is the upstream gradient of every hidden state. Returns
     ``(dx, dh0, dWx, dWh, db)`` with the shapes of ``x, h0, Wx, Wh, b``.
     """
-    dh = recurrent_grad("dh", dh, cache, LSTMCache, "lstm_forward",
-                        cache.h.shape if isinstance(cache, LSTMCache) else (), "(N, T, H)")
+    dh = recurrent_grad("dh", dh, cache, LSTMCache, "lstm_forward", "(N, T, H)")
     x, h0, c0, Wx, Wh, h, c, gates, tc = (
         _field(cache, f) for f in ("x", "h0", "c0", "Wx", "Wh", "h", "c", "gates", "tanh_c")
     )

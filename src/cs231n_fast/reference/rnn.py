@@ -91,19 +91,6 @@ def sigmoid(x):
     return out[()] if out.ndim == 0 else out
 
 
-def _out_shape(cache):
-    """Shape of the output a recurrent cache's backward gets the gradient of: (N, H) for a
-    step cache, (N, T, H) for a sequence cache; None for anything else (``recurrent_grad``
-    then reports the wrong cache type)."""
-    if isinstance(cache, RNNStepCache):
-        return cache.next_h.shape
-    if isinstance(cache, LSTMStepCache):
-        return cache.next_c.shape
-    if isinstance(cache, (RNNCache, LSTMCache)):
-        return cache.h.shape
-    return None
-
-
 # --- vanilla RNN --------------------------------------------------------------------------------
 
 
@@ -174,7 +161,7 @@ def rnn_step_backward(dnext_h, cache, *, n_threads=None):
         If ``dnext_h`` does not have the shape (N, H) of ``next_h``.
     """
     dnext_h = v.recurrent_grad(
-        "dnext_h", dnext_h, cache, RNNStepCache, "rnn_step_forward", _out_shape(cache), "(N, H)"
+        "dnext_h", dnext_h, cache, RNNStepCache, "rnn_step_forward", "(N, H)"
     )
     # tanh'(a) = 1 - tanh(a)**2, and tanh(a) is the step's output.
     da = dnext_h * (1 - cache.next_h**2)  # (N, H): gradient of the pre-activation
@@ -255,7 +242,7 @@ def rnn_backward(dh, cache, *, n_threads=None):
     ValueError
         If ``dh`` does not have the shape (N, T, H) of ``h``.
     """
-    dh = v.recurrent_grad("dh", dh, cache, RNNCache, "rnn_forward", _out_shape(cache), "(N, T, H)")
+    dh = v.recurrent_grad("dh", dh, cache, RNNCache, "rnn_forward", "(N, T, H)")
     t_steps = cache.x.shape[1]
     dx = np.empty_like(cache.x)
     dWx = np.zeros_like(cache.Wx)
@@ -319,10 +306,6 @@ def lstm_step_forward(x, prev_h, prev_c, Wx, Wh, b, *, n_threads=None):
     ValueError
         If the shapes do not fit together as above, or ``x`` or ``prev_h`` is empty.
     """
-    if prev_c is None:
-        raise TypeError(
-            "prev_c must be an array of shape (N, H), the previous cell state; got None"
-        )
     x, prev_h, prev_c, Wx, Wh, b = v.recurrent_args("lstm", x, prev_h, Wx, Wh, b, prev_c, step=True)
     hidden = prev_h.shape[1]
     a = x @ Wx + prev_h @ Wh + b  # (N, 4H) pre-activations
@@ -370,10 +353,9 @@ def lstm_step_backward(dnext_h, dnext_c, cache, *, n_threads=None):
     ValueError
         If ``dnext_h`` or ``dnext_c`` does not have the shape (N, H).
     """
-    shape = _out_shape(cache)
     producer = "lstm_step_forward"
-    dnext_h = v.recurrent_grad("dnext_h", dnext_h, cache, LSTMStepCache, producer, shape, "(N, H)")
-    dnext_c = v.recurrent_grad("dnext_c", dnext_c, cache, LSTMStepCache, producer, shape, "(N, H)")
+    dnext_h = v.recurrent_grad("dnext_h", dnext_h, cache, LSTMStepCache, producer, "(N, H)")
+    dnext_c = v.recurrent_grad("dnext_c", dnext_c, cache, LSTMStepCache, producer, "(N, H)")
     i, f, o, g = np.split(cache.gates, 4, axis=1)
     tanh_c = cache.tanh_c
 
@@ -478,7 +460,7 @@ def lstm_backward(dh, cache, *, n_threads=None):
         If ``dh`` does not have the shape (N, T, H) of ``h``.
     """
     dh = v.recurrent_grad(
-        "dh", dh, cache, LSTMCache, "lstm_forward", _out_shape(cache), "(N, T, H)"
+        "dh", dh, cache, LSTMCache, "lstm_forward", "(N, T, H)"
     )
     t_steps = cache.x.shape[1]
     dx = np.empty_like(cache.x)
