@@ -1,18 +1,465 @@
-"""Optimisation helpers; the future drop-in for the course's ``cs231n/optim.py``.
+"""Drop-in replacement for the course's ``cs231n/optim.py``, plus gradient clipping and L-BFGS.
 
-The course's update rules (``sgd``, ``sgd_momentum``, ``rmsprop``, ``adam``) will be added to
-this module in a later release. For now it holds :func:`clip_grad_norm`, gradient clipping by
-global norm for training recurrent networks (the CS231n RNN notes; Pascanu, Mikolov and
-Bengio, "On the difficulty of training recurrent neural networks", ICML 2013).
+This file implements various first-order update rules that are commonly used for training
+neural networks. Each update rule accepts current weights and the gradient of the loss with
+respect to those weights and produces the next set of weights. Each update rule has the same
+interface::
+
+    def update(w, dw, config=None):
+
+Inputs:
+  - w: A numpy array giving the current weights.
+  - dw: A numpy array of the same shape as w giving the gradient of the loss with respect
+    to w.
+  - config: A dictionary containing hyperparameter values such as learning rate, momentum,
+    etc. If the update rule requires caching values over many iterations, then config will
+    also hold these cached values.
+
+Returns:
+  - next_w: The next point after the update.
+  - config: The config dictionary to be passed to the next iteration of the update rule.
+
+NOTE: For most update rules, the default learning rate will probably not perform well;
+however the default values of the other hyperparameters should work well for a variety of
+different problems.
+
+Rules: :func:`sgd`, :func:`sgd_momentum`, :func:`nesterov_momentum`, :func:`adagrad`,
+:func:`rmsprop`, :func:`adam` (the course's names, config keys and defaults; the formulas of
+the CS231n notes "Neural Networks Part 3"). :func:`get_update_rule` looks one up by name, as
+the Solver does with ``getattr(optim, name)``. Differences from the course, all in the user's
+favour:
+
+* ``w`` and ``dw`` are never written into; ``next_w`` is a new array of ``w``'s dtype.
+  The config dict *is* the optimiser state, as in the course: missing hyperparameters are
+  added with ``setdefault`` and the state entries (``velocity``, ``cache``, ``m``, ``v``,
+  ``t``) are replaced by new arrays on every call. The config is changed only by a call
+  that succeeds.
+* Arithmetic runs in float32 when ``w``, ``dw`` and the state arrays are all float32, and
+  in float64 otherwise (the package's dtype policy); new state arrays are stored in that
+  dtype.
+* Bad input raises: ``dw`` or a state array of another shape than ``w``, an integer ``w``,
+  hyperparameters that are not finite or out of range (each message names the key).
+
+Also here: :func:`clip_grad_norm`, gradient clipping by global norm for training recurrent
+networks (the CS231n RNN notes; Pascanu, Mikolov and Bengio, "On the difficulty of training
+recurrent neural networks", ICML 2013), and :func:`lbfgs`, full-batch L-BFGS through SciPy
+for small problems (the notes' "Second order methods").
 """
 
 import math
 import numbers
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 
 import numpy as np
 
-__all__ = ["clip_grad_norm"]
+from ._validation import as_array, check_shape, positive_int, result_dtype
+
+__all__ = [
+    "sgd",
+    "sgd_momentum",
+    "nesterov_momentum",
+    "adagrad",
+    "rmsprop",
+    "adam",
+    "get_update_rule",
+    "lbfgs",
+    "clip_grad_norm",
+]
+
+
+# --- first-order update rules --------------------------------------------------------------
+
+#: Allowed range of each hyperparameter: (words for the message, test).
+_RANGES = {
+    "learning_rate": ("> 0", lambda v: v > 0),
+    "epsilon": ("> 0", lambda v: v > 0),
+    "momentum": ("in [0, 1)", lambda v: 0 <= v < 1),
+    "decay_rate": ("in [0, 1)", lambda v: 0 <= v < 1),
+    "beta1": ("in [0, 1)", lambda v: 0 <= v < 1),
+    "beta2": ("in [0, 1)", lambda v: 0 <= v < 1),
+}
+
+
+def _is_real(v):
+    return isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_))
+
+
+def _hyperparameter(config, key, default):
+    """``config[key]`` (or ``default``) as a float, checked against :data:`_RANGES`."""
+    value = config.get(key, default)
+    if not _is_real(value):
+        raise TypeError(
+            f"config[{key!r}] must be a real number; got {value!r} of type {type(value).__name__}"
+        )
+    words, ok = _RANGES[key]
+    if not (math.isfinite(value) and ok(value)):
+        raise ValueError(f"config[{key!r}] must be a finite number {words}; got {value!r}")
+    return float(value)
+
+
+def _state_array(config, key, shape):
+    """``config[key]`` as a real array of ``shape``, or None when the key is missing."""
+    if config.get(key) is None:
+        return None
+    name = f"config[{key!r}]"
+    arr = as_array(name, config[key])
+    check_shape(name, arr, shape, "the shape of w")
+    return arr
+
+
+def _iteration_number(config):
+    """``config["t"]`` (default 0), Adam's iteration count, as an int >= 0."""
+    t = config.get("t", 0)
+    if not isinstance(t, numbers.Integral) or isinstance(t, (bool, np.bool_)):
+        raise TypeError(f"config['t'] must be an int (the iteration number); got {t!r}")
+    if t < 0:
+        raise ValueError(f"config['t'] must be an int >= 0 (the iteration number); got {t!r}")
+    return int(t)
+
+
+class _Update:
+    """One validated call of an update rule: cast inputs, hyperparameters and state.
+
+    Reads ``config`` without changing it; :meth:`done` then writes the defaults and the new
+    state, so a call that raises leaves the config as it was.
+    """
+
+    def __init__(self, w, dw, config, defaults, state_keys):
+        if config is None:
+            config = {}
+        if not isinstance(config, MutableMapping):
+            raise TypeError(f"config must be a dict or None; got {type(config).__name__}")
+        w = as_array("w", w)
+        if w.dtype.kind != "f":
+            raise TypeError(
+                f"w must be a floating-point array (an update of integer weights would be "
+                f"truncated); got dtype {w.dtype}"
+            )
+        dw = as_array("dw", dw)
+        check_shape("dw", dw, w.shape, "the shape of w")
+        self.hp = {key: _hyperparameter(config, key, d) for key, d in defaults.items()}
+        state = {key: _state_array(config, key, w.shape) for key in state_keys}
+        dtype = result_dtype(w, dw, *(s for s in state.values() if s is not None))
+        self.config, self.defaults, self.out_dtype = config, defaults, w.dtype
+        self.w = np.asarray(w, dtype=dtype)
+        self.dw = np.asarray(dw, dtype=dtype)
+        self.state = {
+            key: np.zeros(w.shape, dtype) if s is None else np.asarray(s, dtype=dtype)
+            for key, s in state.items()
+        }
+
+    def done(self, next_w, **new_state):
+        """Store defaults and ``new_state`` in the config; return ``(next_w, config)``."""
+        for key, default in self.defaults.items():
+            self.config.setdefault(key, default)
+        self.config.update(new_state)
+        return np.asarray(next_w, dtype=self.out_dtype), self.config
+
+
+def sgd(w, dw, config=None):
+    """Performs vanilla stochastic gradient descent.
+
+    ``next_w = w - learning_rate * dw``.
+
+    config format:
+
+    - learning_rate: Scalar learning rate (default 1e-2).
+
+    Parameters
+    ----------
+    w : ndarray of floats
+        The current weights (not modified).
+    dw : ndarray of the shape of ``w``
+        The gradient of the loss with respect to ``w``.
+    config : dict, optional
+        Hyperparameters; missing ones are added with their defaults.
+
+    Returns
+    -------
+    next_w : ndarray
+        The updated weights, a new array of ``w``'s shape and dtype.
+    config : dict
+        The same dict, to be passed to the next call.
+
+    Raises
+    ------
+    TypeError
+        If ``w`` is not a floating-point array, ``config`` not a dict, or a hyperparameter
+        not a real number.
+    ValueError
+        If ``dw`` has another shape than ``w``, or a hyperparameter is not finite or out of
+        range (the message names the key).
+    """
+    u = _Update(w, dw, config, {"learning_rate": 1e-2}, ())
+    return u.done(u.w - u.hp["learning_rate"] * u.dw)
+
+
+def sgd_momentum(w, dw, config=None):
+    """Performs stochastic gradient descent with momentum.
+
+    ``v = momentum * v - learning_rate * dw; next_w = w + v``.
+
+    config format:
+
+    - learning_rate: Scalar learning rate (default 1e-2).
+    - momentum: Scalar between 0 and 1 giving the momentum value (default 0.9).
+      Setting momentum = 0 reduces to sgd.
+    - velocity: A numpy array of the same shape as w and dw used to store a moving
+      average of the gradients (default zeros).
+
+    Parameters, returns and errors as in :func:`sgd`; ``momentum`` must be in [0, 1) and a
+    given ``velocity`` must have the shape of ``w``.
+    """
+    u = _Update(w, dw, config, {"learning_rate": 1e-2, "momentum": 0.9}, ("velocity",))
+    v = u.hp["momentum"] * u.state["velocity"] - u.hp["learning_rate"] * u.dw
+    return u.done(u.w + v, velocity=v)
+
+
+def nesterov_momentum(w, dw, config=None):
+    """Performs stochastic gradient descent with Nesterov momentum.
+
+    The form of the CS231n notes, written in terms of the weights themselves rather than
+    the look-ahead point (``dw`` is the gradient at ``w``)::
+
+        v_prev = v
+        v = momentum * v - learning_rate * dw
+        next_w = w - momentum * v_prev + (1 + momentum) * v
+
+    config format: as :func:`sgd_momentum` (``learning_rate`` 1e-2, ``momentum`` 0.9,
+    ``velocity`` zeros). Parameters, returns and errors as in :func:`sgd_momentum`.
+    """
+    u = _Update(w, dw, config, {"learning_rate": 1e-2, "momentum": 0.9}, ("velocity",))
+    mu = u.hp["momentum"]
+    v_prev = u.state["velocity"]
+    v = mu * v_prev - u.hp["learning_rate"] * u.dw
+    return u.done(u.w - mu * v_prev + (1 + mu) * v, velocity=v)
+
+
+def adagrad(w, dw, config=None):
+    """Uses the Adagrad update rule: per-parameter learning rates scaled by the history of
+    squared gradients.
+
+    ``cache = cache + dw**2; next_w = w - learning_rate * dw / (sqrt(cache) + epsilon)``.
+
+    config format:
+
+    - learning_rate: Scalar learning rate (default 1e-2).
+    - epsilon: Small scalar used for smoothing to avoid dividing by zero (default 1e-8).
+    - cache: Sum of the squared gradients so far (default zeros).
+
+    Parameters, returns and errors as in :func:`sgd`.
+    """
+    u = _Update(w, dw, config, {"learning_rate": 1e-2, "epsilon": 1e-8}, ("cache",))
+    cache = u.state["cache"] + u.dw * u.dw
+    next_w = u.w - u.hp["learning_rate"] * u.dw / (np.sqrt(cache) + u.hp["epsilon"])
+    return u.done(next_w, cache=cache)
+
+
+def rmsprop(w, dw, config=None):
+    """Uses the RMSProp update rule, which uses a moving average of squared gradient values
+    to set adaptive per-parameter learning rates.
+
+    ``cache = decay_rate * cache + (1 - decay_rate) * dw**2;``
+    ``next_w = w - learning_rate * dw / (sqrt(cache) + epsilon)``.
+
+    config format:
+
+    - learning_rate: Scalar learning rate (default 1e-2).
+    - decay_rate: Scalar between 0 and 1 giving the decay rate for the squared gradient
+      cache (default 0.99).
+    - epsilon: Small scalar used for smoothing to avoid dividing by zero (default 1e-8).
+    - cache: Moving average of second moments of gradients (default zeros).
+
+    Parameters, returns and errors as in :func:`sgd`.
+    """
+    defaults = {"learning_rate": 1e-2, "decay_rate": 0.99, "epsilon": 1e-8}
+    u = _Update(w, dw, config, defaults, ("cache",))
+    rho = u.hp["decay_rate"]
+    cache = rho * u.state["cache"] + (1 - rho) * (u.dw * u.dw)
+    next_w = u.w - u.hp["learning_rate"] * u.dw / (np.sqrt(cache) + u.hp["epsilon"])
+    return u.done(next_w, cache=cache)
+
+
+def adam(w, dw, config=None):
+    """Uses the Adam update rule, which incorporates moving averages of both the gradient
+    and its square and a bias correction term.
+
+    As in the course, the iteration number is incremented *before* it is used::
+
+        t = t + 1
+        m = beta1 * m + (1 - beta1) * dw
+        v = beta2 * v + (1 - beta2) * dw**2
+        mt = m / (1 - beta1**t)
+        vt = v / (1 - beta2**t)
+        next_w = w - learning_rate * mt / (sqrt(vt) + epsilon)
+
+    so the first step from zero state moves each weight by about ``learning_rate`` against
+    the sign of its gradient.
+
+    config format:
+
+    - learning_rate: Scalar learning rate (default 1e-3).
+    - beta1: Decay rate for moving average of first moment of gradient (default 0.9).
+    - beta2: Decay rate for moving average of second moment of gradient (default 0.999).
+    - epsilon: Small scalar used for smoothing to avoid dividing by zero (default 1e-8).
+    - m: Moving average of gradient (default zeros).
+    - v: Moving average of squared gradient (default zeros).
+    - t: Iteration number (default 0; an int >= 0).
+
+    Parameters, returns and errors as in :func:`sgd`.
+    """
+    defaults = {"learning_rate": 1e-3, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8}
+    u = _Update(w, dw, config, defaults, ("m", "v"))
+    t = _iteration_number(u.config) + 1
+    b1, b2 = u.hp["beta1"], u.hp["beta2"]
+    m = b1 * u.state["m"] + (1 - b1) * u.dw
+    v = b2 * u.state["v"] + (1 - b2) * (u.dw * u.dw)
+    mt = m / (1 - b1**t)
+    vt = v / (1 - b2**t)
+    next_w = u.w - u.hp["learning_rate"] * mt / (np.sqrt(vt) + u.hp["epsilon"])
+    return u.done(next_w, m=m, v=v, t=t)
+
+
+_UPDATE_RULES = {
+    rule.__name__: rule
+    for rule in (sgd, sgd_momentum, nesterov_momentum, adagrad, rmsprop, adam)
+}
+
+
+def get_update_rule(name):
+    """The update rule called ``name``, e.g. ``get_update_rule("adam") is adam``.
+
+    Parameters
+    ----------
+    name : str
+        One of "sgd", "sgd_momentum", "nesterov_momentum", "adagrad", "rmsprop", "adam".
+
+    Returns
+    -------
+    rule : callable
+        ``rule(w, dw, config=None) -> (next_w, config)``.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is not one of the rules (the message lists them).
+    """
+    if not isinstance(name, str) or name not in _UPDATE_RULES:
+        raise ValueError(
+            f"name must be an update rule, one of {sorted(_UPDATE_RULES)}; got {name!r}"
+        )
+    return _UPDATE_RULES[name]
+
+
+# --- L-BFGS for small full-batch problems ---------------------------------------------------
+
+
+def _check_tol(tol):
+    if not _is_real(tol) or not (math.isfinite(tol) and tol > 0):
+        raise ValueError(f"tol must be a finite number > 0; got {tol!r}")
+    return float(tol)
+
+
+def lbfgs(loss_fn, w0, *, max_iter=100, tol=1e-6, m=10):
+    """Minimise ``loss_fn`` with L-BFGS from ``w0``, for small full-batch problems.
+
+    L-BFGS builds a low-rank approximation of the inverse Hessian from the last ``m``
+    steps and gradients, so it often needs far fewer iterations than the first-order rules
+    above, but it wants the exact loss and gradient of the whole data set (a noisy
+    mini-batch gradient breaks its curvature estimate and line search). This is the
+    "Second order methods" paragraph of the CS231n notes: use it when the data fit in one
+    batch, e.g. a linear classifier on a small data set, or to fit a tiny network to
+    sanity-check a loss.
+
+    It runs ``scipy.optimize.minimize(method="L-BFGS-B", jac=True)`` without bounds on the
+    flattened float64 vector of ``w0``.
+
+    Parameters
+    ----------
+    loss_fn : callable
+        ``loss_fn(w) -> (loss, grad)``: the loss, a real scalar, and its gradient, an array
+        of ``w``'s shape. ``w`` is a float64 array of ``w0``'s shape, a fresh copy on each
+        call (the function may keep or change it).
+    w0 : ndarray of real numbers, any shape, not empty
+        The starting point (not modified).
+    max_iter : int, default 100
+        The largest number of iterations (each makes one or more calls of ``loss_fn``).
+    tol : float, default 1e-6
+        Converged when the largest absolute gradient entry is ``<= tol``. The run also stops
+        (converged) once an iteration lowers the loss by less than float64 machine epsilon
+        times ``max(|loss|, 1)``, i.e. when no further progress is possible.
+    m : int, default 10
+        The number of step/gradient pairs kept for the inverse-Hessian approximation.
+
+    Returns
+    -------
+    w_opt : ndarray
+        The last iterate, of ``w0``'s shape; float32 if ``w0`` is float32, else float64.
+    info : dict
+        ``"loss"`` (float, the loss at ``w_opt``), ``"n_iter"`` (int, iterations run),
+        ``"n_evals"`` (int, calls of ``loss_fn``), ``"converged"`` (bool, False when
+        ``max_iter`` was reached or the line search failed) and ``"message"`` (str, SciPy's
+        reason for stopping).
+
+    Raises
+    ------
+    TypeError
+        If ``loss_fn`` is not callable or does not return a pair ``(loss, grad)``, or ``w0``
+        is not a real array.
+    ValueError
+        If ``w0`` is empty, ``grad`` has another shape than ``w0``, ``loss`` is not a scalar,
+        or ``max_iter``, ``tol`` or ``m`` is out of range.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> A = np.array([[3.0, 1.0], [1.0, 2.0]]); b = np.array([1.0, -1.0])
+    >>> w, info = lbfgs(lambda w: (0.5 * w @ A @ w - b @ w, A @ w - b), np.zeros(2))
+    >>> bool(info["converged"]), np.allclose(w, np.linalg.solve(A, b))
+    (True, True)
+    """
+    from scipy.optimize import minimize  # keeps scipy off the import path of the update rules
+
+    if not callable(loss_fn):
+        raise TypeError(
+            f"loss_fn must be callable, loss_fn(w) -> (loss, grad); got {type(loss_fn).__name__}"
+        )
+    w0 = as_array("w0", w0)
+    if w0.size == 0:
+        raise ValueError(f"w0 must not be empty; got shape {w0.shape}")
+    max_iter = positive_int("max_iter", max_iter)
+    m = positive_int("m", m)
+    tol = _check_tol(tol)
+    shape = w0.shape
+
+    def fun(x):
+        out = loss_fn(x.reshape(shape).copy())
+        if not isinstance(out, tuple) or len(out) != 2:
+            raise TypeError(f"loss_fn must return a pair (loss, grad); got {type(out).__name__}")
+        loss, grad = np.asarray(out[0]), as_array("grad returned by loss_fn", out[1])
+        if loss.ndim != 0 or loss.dtype.kind not in "fiu":
+            raise ValueError(f"loss returned by loss_fn must be a real scalar; got {out[0]!r}")
+        check_shape("grad returned by loss_fn", grad, shape, "the shape of w0")
+        return float(loss), grad.astype(np.float64).ravel()
+
+    res = minimize(
+        fun,
+        w0.astype(np.float64).ravel(),
+        jac=True,
+        method="L-BFGS-B",
+        options={"maxiter": max_iter, "maxcor": m, "gtol": tol, "ftol": np.finfo(np.float64).eps},
+    )
+    info = {
+        "loss": float(res.fun),
+        "n_iter": int(res.nit),
+        "n_evals": int(res.nfev),
+        "converged": bool(res.success),
+        "message": str(res.message),
+    }
+    return res.x.reshape(shape).astype(result_dtype(w0)), info
+
+
+# --- gradient clipping ----------------------------------------------------------------------
 
 
 def _check_max_norm(max_norm):
