@@ -1,0 +1,459 @@
+"""Hyperparameter search and validation splits: the workflow of the CS231n notes.
+
+The course notebooks tune learning rates and regularisation strengths by hand-written loops
+over a validation set, and choose ``k`` for kNN by cross-validation (the notes, "Neural
+Networks Part 3", *Hyperparameter optimization*; "Image classification", *Validation sets
+for hyperparameter tuning*). This module packages those loops:
+
+* :func:`grid_search` evaluates every combination of the listed values;
+* :func:`random_search` samples ``n_iter`` combinations (the notes: "Prefer random search to
+  grid search", after Bergstra and Bengio, "Random Search for Hyper-Parameter Optimization");
+  learning rates and regularisation strengths are best searched in log space with
+  :class:`LogUniform`, e.g. ``LogUniform(1e-6, 1e-3)`` for "10 ** uniform(-6, -3)";
+* :func:`kfold_indices` and :func:`cross_val_score` do k-fold cross-validation (the folds of
+  the kNN notebook, ``np.array_split`` of the, optionally shuffled, indices), and
+  :func:`validation_split` holds out a validation set;
+* both searches return a :class:`SearchResults`, the evaluated rows sorted best first, which
+  prints as a table.
+
+The objective is yours: ``fit_score(params)`` trains a model with the hyperparameters in the
+dict ``params`` and returns a number, higher is better (e.g. validation accuracy), or a dict
+of metrics with the key ``"score"`` (the other entries are kept in the row, e.g. the training
+accuracy). Nothing here is specific to one model.
+
+Examples
+--------
+>>> from cs231n_fast.classifiers.linear_classifier import LinearSVM      # doctest: +SKIP
+>>> def fit_score(params):                                                # doctest: +SKIP
+...     svm = LinearSVM()
+...     svm.train(X_train, y_train, num_iters=1500, seed=0, **params)
+...     return np.mean(svm.predict(X_val) == y_val)
+>>> results = random_search(fit_score, {"learning_rate": LogUniform(1e-7, 1e-5),
+...                                     "reg": LogUniform(1e3, 1e5)}, n_iter=20, seed=0)
+>>> print(results); results.best_params                                   # doctest: +SKIP
+"""
+
+import itertools
+import math
+import numbers
+from collections.abc import Mapping
+
+import numpy as np
+
+from . import _validation as v
+
+__all__ = [
+    "Uniform",
+    "LogUniform",
+    "SearchResults",
+    "grid_search",
+    "random_search",
+    "kfold_indices",
+    "cross_val_score",
+    "validation_split",
+]
+
+
+def _real_number(name, value, low=-math.inf, high=math.inf, *, low_open=False, high_open=False):
+    """``value`` as a finite float in the interval from ``low`` to ``high``.
+
+    The bounds are inclusive unless ``low_open``/``high_open``. TypeError for anything but a
+    real number (booleans included), ValueError for NaN, infinities and values outside.
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number; got {value!r} of type {type(value).__name__}")
+    x = float(value)
+    below = x <= low if low_open else x < low
+    above = x >= high if high_open else x > high
+    if not math.isfinite(x) or below or above:
+        if math.isinf(high):
+            where = f"{'>' if low_open else '>='} {low:g}" if math.isfinite(low) else ""
+        else:
+            where = f"in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+        raise ValueError(f"{name} must be a finite number {where}".rstrip() + f"; got {value!r}")
+    return x
+
+
+# --- distributions for random search -------------------------------------------------------------
+
+
+class _Distribution:
+    """A hyperparameter distribution on the bounds ``low < high`` (finite)."""
+
+    def __init__(self, low, high):
+        self.low = _real_number("low", low)
+        self.high = _real_number("high", high)
+        if not self.low < self.high:
+            raise ValueError(f"high must be > low; got low={low!r}, high={high!r}")
+
+    def __repr__(self):
+        return f"{type(self).__name__}({self.low!r}, {self.high!r})"
+
+    def sample(self, rng):
+        """One value (a float) drawn with the numpy Generator ``rng``."""
+        raise NotImplementedError
+
+
+class Uniform(_Distribution):
+    """Values drawn uniformly from ``[low, high)``.
+
+    Parameters
+    ----------
+    low, high : float
+        Finite bounds, ``low < high``.
+    """
+
+    def sample(self, rng):
+        return float(rng.uniform(self.low, self.high))
+
+
+class LogUniform(_Distribution):
+    """Values whose logarithm is uniform: ``exp(uniform(log(low), log(high)))``.
+
+    The notes' advice for learning rates and regularisation strengths, which act
+    multiplicatively: ``LogUniform(1e-6, 1e-3)`` is ``10 ** uniform(-6, -3)``, every decade
+    equally likely. Samples lie in ``[low, high]``.
+
+    Parameters
+    ----------
+    low, high : float
+        Finite bounds, ``0 < low < high``.
+    """
+
+    def __init__(self, low, high):
+        _real_number("low", low, 0.0, low_open=True)
+        super().__init__(low, high)
+
+    def sample(self, rng):
+        x = math.exp(rng.uniform(math.log(self.low), math.log(self.high)))
+        return min(max(x, self.low), self.high)  # exp(log(b)) may round just outside
+
+
+# --- results --------------------------------------------------------------------------------------
+
+
+class SearchResults:
+    """The rows of a hyperparameter search, sorted best first.
+
+    Each row is a dict ``{"params": {...}, "score": float, **metrics}`` where ``metrics`` are
+    the other entries of the dict returned by the objective, if any (e.g. ``std`` and
+    ``fold_scores`` from :func:`cross_val_score`). Rows are sorted by decreasing score; ties
+    keep the evaluation order and NaN scores (a diverged run) come last. A ``SearchResults``
+    is a sequence of its rows: ``len(results)``, ``results[0]``, iteration.
+
+    Attributes
+    ----------
+    rows : list of dict
+    best_params : dict
+        The params of the best row (a copy).
+    best_score : float
+    """
+
+    def __init__(self, rows):
+        self.rows = sorted(rows, key=lambda r: (math.isnan(r["score"]), -r["score"]))
+        if not self.rows:
+            raise ValueError("rows must hold at least one evaluated row; got none")
+
+    @property
+    def best_params(self):
+        return dict(self.rows[0]["params"])
+
+    @property
+    def best_score(self):
+        return self.rows[0]["score"]
+
+    def __len__(self):
+        return len(self.rows)
+
+    def __getitem__(self, i):
+        return self.rows[i]
+
+    def __iter__(self):
+        return iter(self.rows)
+
+    def __repr__(self):
+        return (
+            f"SearchResults({len(self.rows)} rows, best_score={self.best_score!r}, "
+            f"best_params={self.best_params!r})"
+        )
+
+    def __str__(self):
+        """A table: rank, one column per hyperparameter, score, then the other scalar metrics."""
+        params = list(dict.fromkeys(k for r in self.rows for k in r["params"]))
+        metrics = list(dict.fromkeys(
+            k for r in self.rows for k, val in r.items()
+            if k not in ("params", "score") and isinstance(val, numbers.Real)
+        ))
+        header = ["rank", *params, "score", *metrics]
+        body = [
+            [str(i + 1), *(_cell(r["params"].get(k, "")) for k in params), _cell(r["score"]),
+             *(_cell(r.get(k, "")) for k in metrics)]
+            for i, r in enumerate(self.rows)
+        ]
+        widths = [max(len(row[j]) for row in [header, *body]) for j in range(len(header))]
+        lines = ["  ".join(c.rjust(w) for c, w in zip(row, widths)) for row in [header, *body]]
+        lines.insert(1, "  ".join("-" * w for w in widths))
+        return "\n".join(lines)
+
+
+def _cell(value):
+    if isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_, numbers.Integral)):
+        return f"{float(value):.4g}"
+    return str(value)
+
+
+def _score(out, name):
+    """An objective's return value as ``(score, other metrics)``: a real number, or a dict
+    with the key ``"score"`` whose other entries are the metrics."""
+    metrics = {}
+    if isinstance(out, Mapping):
+        if "score" not in out:
+            raise ValueError(f"{name} returned a dict without the key 'score'; got keys {list(out)}")
+        metrics = {k: val for k, val in out.items() if k != "score"}
+        out = out["score"]
+    if isinstance(out, np.ndarray) and out.ndim == 0:
+        out = out[()]
+    if isinstance(out, (bool, np.bool_)) or not isinstance(out, numbers.Real):
+        raise TypeError(
+            f"{name} must return a real number (higher is better) or a dict with the key "
+            f"'score'; got {out!r} of type {type(out).__name__}"
+        )
+    return float(out), metrics
+
+
+def _evaluate(fit_score, params):
+    """Call the objective on a copy of ``params``; return the row ``{"params", "score", ...}``."""
+    score, metrics = _score(fit_score(dict(params)), "fit_score")
+    return {"params": dict(params), "score": score, **metrics}
+
+
+def _check_callable(name, f):
+    if not callable(f):
+        raise TypeError(f"{name} must be callable; got {type(f).__name__}")
+
+
+def _check_space(space, allow_distributions):
+    """``space`` as a dict of name -> list of values (or a distribution, for random search)."""
+    if not isinstance(space, Mapping):
+        raise TypeError(f"space must be a dict of hyperparameter names to lists of values; got {space!r}")
+    if not space:
+        raise ValueError("space must name at least one hyperparameter; got an empty dict")
+    checked = {}
+    for key, values in space.items():
+        if allow_distributions and isinstance(values, _Distribution):
+            checked[key] = values
+            continue
+        if isinstance(values, (str, bytes, Mapping)) or not hasattr(values, "__len__"):
+            kinds = "a list of values or a Uniform/LogUniform" if allow_distributions else "a list of values"
+            raise TypeError(f"space[{key!r}] must be {kinds}; got {values!r}")
+        values = list(values)
+        if not values:
+            raise ValueError(f"space[{key!r}] must hold at least one value; got none")
+        checked[key] = values
+    return checked
+
+
+# --- searches -------------------------------------------------------------------------------------
+
+
+def grid_search(fit_score, space):
+    """Evaluate ``fit_score`` on every combination of the values in ``space``.
+
+    Parameters
+    ----------
+    fit_score : callable
+        ``fit_score(params) -> score``: trains with the hyperparameters in the dict ``params``
+        and returns a number, higher is better, or a dict of metrics with the key ``"score"``.
+        It gets a fresh dict on each call.
+    space : dict of str to list
+        Each hyperparameter's candidate values, e.g. ``{"learning_rate": [1e-7, 1e-6],
+        "reg": [2.5e4, 5e4]}``.
+
+    Returns
+    -------
+    SearchResults
+        One row per combination (``prod(len(values))`` calls), best first.
+
+    Raises
+    ------
+    TypeError
+        If ``fit_score`` is not callable or returns something else than a number or a dict
+        with ``"score"``; if ``space`` is not a non-empty dict of lists.
+    ValueError
+        If a list in ``space`` is empty.
+
+    Notes
+    -----
+    Combinations are evaluated in ``itertools.product`` order of ``space``'s keys (the last
+    key varies fastest).
+    """
+    _check_callable("fit_score", fit_score)
+    space = _check_space(space, allow_distributions=False)
+    keys = list(space)
+    rows = [_evaluate(fit_score, dict(zip(keys, combo))) for combo in itertools.product(*space.values())]
+    return SearchResults(rows)
+
+
+def random_search(fit_score, space, n_iter, seed=None):
+    """Evaluate ``fit_score`` on ``n_iter`` hyperparameter combinations drawn at random.
+
+    Parameters
+    ----------
+    fit_score : callable
+        As in :func:`grid_search`.
+    space : dict of str to list, Uniform or LogUniform
+        A list is sampled uniformly (each value equally likely); a :class:`Uniform` or
+        :class:`LogUniform` is sampled from its distribution. Use :class:`LogUniform` for
+        learning rates and regularisation strengths.
+    n_iter : int
+        Number of combinations to evaluate, ``>= 1``. Draws are independent, so a
+        combination may repeat when ``space`` holds only lists.
+    seed : None, int or numpy Generator
+        Seeds the draws (``np.random.default_rng(seed)``); the same seed gives the same
+        combinations.
+
+    Returns
+    -------
+    SearchResults
+        ``n_iter`` rows, best first.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`grid_search`, and for ``n_iter`` that is not an int ``>= 1``.
+
+    Notes
+    -----
+    Each iteration draws one value per key, in the order of ``space``'s keys.
+    """
+    _check_callable("fit_score", fit_score)
+    space = _check_space(space, allow_distributions=True)
+    n_iter = v.positive_int("n_iter", n_iter)
+    rng = np.random.default_rng(seed)
+    rows = []
+    for _ in range(n_iter):
+        params = {
+            key: values.sample(rng) if isinstance(values, _Distribution) else values[int(rng.integers(len(values)))]
+            for key, values in space.items()
+        }
+        rows.append(_evaluate(fit_score, params))
+    return SearchResults(rows)
+
+
+# --- validation splits ----------------------------------------------------------------------------
+
+
+def _n_samples(X, y):
+    """Validate that ``X`` and ``y`` are arrays with the same number of rows; return it."""
+    X, y = np.asarray(X), np.asarray(y)
+    if X.ndim < 1 or X.shape[0] == 0:
+        raise ValueError(f"X must be an array of shape (N, ...) with N >= 1 samples; got shape {X.shape}")
+    if y.ndim < 1 or y.shape[0] != X.shape[0]:
+        raise ValueError(f"y must have one entry per sample of X ({X.shape[0]}); got shape {y.shape}")
+    return X, y
+
+
+def kfold_indices(n, k, shuffle=True, seed=None):
+    """Train/validation index arrays for ``k``-fold cross-validation of ``n`` samples.
+
+    The (optionally shuffled) indices ``0 .. n-1`` are cut into ``k`` consecutive folds with
+    ``np.array_split`` (sizes differ by at most one, as in the course's kNN notebook); split
+    ``i`` validates on fold ``i`` and trains on the other folds, concatenated in order.
+
+    Parameters
+    ----------
+    n : int
+        Number of samples, ``>= 2``.
+    k : int
+        Number of folds, ``2 <= k <= n``.
+    shuffle : bool, default True
+        Permute the indices first; with ``False`` the folds are consecutive blocks.
+    seed : None, int or numpy Generator
+        Seeds the permutation.
+
+    Returns
+    -------
+    list of (train_idx, val_idx)
+        ``k`` pairs of intp arrays. The ``val_idx`` partition ``0 .. n-1``; each ``train_idx``
+        is the complement of its ``val_idx``.
+    """
+    n = v.positive_int("n", n, minimum=2)
+    k = v.positive_int("k", k, minimum=2)
+    if k > n:
+        raise ValueError(f"k must be <= the number of samples n = {n}; got {k}")
+    order = np.random.default_rng(seed).permutation(n) if shuffle else np.arange(n)
+    folds = np.array_split(order, k)
+    return [(np.concatenate(folds[:i] + folds[i + 1 :]), folds[i]) for i in range(k)]
+
+
+def cross_val_score(fit_score_on_split, X, y, k=5, seed=None):
+    """Mean validation score over ``k`` folds (shuffled with ``seed``).
+
+    Parameters
+    ----------
+    fit_score_on_split : callable
+        ``fit_score_on_split(X_train, y_train, X_val, y_val) -> score``: trains on the
+        training part and returns a number (higher is better) or a dict with ``"score"``.
+    X : array_like of shape (N, ...)
+    y : array_like of shape (N,)
+    k : int, default 5
+        Number of folds, ``2 <= k <= N``.
+    seed : None, int or numpy Generator
+        Seeds the shuffle of :func:`kfold_indices`.
+
+    Returns
+    -------
+    dict
+        ``{"score": mean over folds, "std": standard deviation over folds, "fold_scores":
+        [score of fold 0, ...]}``; return it from an objective to get these columns in a
+        search's rows.
+    """
+    _check_callable("fit_score_on_split", fit_score_on_split)
+    X, y = _n_samples(X, y)
+    k = v.positive_int("k", k, minimum=2)
+    if k > X.shape[0]:
+        raise ValueError(f"k must be <= the number of samples ({X.shape[0]}); got {k}")
+    scores = []
+    for train, val in kfold_indices(X.shape[0], k, shuffle=True, seed=seed):
+        score, _ = _score(fit_score_on_split(X[train], y[train], X[val], y[val]), "fit_score_on_split")
+        scores.append(score)
+    return {"score": float(np.mean(scores)), "std": float(np.std(scores)), "fold_scores": scores}
+
+
+def validation_split(X, y, num_validation, shuffle=True, seed=None):
+    """Hold out ``num_validation`` samples for validation.
+
+    Parameters
+    ----------
+    X : array_like of shape (N, ...)
+    y : array_like of shape (N,)
+    num_validation : int or float
+        An int ``1 <= num_validation < N`` counts samples; a float in ``(0, 1)`` is a fraction
+        of ``N`` (rounded to the nearest count, halves up; at least one). At least one sample
+        must be left for training.
+    shuffle : bool, default True
+        Pick the validation samples at random; with ``False`` they are the last
+        ``num_validation`` rows, as the course's data loader takes ``X_val`` from the rows
+        after the training ones.
+    seed : None, int or numpy Generator
+        Seeds the shuffle.
+
+    Returns
+    -------
+    X_train, y_train, X_val, y_val : ndarray
+        New arrays (rows of the inputs, in the course's order of names).
+    """
+    X, y = _n_samples(X, y)
+    n = X.shape[0]
+    if isinstance(num_validation, numbers.Integral) and not isinstance(num_validation, (bool, np.bool_)):
+        count = v.positive_int("num_validation", num_validation)
+    else:
+        frac = _real_number("num_validation", num_validation, 0.0, 1.0, low_open=True, high_open=True)
+        count = max(1, math.floor(frac * n + 0.5))
+    if count >= n:
+        raise ValueError(
+            f"num_validation must leave at least one training sample of the {n}; got {num_validation!r}"
+        )
+    order = np.random.default_rng(seed).permutation(n) if shuffle else np.arange(n)
+    train, val = order[: n - count], order[n - count :]
+    return X[train], y[train], X[val], y[val]
