@@ -10,6 +10,7 @@ a float32/float64 mix, is computed in float64. Complex, boolean, object and stri
 ``TypeError``.
 """
 
+import math
 import numbers
 import operator
 
@@ -30,6 +31,8 @@ __all__ = [
     "conv_args",
     "pool_args",
     "backward_args",
+    "cache_args",
+    "check_cache_out_shape",
 ]
 
 
@@ -90,10 +93,17 @@ def check_nonempty(name, a, layout):
         raise ValueError(f"{name} must have no zero-size dimension ({layout}); got shape {a.shape}")
 
 
+#: Largest geometry int the kernels take (a C ``Py_ssize_t``).
+_INDEX_MAX = int(np.iinfo(np.intp).max)
+
+
 def _as_int(name, v):
     if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Integral):
         raise TypeError(f"{name} must be an int; got {v!r} of type {type(v).__name__}")
-    return operator.index(v)
+    v = operator.index(v)
+    if v > _INDEX_MAX:
+        raise ValueError(f"{name} must be an int <= {_INDEX_MAX}; got {v}")
+    return v
 
 
 def positive_int(name, v, minimum=1):
@@ -234,6 +244,29 @@ def backward_args(dout, cache, cache_type, producer, layout):
     check_ndim("dout", dout, len(cache.out_shape), layout)
     check_shape("dout", dout, cache.out_shape, f"the output shape of the {producer} call that made cache")
     return dout
+
+
+def cache_args(producer, check):
+    """``check()``: a forward's validation run again on a cache's fields, naming the cache.
+
+    Backwards whose kernels index by the cached arrays and geometry call it (with
+    :func:`check_cache_out_shape`), so that a cache altered after its forward call raises here
+    instead of reaching native code.
+    """
+    try:
+        return check()
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"cache does not hold a valid {producer} call: {exc}") from None
+
+
+def check_cache_out_shape(cache, out_shape, producer):
+    """Raise ValueError unless ``cache.out_shape`` is the shape its arrays and geometry give."""
+    out_shape = tuple(int(d) for d in out_shape)
+    if tuple(cache.out_shape) != out_shape:
+        raise ValueError(
+            f"cache is not the one {producer} returned: its out_shape {tuple(cache.out_shape)} "
+            f"disagrees with its arrays and geometry, which give {out_shape}"
+        )
 
 
 # --- k-nearest neighbours: shared by knn (fast), reference.knn and classifiers ---------------
@@ -413,10 +446,41 @@ def recurrent_grad(name, dout, cache, cache_type, producer, layout):
             f"cache must be the {cache_type.__name__} returned by {producer}; "
             f"got {type(cache).__name__}"
         )
+    _check_recurrent_cache(cache, producer)
     dout = as_array(name, dout)
     check_ndim(name, dout, len(cache.out_shape), layout)
     check_shape(name, dout, cache.out_shape, f"{layout}, the shape of the {producer} output it is the gradient of")
     return as_contiguous(dout, cache.x.dtype)
+
+
+#: Shapes of the fields of each recurrent cache, in symbols bound by the first field that has
+#: them ("4H" is four times H).
+_RECURRENT_CACHE_SHAPES = {
+    "RNNStepCache": dict(x="N D", prev_h="N H", Wx="D H", Wh="H H", next_h="N H"),
+    "LSTMStepCache": dict(x="N D", prev_h="N H", prev_c="N H", Wx="D 4H", Wh="H 4H",
+                          gates="N 4H", next_c="N H", tanh_c="N H"),
+    "RNNCache": dict(x="N T D", h0="N H", Wx="D H", Wh="H H", h="N T H"),
+    "LSTMCache": dict(x="N T D", h0="N H", c0="N H", Wx="D 4H", Wh="H 4H", h="N T H",
+                      c="N T H", gates="N T 4H", tanh_c="N T H"),
+}
+
+
+def _check_recurrent_cache(cache, producer):
+    """Raise ValueError unless a recurrent cache's arrays have consistent shapes (a cache altered
+    after its forward call must not reach native code)."""
+    sizes = {}
+    for field, symbols in _RECURRENT_CACHE_SHAPES[type(cache).__name__].items():
+        shape = np.shape(getattr(cache, field))
+        want = symbols.split()
+        ok = len(shape) == len(want)
+        for sym, size in zip(want, shape) if ok else ():
+            factor, sym = (4, sym[1:]) if sym.startswith("4") else (1, sym)
+            ok = ok and size == factor * sizes.setdefault(sym, size // factor)
+        if not ok:
+            raise ValueError(
+                f"cache is not the one {producer} returned: its {field} has shape {shape}, "
+                f"which disagrees with ({', '.join(want)}) of its other arrays"
+            )
 
 
 def word_ids(name, x, vocab_size, ndim=2, layout="(N, T)"):
@@ -434,3 +498,41 @@ def word_ids(name, x, vocab_size, ndim=2, layout="(N, T)"):
                 f"(V = {vocab_size} rows of the embedding/score matrix)"
             )
     return x.astype(np.intp, copy=False)
+
+
+# --- scalars and seeds: shared by the course toolkit (optim, init, data, solver, ...) ----------
+
+
+def real_number(name, value, low=-math.inf, high=math.inf, *, low_open=False, high_open=False):
+    """``value`` as a finite float in the interval from ``low`` to ``high``.
+
+    The bounds are inclusive unless ``low_open``/``high_open``. TypeError for anything but a
+    real number (booleans included), ValueError for NaN, infinities and values outside.
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number; got {value!r} of type {type(value).__name__}")
+    x = float(value)
+    below = x <= low if low_open else x < low
+    above = x >= high if high_open else x > high
+    if not math.isfinite(x) or below or above:
+        if math.isinf(high):
+            where = f"{'>' if low_open else '>='} {low:g}" if math.isfinite(low) else ""
+        else:
+            where = f"in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+        raise ValueError(f"{name} must be a finite number {where}".rstrip() + f"; got {value!r}")
+    return x
+
+
+def make_rng(seed, name="seed"):
+    """A numpy Generator from ``seed``: None (fresh entropy), an int >= 0, or a Generator
+    (used and advanced as is)."""
+    if seed is None or isinstance(seed, np.random.Generator):
+        return np.random.default_rng(seed)
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral):
+        raise TypeError(f"{name} must be None, an int >= 0 or a numpy Generator; got {seed!r}")
+    if seed < 0:
+        raise ValueError(f"{name} must be None, an int >= 0 or a numpy Generator; got {seed}")
+    return np.random.default_rng(int(seed))
+
+
+__all__ += ["real_number", "make_rng"]

@@ -28,14 +28,13 @@ a download.
 import codecs
 import functools
 import gzip
-import numbers
 import os
 import pickle
 from importlib import resources
 
 import numpy as np
 
-from ._validation import positive_int
+from ._validation import make_rng, positive_int
 
 __all__ = [
     "load_CIFAR_batch",
@@ -358,17 +357,6 @@ def _float_dtype(dtype):
     return dt
 
 
-def _make_rng(seed):
-    """``np.random.default_rng(seed)`` for ``seed`` None or an int >= 0, checked by name."""
-    if seed is None:
-        return np.random.default_rng()
-    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral):
-        raise TypeError(f"seed must be None or an int >= 0; got {seed!r}")
-    if seed < 0:
-        raise ValueError(f"seed must be None or an int >= 0; got {seed}")
-    return np.random.default_rng(int(seed))
-
-
 def load_digits(*, dtype=np.float32):
     """The embedded UCI handwritten digits, scaled to [0, 1].
 
@@ -454,7 +442,7 @@ def get_digits_data(num_validation=250, num_test=250, subtract_mean=True, seed=0
             f"num_validation + num_test must be < {y.shape[0]} (the digits available) to leave "
             f"training images; got {num_validation} + {num_test}"
         )
-    rng = _make_rng(seed)
+    rng = make_rng(seed)
     test, rest = _stratified_draw(y, np.arange(y.shape[0]), num_test, rng)
     val, train = _stratified_draw(y, rest, num_validation, rng)
     splits = {"train": train, "val": val, "test": test}

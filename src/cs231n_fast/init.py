@@ -31,7 +31,7 @@ import numbers
 
 import numpy as np
 
-from ._validation import positive_int
+from ._validation import make_rng, positive_int, real_number
 
 __all__ = ["small_random", "xavier_normal", "xavier_uniform", "he_normal", "fans"]
 
@@ -55,26 +55,6 @@ def _dtype(dtype):
     if dt.kind != "f":
         raise TypeError(f"dtype must be a floating-point dtype such as np.float32; got {dt}")
     return dt
-
-
-def _rng(seed):
-    if seed is None or isinstance(seed, np.random.Generator):
-        return np.random.default_rng(seed)
-    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral):
-        raise TypeError(f"seed must be None, an int or a numpy Generator; got {seed!r}")
-    if seed < 0:
-        raise ValueError(f"seed must be an int >= 0; got {seed}")
-    return np.random.default_rng(int(seed))
-
-
-def _nonnegative(name, value):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(
-            f"{name} must be a real number; got {value!r} of type {type(value).__name__}"
-        )
-    if not (math.isfinite(value) and value >= 0):
-        raise ValueError(f"{name} must be a finite number >= 0; got {value!r}")
-    return float(value)
 
 
 def fans(shape):
@@ -111,7 +91,7 @@ def _fan(name, given, shape, which):
 
 
 def _normal(shape, std, dtype, seed):
-    return (std * _rng(seed).standard_normal(shape)).astype(dtype)
+    return (std * make_rng(seed).standard_normal(shape)).astype(dtype)
 
 
 def small_random(shape, scale=0.01, *, dtype=np.float32, seed=None):
@@ -142,7 +122,7 @@ def small_random(shape, scale=0.01, *, dtype=np.float32, seed=None):
         If a dimension, ``scale`` or ``seed`` is negative, or ``scale`` not finite.
     """
     shape, dtype = _shape(shape), _dtype(dtype)
-    return _normal(shape, _nonnegative("scale", scale), dtype, seed)
+    return _normal(shape, real_number("scale", scale, 0), dtype, seed)
 
 
 def xavier_normal(shape, *, fan_in=None, fan_out=None, dtype=np.float32, seed=None):
@@ -181,7 +161,7 @@ def xavier_uniform(shape, *, fan_in=None, fan_out=None, dtype=np.float32, seed=N
     shape, dtype = _shape(shape), _dtype(dtype)
     n = _fan("fan_in", fan_in, shape, 0) + _fan("fan_out", fan_out, shape, 1)
     limit = math.sqrt(6.0 / n)
-    return _rng(seed).uniform(-limit, limit, shape).astype(dtype)
+    return make_rng(seed).uniform(-limit, limit, shape).astype(dtype)
 
 
 def he_normal(shape, *, negative_slope=0.0, fan_in=None, dtype=np.float32, seed=None):
@@ -211,6 +191,6 @@ def he_normal(shape, *, negative_slope=0.0, fan_in=None, dtype=np.float32, seed=
         As :func:`xavier_normal`; also for a negative or non-finite ``negative_slope``.
     """
     shape, dtype = _shape(shape), _dtype(dtype)
-    a = _nonnegative("negative_slope", negative_slope)
+    a = real_number("negative_slope", negative_slope, 0)
     n = _fan("fan_in", fan_in, shape, 0)
     return _normal(shape, math.sqrt(2.0 / ((1.0 + a * a) * n)), dtype, seed)

@@ -41,6 +41,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from . import _validation as v
+from ._validation import real_number
 
 __all__ = [
     "Uniform",
@@ -54,26 +55,6 @@ __all__ = [
 ]
 
 
-def _real_number(name, value, low=-math.inf, high=math.inf, *, low_open=False, high_open=False):
-    """``value`` as a finite float in the interval from ``low`` to ``high``.
-
-    The bounds are inclusive unless ``low_open``/``high_open``. TypeError for anything but a
-    real number (booleans included), ValueError for NaN, infinities and values outside.
-    """
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number; got {value!r} of type {type(value).__name__}")
-    x = float(value)
-    below = x <= low if low_open else x < low
-    above = x >= high if high_open else x > high
-    if not math.isfinite(x) or below or above:
-        if math.isinf(high):
-            where = f"{'>' if low_open else '>='} {low:g}" if math.isfinite(low) else ""
-        else:
-            where = f"in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
-        raise ValueError(f"{name} must be a finite number {where}".rstrip() + f"; got {value!r}")
-    return x
-
-
 # --- distributions for random search -------------------------------------------------------------
 
 
@@ -81,8 +62,8 @@ class _Distribution:
     """A hyperparameter distribution on the bounds ``low < high`` (finite)."""
 
     def __init__(self, low, high):
-        self.low = _real_number("low", low)
-        self.high = _real_number("high", high)
+        self.low = real_number("low", low)
+        self.high = real_number("high", high)
         if not self.low < self.high:
             raise ValueError(f"high must be > low; got low={low!r}, high={high!r}")
 
@@ -121,7 +102,7 @@ class LogUniform(_Distribution):
     """
 
     def __init__(self, low, high):
-        _real_number("low", low, 0.0, low_open=True)
+        real_number("low", low, 0.0, low_open=True)
         super().__init__(low, high)
 
     def sample(self, rng):
@@ -448,7 +429,7 @@ def validation_split(X, y, num_validation, shuffle=True, seed=None):
     if isinstance(num_validation, numbers.Integral) and not isinstance(num_validation, (bool, np.bool_)):
         count = v.positive_int("num_validation", num_validation)
     else:
-        frac = _real_number("num_validation", num_validation, 0.0, 1.0, low_open=True, high_open=True)
+        frac = real_number("num_validation", num_validation, 0.0, 1.0, low_open=True, high_open=True)
         count = max(1, math.floor(frac * n + 0.5))
     if count >= n:
         raise ValueError(

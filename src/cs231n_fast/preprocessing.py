@@ -31,7 +31,7 @@ array: :func:`horizontal_flip`, :func:`random_crop` and :func:`color_jitter`.
 import numpy as np
 
 from . import _validation as v
-from .model_selection import _real_number
+from ._validation import real_number
 
 __all__ = [
     "MeanImageSubtraction",
@@ -210,7 +210,7 @@ class Standardize(_Transformer):
     """
 
     def __init__(self, eps=1e-8):
-        self.eps = _real_number("eps", eps, 0.0)
+        self.eps = real_number("eps", eps, 0.0)
 
     def _hyperparameters(self):
         return {"eps": self.eps}
@@ -252,8 +252,8 @@ class MinMaxScale(_Transformer):
             low, high = feature_range
         except (TypeError, ValueError):
             raise TypeError(f"feature_range must be a pair (low, high); got {feature_range!r}") from None
-        low = _real_number("feature_range", low)
-        high = _real_number("feature_range", high)
+        low = real_number("feature_range", low)
+        high = real_number("feature_range", high)
         if not low < high:
             raise ValueError(f"feature_range must be (low, high) with low < high; got {feature_range!r}")
         self.feature_range = (low, high)
@@ -330,7 +330,7 @@ class PCA(_Transformer):
     def __init__(self, n_components=None, whiten=False, eps=1e-5):
         self.n_components = None if n_components is None else v.positive_int("n_components", n_components)
         self.whiten = bool(whiten)
-        self.eps = _real_number("eps", eps, 0.0, low_open=True)
+        self.eps = real_number("eps", eps, 0.0, low_open=True)
 
     def _hyperparameters(self):
         return {"n_components": self.n_components, "whiten": self.whiten, "eps": self.eps}
@@ -389,7 +389,7 @@ class ZCAWhitening(_Transformer):
     _min_samples = 2
 
     def __init__(self, eps=1e-5):
-        self.eps = _real_number("eps", eps, 0.0, low_open=True)
+        self.eps = real_number("eps", eps, 0.0, low_open=True)
 
     def _hyperparameters(self):
         return {"eps": self.eps}
@@ -430,7 +430,7 @@ def horizontal_flip(x, p=0.5, seed=None):
         A new array of ``x``'s dtype (integer images stay integer).
     """
     x = _samples("x", x, images=True)
-    p = _real_number("p", p, 0.0, 1.0)
+    p = real_number("p", p, 0.0, 1.0)
     flip = np.random.default_rng(seed).random(x.shape[0]) < p
     out = np.array(x)
     out[flip] = x[flip, :, :, ::-1]
@@ -513,9 +513,9 @@ def color_jitter(x, brightness=0.0, contrast=0.0, saturation=0.0, seed=None):
     """
     x = _samples("x", x, images=True)
     amounts = {
-        "brightness": _real_number("brightness", brightness, 0.0),
-        "contrast": _real_number("contrast", contrast, 0.0),
-        "saturation": _real_number("saturation", saturation, 0.0),
+        "brightness": real_number("brightness", brightness, 0.0),
+        "contrast": real_number("contrast", contrast, 0.0),
+        "saturation": real_number("saturation", saturation, 0.0),
     }
     rng = np.random.default_rng(seed)
     n = x.shape[0]

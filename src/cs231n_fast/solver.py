@@ -32,8 +32,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from . import optim
-from ._validation import class_labels, positive_int
-from .data import _make_rng
+from ._validation import class_labels, make_rng, positive_int
 
 __all__ = ["Solver"]
 
@@ -335,7 +334,7 @@ class Solver:
         self.print_every = positive_int("print_every", options["print_every"])
         self.verbose = bool(options["verbose"])
         self.seed = options["seed"]
-        _make_rng(self.seed)  # check it now, not at the first step
+        make_rng(self.seed)  # check it now, not at the first step
 
         # Make sure the update rule exists, then replace the string
         # name with the actual function
@@ -356,7 +355,7 @@ class Solver:
         self.loss_history = []
         self.train_acc_history = []
         self.val_acc_history = []
-        self._rng = None if self.seed is None else _make_rng(self.seed)
+        self._rng = None if self.seed is None else make_rng(self.seed)
 
         # Make a deep copy of the optim_config for each parameter
         self.optim_configs = {p: copy.deepcopy(self.optim_config) for p in self.model.params}

@@ -23,7 +23,7 @@ training set is allowed (sampling is with replacement). Float32 data trains a fl
 import numpy as np
 
 from .. import _validation as v
-from ..model_selection import _real_number
+from .._validation import real_number
 from .linear_svm import check_penalty, svm_loss_vectorized
 from .softmax import softmax_loss_vectorized
 
@@ -81,7 +81,7 @@ class LinearClassifier(object):
         """
         X = v.sample_matrix("X", X, check_finite_values=False)
         y = v.class_labels("y", y, X.shape[0])
-        learning_rate = _real_number("learning_rate", learning_rate, 0.0, low_open=True)
+        learning_rate = real_number("learning_rate", learning_rate, 0.0, low_open=True)
         reg, penalty, l1_ratio = check_penalty(reg, penalty, l1_ratio)
         num_iters = v.positive_int("num_iters", num_iters)
         batch_size = v.positive_int("batch_size", batch_size)

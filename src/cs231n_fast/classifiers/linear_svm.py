@@ -20,7 +20,7 @@ The validation and the penalty here are shared with :mod:`.softmax`.
 import numpy as np
 
 from .. import _validation as v
-from ..model_selection import _real_number
+from .._validation import real_number
 
 __all__ = ["svm_loss_naive", "svm_loss_vectorized", "regularization"]
 
@@ -30,10 +30,10 @@ PENALTIES = ("l2", "l1", "elastic")
 
 def check_penalty(reg, penalty, l1_ratio):
     """Validate the regularisation arguments; return ``(reg, penalty, l1_ratio)``."""
-    reg = _real_number("reg", reg, 0.0)
+    reg = real_number("reg", reg, 0.0)
     if not isinstance(penalty, str) or penalty not in PENALTIES:
         raise ValueError(f"penalty must be one of {PENALTIES}; got {penalty!r}")
-    l1_ratio = _real_number("l1_ratio", l1_ratio, 0.0, 1.0)
+    l1_ratio = real_number("l1_ratio", l1_ratio, 0.0, 1.0)
     return reg, penalty, l1_ratio
 
 
