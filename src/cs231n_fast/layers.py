@@ -1,11 +1,40 @@
-"""Drop-in for the CS231n assignment's ``layers`` module (the convolutional part).
+"""Drop-in replacement for the CS231n assignments' ``layers`` module (``cs231n/layers.py``).
 
-The plain-loop reference layers ``conv_forward_naive``, ``conv_backward_naive``,
-``max_pool_forward_naive`` and ``max_pool_backward_naive`` with the course's signatures. The
-rest of the course's ``layers`` (affine, ReLU, normalisation, dropout, losses) arrives with a
-later release.
+Same names, arguments, dict keys and return values as the course's file (assignments 1 and 2):
+affine, ReLU, batch/layer/spatial-batch/spatial-group normalisation, dropout, the SVM and
+softmax losses and the plain-loop convolution and max pooling; switch with
+``from cs231n_fast.layers import *``. Every forward returns ``(out, cache)`` and every backward
+takes ``(dout, cache)``. Also here, for the activations of the course notes: sigmoid, tanh,
+leaky ReLU, PReLU, ELU and maxout, each with a forward and a backward.
+
+Everything is vectorised NumPy. Differences from the course, all in the user's favour:
+
+* ``float32`` in gives ``float32`` out; other real dtypes (or a float32/float64 mix) are
+  computed in ``float64``. Losses come back as Python floats, summed in float64.
+* Bad shapes, labels, modes and hyperparameters raise a ``ValueError`` or ``TypeError`` naming
+  the argument (or the dict key) before any computation; a missing required dict key raises a
+  ``ValueError`` naming it; ``dout`` must have the shape of the forward output.
+* Caches are :class:`LayerCache` objects rather than tuples: pass them back unchanged. Like the
+  course's tuples they refer to the forward call's inputs when no cast was needed.
+* Normalisation statistics are computed in two passes (mean, then the mean of squared
+  deviations) in the compute dtype. Batch normalisation can also be back-propagated in test
+  mode (running statistics are then constants).
+* Inputs are never written to and outputs are fresh arrays (``dropout_forward`` in test mode
+  returns a copy of ``x`` where the course returns ``x`` itself). The only state changed is
+  the course's: the running statistics in ``bn_param``.
 """
 
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import _validation as v
+from ._validation import real_number
+from .fast_layers import _get
+from .ops.rnn import sigmoid as _sigmoid
+from .ops.temporal import temporal_softmax_loss
 from .reference.naive import (
     conv_backward_naive,
     conv_forward_naive,
@@ -14,8 +43,1095 @@ from .reference.naive import (
 )
 
 __all__ = [
+    "affine_forward",
+    "affine_backward",
+    "relu_forward",
+    "relu_backward",
+    "batchnorm_forward",
+    "batchnorm_backward",
+    "batchnorm_backward_alt",
+    "layernorm_forward",
+    "layernorm_backward",
+    "dropout_forward",
+    "dropout_backward",
     "conv_forward_naive",
     "conv_backward_naive",
     "max_pool_forward_naive",
     "max_pool_backward_naive",
+    "spatial_batchnorm_forward",
+    "spatial_batchnorm_backward",
+    "spatial_groupnorm_forward",
+    "spatial_groupnorm_backward",
+    "svm_loss",
+    "softmax_loss",
+    "sigmoid_forward",
+    "sigmoid_backward",
+    "tanh_forward",
+    "tanh_backward",
+    "leaky_relu_forward",
+    "leaky_relu_backward",
+    "prelu_forward",
+    "prelu_backward",
+    "elu_forward",
+    "elu_backward",
+    "maxout_forward",
+    "maxout_backward",
 ]
+
+_MODES = ("train", "test")
+
+
+@dataclass(frozen=True, repr=False)
+class LayerCache:
+    """What a backward needs from its forward call.
+
+    ``producer`` names the forward function, ``out_shape`` is the shape of its output (the
+    shape ``dout`` must have), ``dtype`` its compute dtype and ``saved`` the arrays and numbers
+    it kept, as the course's cache tuples do.
+    """
+
+    producer: str
+    out_shape: tuple
+    dtype: np.dtype
+    saved: dict
+
+    def __repr__(self):
+        return f"LayerCache({self.producer}, out_shape={self.out_shape}, dtype={self.dtype})"
+
+
+# --- validation ---------------------------------------------------------------------------------
+
+
+def _option(params, name, key, default):
+    """``params.get(key, default)``; a TypeError naming ``name`` if ``params`` is not a dict."""
+    if not isinstance(params, Mapping):
+        raise TypeError(f"{name} must be a dict; got {type(params).__name__}")
+    return params.get(key, default)
+
+
+def _mode(params, name):
+    """The required ``params['mode']``: 'train' or 'test'."""
+    mode = _get(params, name, "mode")
+    if not (isinstance(mode, str) and mode in _MODES):
+        raise ValueError(f"{name}['mode'] must be 'train' or 'test'; got {mode!r}")
+    return mode
+
+
+def _eps(params, name):
+    """``params['eps']`` (default 1e-5), a finite number > 0."""
+    eps = _option(params, name, "eps", 1e-5)
+    return real_number(f"{name}['eps']", eps, 0.0, low_open=True)
+
+
+def _float(x):
+    """``x`` as an array in the policy dtype (float32 stays float32, anything else float64)."""
+    x = v.as_array("x", x)
+    return x.astype(v.result_dtype(x), copy=False)
+
+
+def _matrix(x, layout):
+    """``x`` as a non-empty 2-D array, e.g. of layout "(N, D)", in its own dtype."""
+    x = v.as_array("x", x)
+    v.check_ndim("x", x, 2, layout)
+    v.check_nonempty("x", x, layout)
+    return x
+
+
+def _images(x):
+    """``x`` as a non-empty 4-D array of layout (N, C, H, W), in its own dtype."""
+    x = v.as_array("x", x)
+    v.check_ndim("x", x, 4, "(N, C, H, W)")
+    v.check_nonempty("x", x, "(N, C, H, W)")
+    return x
+
+
+def _batch(x):
+    """``x`` of shape (N, d_1, ..., d_k) as an array, and ``D = d_1 * ... * d_k``."""
+    x = v.as_array("x", x)
+    if x.ndim < 2:
+        raise ValueError(f"x must have shape (N, d_1, ..., d_k) with k >= 1; got shape {x.shape}")
+    return x, math.prod(x.shape[1:])
+
+
+def _cast(dtype, *arrays):
+    return tuple(a.astype(dtype, copy=False) for a in arrays)
+
+
+def _scale_shift_args(x, gamma, beta, shape, why):
+    """Check ``gamma`` and ``beta`` have ``shape``; return x, gamma, beta in their compute dtype."""
+    gamma, beta = v.as_array("gamma", gamma), v.as_array("beta", beta)
+    v.check_shape("gamma", gamma, shape, why)
+    v.check_shape("beta", beta, shape, why)
+    return _cast(v.result_dtype(x, gamma, beta), x, gamma, beta)
+
+
+def _backward_args(dout, cache, producer, layout=None):
+    """Validate ``dout`` against a ``cache`` made by ``producer``.
+
+    Returns ``(dout, saved)`` with ``dout`` and the cached floating arrays in the compute dtype:
+    float32 if the forward ran in float32 and ``dout`` is float32, else float64. ``layout``
+    describes the expected shape in words; default the forward output's shape.
+    """
+    if isinstance(cache, LayerCache) and cache.producer != producer:
+        raise TypeError(f"cache must be the cache returned by {producer}; got one from {cache.producer}")
+    if layout is None and isinstance(cache, LayerCache):
+        layout = str(cache.out_shape)
+    dout = v.backward_args(dout, cache, LayerCache, producer, layout)
+    dtype = v.result_dtype(dout, cache)  # reads only the .dtype of each
+    saved = {
+        key: val.astype(dtype, copy=False) if isinstance(val, np.ndarray) and val.dtype.kind == "f" else val
+        for key, val in cache.saved.items()
+    }
+    return dout.astype(dtype, copy=False), saved
+
+
+# --- shared arithmetic --------------------------------------------------------------------------
+
+
+def _standardize(x, axis, eps):
+    """Two-pass statistics over ``axis`` (kept as size-1 dims).
+
+    Returns ``(mean, var, ivar, xhat)`` with the biased variance, ``ivar = 1 / sqrt(var + eps)``
+    and ``xhat = (x - mean) * ivar``, all in ``x``'s dtype.
+    """
+    mean = x.mean(axis=axis, keepdims=True)
+    xmu = x - mean
+    var = np.mean(xmu * xmu, axis=axis, keepdims=True)
+    ivar = 1 / np.sqrt(var + eps)
+    return mean, var, ivar, xmu * ivar
+
+
+def _standardize_backward(dxhat, xhat, ivar, axis):
+    """Gradient through ``xhat = (x - mean(x)) / sqrt(var(x) + eps)`` over ``axis``, closed form:
+    ``dx = ivar * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))``."""
+    return ivar * (
+        dxhat
+        - dxhat.mean(axis=axis, keepdims=True)
+        - xhat * np.mean(dxhat * xhat, axis=axis, keepdims=True)
+    )
+
+
+def _scale_shift_backward(dout, xhat, gamma, axis, keepdims=False):
+    """Gradients through ``out = gamma * xhat + beta``: ``(dxhat, dgamma, dbeta)``."""
+    dgamma = np.sum(dout * xhat, axis=axis, keepdims=keepdims)
+    dbeta = np.sum(dout, axis=axis, keepdims=keepdims)
+    return dout * gamma, dgamma, dbeta
+
+
+def _channels_last(a):
+    """(N, C, H, W) -> (N * H * W, C), a new C-contiguous array."""
+    return a.transpose(0, 2, 3, 1).reshape(-1, a.shape[1])
+
+
+def _channels_first(a, shape):
+    """Inverse of :func:`_channels_last` for the (N, C, H, W) ``shape``."""
+    n, c, h, w = shape
+    return np.ascontiguousarray(a.reshape(n, h, w, c).transpose(0, 3, 1, 2))
+
+
+# --- affine and ReLU ----------------------------------------------------------------------------
+
+
+def affine_forward(x, w, b):
+    """Computes the forward pass for an affine (fully connected) layer.
+
+    The input x has shape (N, d_1, ..., d_k) and contains a minibatch of N examples, where each
+    example x[i] has shape (d_1, ..., d_k). We will reshape each input into a vector of
+    dimension D = d_1 * ... * d_k, and then transform it to an output vector of dimension M.
+
+    Parameters
+    ----------
+    x : array_like of shape (N, d_1, ..., d_k)
+        Input data.
+    w : array_like of shape (D, M)
+        Weights.
+    b : array_like of shape (M,)
+        Biases.
+
+    Returns
+    -------
+    out : ndarray of shape (N, M)
+        ``x.reshape(N, D) @ w + b``; float32 if all inputs are float32, else float64.
+    cache : LayerCache
+        (x, w, b), for ``affine_backward``.
+
+    Raises
+    ------
+    TypeError
+        If an argument is not a real numeric array.
+    ValueError
+        If ``x`` has fewer than 2 dimensions, ``w`` is not (D, M) or ``b`` is not (M,).
+    """
+    x, d = _batch(x)
+    w, b = v.as_array("w", w), v.as_array("b", b)
+    v.check_ndim("w", w, 2, "(D, M)")
+    v.check_shape("w", w, (d, w.shape[1]), f"(D, M) with D = {d}, the size of one example of x {x.shape}")
+    v.check_ndim("b", b, 1, "(M,)")
+    v.check_shape("b", b, w.shape[1:], f"(M,), the output size of w {w.shape}")
+    x, w, b = _cast(v.result_dtype(x, w, b), x, w, b)
+    out = x.reshape(x.shape[0], d) @ w
+    out += b
+    return out, LayerCache("affine_forward", out.shape, out.dtype, {"x": x, "w": w, "b": b})
+
+
+def affine_backward(dout, cache):
+    """Computes the backward pass for an affine (fully connected) layer.
+
+    Parameters
+    ----------
+    dout : array_like of shape (N, M)
+        Upstream derivative.
+    cache : LayerCache
+        From ``affine_forward``.
+
+    Returns
+    -------
+    dx : ndarray of shape (N, d1, ..., d_k)
+        Gradient with respect to x.
+    dw : ndarray of shape (D, M)
+        Gradient with respect to w.
+    db : ndarray of shape (M,)
+        Gradient with respect to b.
+    """
+    dout, s = _backward_args(dout, cache, "affine_forward", "(N, M)")
+    x, w = s["x"], s["w"]
+    dx = (dout @ w.T).reshape(x.shape)
+    dw = x.reshape(x.shape[0], w.shape[0]).T @ dout
+    return dx, dw, dout.sum(axis=0)
+
+
+def relu_forward(x):
+    """Computes the forward pass for a layer of rectified linear units (ReLUs).
+
+    Parameters
+    ----------
+    x : array_like of any shape
+        Inputs.
+
+    Returns
+    -------
+    out : ndarray of the same shape as x
+        ``max(0, x)``.
+    cache : LayerCache
+        x, for ``relu_backward``.
+    """
+    x = _float(x)
+    out = np.maximum(x, 0)
+    return out, LayerCache("relu_forward", out.shape, out.dtype, {"x": x})
+
+
+def relu_backward(dout, cache):
+    """Computes the backward pass for a layer of rectified linear units (ReLUs).
+
+    Parameters
+    ----------
+    dout : array_like
+        Upstream derivatives, of the shape of the forward output.
+    cache : LayerCache
+        From ``relu_forward``.
+
+    Returns
+    -------
+    dx : ndarray
+        Gradient with respect to x: ``dout`` where ``x > 0``, else 0 (0 at ``x == 0`` too).
+    """
+    dout, s = _backward_args(dout, cache, "relu_forward")
+    return np.where(s["x"] > 0, dout, 0)
+
+
+# --- batch and layer normalisation --------------------------------------------------------------
+
+
+def _running_stat(bn_param, key, d, dtype):
+    """``bn_param[key]`` checked to be (D,) and cast to ``dtype``, or zeros if absent."""
+    if key not in bn_param:
+        return np.zeros(d, dtype=dtype)
+    name = f"bn_param['{key}']"
+    stat = v.as_array(name, bn_param[key])
+    v.check_shape(name, stat, (d,), "(D,), one per feature of x")
+    return stat.astype(dtype, copy=False)
+
+
+def batchnorm_forward(x, gamma, beta, bn_param):
+    """Forward pass for batch normalization.
+
+    During training the sample mean and (uncorrected) sample variance are computed from
+    minibatch statistics and used to normalize the incoming data. During training we also keep
+    an exponentially decaying running mean of the mean and variance of each feature, and these
+    averages are used to normalize data at test-time.
+
+    At each timestep we update the running averages for mean and variance using an exponential
+    decay based on the momentum parameter::
+
+        running_mean = momentum * running_mean + (1 - momentum) * sample_mean
+        running_var = momentum * running_var + (1 - momentum) * sample_var
+
+    Note that the batch normalization paper suggests a different test-time behavior: they
+    compute sample mean and variance for each feature using a large number of training images
+    rather than using a running average. For this implementation we have chosen to use running
+    averages instead since they do not require an additional estimation step; the torch7
+    implementation of batch normalization also uses running averages.
+
+    Parameters
+    ----------
+    x : array_like of shape (N, D)
+        Data.
+    gamma : array_like of shape (D,)
+        Scale parameter.
+    beta : array_like of shape (D,)
+        Shift parameter.
+    bn_param : dict
+        Dictionary with the following keys:
+
+        - mode: 'train' or 'test'; required
+        - eps: Constant for numeric stability (default 1e-5, must be > 0)
+        - momentum: Constant for running mean / variance (default 0.9, in [0, 1])
+        - running_mean: Array of shape (D,) giving running mean of features
+        - running_var: Array of shape (D,) giving running variance of features
+
+        Absent running statistics start as zeros. On return ``bn_param['running_mean']`` and
+        ``bn_param['running_var']`` hold the (in train mode: updated) running statistics, as
+        new arrays in the compute dtype; the arrays passed in are not written to.
+
+    Returns
+    -------
+    out : ndarray of shape (N, D)
+        ``gamma * xhat + beta``; float32 if x, gamma and beta are float32, else float64.
+    cache : LayerCache
+        For ``batchnorm_backward`` and ``batchnorm_backward_alt`` (either mode).
+
+    Raises
+    ------
+    TypeError
+        If an array argument is not real numeric, ``bn_param`` is not a dict or a
+        hyperparameter is not a number.
+    ValueError
+        If ``x`` is not a non-empty (N, D) array, ``gamma``, ``beta`` or a running statistic
+        is not (D,), 'mode' is missing or neither 'train' nor 'test', or eps/momentum are out
+        of range.
+    """
+    mode = _mode(bn_param, "bn_param")
+    eps = _eps(bn_param, "bn_param")
+    momentum = real_number("bn_param['momentum']", bn_param.get("momentum", 0.9), 0.0, 1.0)
+    x = _matrix(x, "(N, D)")
+    d = x.shape[1]
+    x, gamma, beta = _scale_shift_args(x, gamma, beta, (d,), "(D,), one per feature of x")
+    running_mean = _running_stat(bn_param, "running_mean", d, x.dtype)
+    running_var = _running_stat(bn_param, "running_var", d, x.dtype)
+
+    if mode == "train":
+        mean, var, ivar, xhat = _standardize(x, 0, eps)
+        running_mean = momentum * running_mean + (1 - momentum) * mean[0]
+        running_var = momentum * running_var + (1 - momentum) * var[0]
+    else:
+        mean, var = running_mean, running_var
+        ivar = 1 / np.sqrt(running_var + eps)
+        xhat = (x - running_mean) * ivar
+    out = gamma * xhat + beta
+
+    bn_param["running_mean"] = running_mean
+    bn_param["running_var"] = running_var
+    saved = {
+        "x": x, "gamma": gamma, "mean": mean, "var": var, "ivar": ivar, "xhat": xhat, "eps": eps,
+        "batch_stats": mode == "train",  # False: the statistics are constants (test mode)
+    }  # fmt: skip
+    return out, LayerCache("batchnorm_forward", out.shape, out.dtype, saved)
+
+
+def _batchnorm_graph_dx(dxhat, s):
+    """dx through the batch statistics, walking the forward's graph backwards node by node.
+
+    Forward: xmu = x - mean, sq = xmu ** 2, var = mean(sq), std = sqrt(var + eps),
+    ivar = 1 / std, xhat = xmu * ivar.
+    """
+    n = dxhat.shape[0]
+    xmu = s["x"] - s["mean"]
+    std = np.sqrt(s["var"] + s["eps"])
+    divar = np.sum(dxhat * xmu, axis=0, keepdims=True)
+    dxmu = dxhat * s["ivar"]  # the direct path xhat <- xmu
+    dstd = -divar / (std * std)
+    dvar = 0.5 * dstd / std
+    dsq = dvar / n  # the same for every sample
+    dxmu = dxmu + 2 * xmu * dsq  # the path xmu <- sq <- var
+    dmean = -np.sum(dxmu, axis=0, keepdims=True)
+    return dxmu + dmean / n
+
+
+def _batchnorm_alt_dx(dxhat, s):
+    return _standardize_backward(dxhat, s["xhat"], s["ivar"], axis=0)
+
+
+def _batchnorm_backward(dout, cache, batch_stats_dx):
+    dout, s = _backward_args(dout, cache, "batchnorm_forward", "(N, D)")
+    dxhat, dgamma, dbeta = _scale_shift_backward(dout, s["xhat"], s["gamma"], axis=0)
+    if s["batch_stats"]:
+        dx = batch_stats_dx(dxhat, s)
+    else:  # test mode: the running statistics are constants
+        dx = dxhat * s["ivar"]
+    return dx, dgamma, dbeta
+
+
+def batchnorm_backward(dout, cache):
+    """Backward pass for batch normalization.
+
+    Computed by walking the computational graph of batch normalization backwards, one node at
+    a time.
+
+    Parameters
+    ----------
+    dout : array_like of shape (N, D)
+        Upstream derivatives.
+    cache : LayerCache
+        From ``batchnorm_forward`` (train mode; test mode, where the statistics are the
+        constant running averages, is supported too).
+
+    Returns
+    -------
+    dx : ndarray of shape (N, D)
+        Gradient with respect to inputs x.
+    dgamma : ndarray of shape (D,)
+        Gradient with respect to scale parameter gamma.
+    dbeta : ndarray of shape (D,)
+        Gradient with respect to shift parameter beta.
+    """
+    return _batchnorm_backward(dout, cache, _batchnorm_graph_dx)
+
+
+def batchnorm_backward_alt(dout, cache):
+    """Alternative backward pass for batch normalization.
+
+    The gradient with respect to x simplified on paper to one expression::
+
+        dx = ivar / N * (N * dxhat - sum(dxhat) - xhat * sum(dxhat * xhat))
+
+    with ``dxhat = dout * gamma`` and ``ivar = 1 / sqrt(var + eps)``. Inputs and outputs are
+    the same as ``batchnorm_backward``.
+    """
+    return _batchnorm_backward(dout, cache, _batchnorm_alt_dx)
+
+
+def layernorm_forward(x, gamma, beta, ln_param):
+    """Forward pass for layer normalization.
+
+    During both training and test-time, the incoming data is normalized per data-point, before
+    being scaled by gamma and beta parameters identical to that of batch normalization.
+
+    Note that in contrast to batch normalization, the behavior during train and test-time for
+    layer normalization are identical, and we do not need to keep track of running averages of
+    any sort.
+
+    Parameters
+    ----------
+    x : array_like of shape (N, D)
+        Data.
+    gamma : array_like of shape (D,)
+        Scale parameter.
+    beta : array_like of shape (D,)
+        Shift parameter.
+    ln_param : dict
+        Dictionary with the following key (others, such as 'mode', are ignored):
+
+        - eps: Constant for numeric stability (default 1e-5, must be > 0)
+
+    Returns
+    -------
+    out : ndarray of shape (N, D)
+    cache : LayerCache
+        For ``layernorm_backward``.
+    """
+    eps = _eps(ln_param, "ln_param")
+    x = _matrix(x, "(N, D)")
+    x, gamma, beta = _scale_shift_args(x, gamma, beta, (x.shape[1],), "(D,), one per feature of x")
+    _, _, ivar, xhat = _standardize(x, 1, eps)
+    out = gamma * xhat + beta
+    saved = {"gamma": gamma, "ivar": ivar, "xhat": xhat}
+    return out, LayerCache("layernorm_forward", out.shape, out.dtype, saved)
+
+
+def layernorm_backward(dout, cache):
+    """Backward pass for layer normalization.
+
+    Parameters
+    ----------
+    dout : array_like of shape (N, D)
+        Upstream derivatives.
+    cache : LayerCache
+        From ``layernorm_forward``.
+
+    Returns
+    -------
+    dx : ndarray of shape (N, D)
+        Gradient with respect to inputs x.
+    dgamma : ndarray of shape (D,)
+        Gradient with respect to scale parameter gamma.
+    dbeta : ndarray of shape (D,)
+        Gradient with respect to shift parameter beta.
+    """
+    dout, s = _backward_args(dout, cache, "layernorm_forward", "(N, D)")
+    dxhat, dgamma, dbeta = _scale_shift_backward(dout, s["xhat"], s["gamma"], axis=0)
+    return _standardize_backward(dxhat, s["xhat"], s["ivar"], axis=1), dgamma, dbeta
+
+
+# --- dropout ------------------------------------------------------------------------------------
+
+
+def _uniform(dropout_param, shape):
+    """Uniform draws in [0, 1) for a dropout mask.
+
+    With ``dropout_param['seed']``: the numbers ``np.random.seed(seed); np.random.rand(*shape)``
+    gives (so the course's masks exactly), from a private ``np.random.RandomState(seed)``, which
+    leaves NumPy's global random state alone. Without: from the global state, as the course.
+    """
+    if "seed" not in dropout_param:
+        return np.random.random_sample(shape)
+    seed = v.positive_int("dropout_param['seed']", dropout_param["seed"], minimum=0)
+    if seed >= 2**32:
+        raise ValueError(f"dropout_param['seed'] must be an int in [0, 2**32 - 1]; got {seed}")
+    return np.random.RandomState(seed).random_sample(shape)
+
+
+def dropout_forward(x, dropout_param):
+    """Forward pass for inverted dropout.
+
+    Note that this is different from the vanilla version of dropout. Here, p is the probability
+    of keeping a neuron output, as opposed to the probability of dropping a neuron output.
+
+    Parameters
+    ----------
+    x : array_like of any shape
+        Input data.
+    dropout_param : dict
+        A dictionary with the following keys:
+
+        - p: Dropout parameter. We keep each neuron output with probability p; required, in
+          (0, 1] (p = 1 keeps everything).
+        - mode: 'test' or 'train'; required. If the mode is train, then perform dropout; if
+          the mode is test, then just return the input.
+        - seed: Seed for the random number generator. Passing seed makes this function
+          deterministic, which is needed for gradient checking but not in real networks. The
+          mask is then the course's (``np.random.seed(seed)`` then ``np.random.rand``), drawn
+          from a private ``RandomState(seed)`` so NumPy's global random state is left alone.
+          Without a seed the draws come from the global state (``np.random.seed`` makes a
+          whole run reproducible).
+
+    Returns
+    -------
+    out : ndarray of the same shape as x
+        Train mode: ``x * mask`` with ``mask = (rand < p) / p``; test mode: a copy of x.
+    cache : LayerCache
+        The mask, for ``dropout_backward``; in test mode it is None.
+
+    Raises
+    ------
+    TypeError
+        If ``x`` is not real numeric, ``dropout_param`` is not a dict or 'p' is not a number.
+    ValueError
+        If 'p' or 'mode' is missing, 'p' is outside (0, 1], 'mode' is neither 'train' nor
+        'test', or 'seed' is not an int in [0, 2**32 - 1].
+    """
+    p = real_number("dropout_param['p']", _get(dropout_param, "dropout_param", "p"), 0.0, 1.0, low_open=True)
+    mode = _mode(dropout_param, "dropout_param")
+    x = _float(x)
+    if mode == "train":
+        mask = ((_uniform(dropout_param, x.shape) < p) / p).astype(x.dtype)
+        out = x * mask
+    else:
+        mask = None
+        out = x.copy()
+    return out, LayerCache("dropout_forward", out.shape, out.dtype, {"mask": mask})
+
+
+def dropout_backward(dout, cache):
+    """Backward pass for inverted dropout.
+
+    Parameters
+    ----------
+    dout : array_like
+        Upstream derivatives, of any shape (that of the forward output).
+    cache : LayerCache
+        From ``dropout_forward``.
+
+    Returns
+    -------
+    dx : ndarray
+        ``dout * mask`` in train mode, a copy of ``dout`` in test mode.
+    """
+    dout, s = _backward_args(dout, cache, "dropout_forward")
+    return dout.copy() if s["mask"] is None else dout * s["mask"]
+
+
+# --- spatial normalisation ----------------------------------------------------------------------
+
+
+def spatial_batchnorm_forward(x, gamma, beta, bn_param):
+    """Computes the forward pass for spatial batch normalization.
+
+    Batch normalization over the N * H * W values of each channel: the vanilla version of batch
+    normalization applied to ``x`` reshaped to (N * H * W, C).
+
+    Parameters
+    ----------
+    x : array_like of shape (N, C, H, W)
+        Input data.
+    gamma : array_like of shape (C,)
+        Scale parameter.
+    beta : array_like of shape (C,)
+        Shift parameter.
+    bn_param : dict
+        Dictionary with the following keys, as for ``batchnorm_forward`` (D = C):
+
+        - mode: 'train' or 'test'; required
+        - eps: Constant for numeric stability
+        - momentum: Constant for running mean / variance. momentum=0 means that old
+          information is discarded completely at every time step, while momentum=1 means that
+          new information is never incorporated. The default of momentum=0.9 should work well
+          in most situations.
+        - running_mean: Array of shape (C,) giving running mean of features
+        - running_var: Array of shape (C,) giving running variance of features
+
+    Returns
+    -------
+    out : ndarray of shape (N, C, H, W)
+    cache : LayerCache
+        For ``spatial_batchnorm_backward``.
+    """
+    x = _images(x)
+    _scale_shift_args(x, gamma, beta, (x.shape[1],), "(C,), one per channel of x")  # words errors
+    out, bn_cache = batchnorm_forward(_channels_last(x), gamma, beta, bn_param)
+    out = _channels_first(out, x.shape)
+    return out, LayerCache("spatial_batchnorm_forward", out.shape, out.dtype, {"bn": bn_cache})
+
+
+def spatial_batchnorm_backward(dout, cache):
+    """Computes the backward pass for spatial batch normalization.
+
+    Parameters
+    ----------
+    dout : array_like of shape (N, C, H, W)
+        Upstream derivatives.
+    cache : LayerCache
+        From ``spatial_batchnorm_forward``.
+
+    Returns
+    -------
+    dx : ndarray of shape (N, C, H, W)
+        Gradient with respect to inputs.
+    dgamma : ndarray of shape (C,)
+        Gradient with respect to scale parameter.
+    dbeta : ndarray of shape (C,)
+        Gradient with respect to shift parameter.
+    """
+    dout, s = _backward_args(dout, cache, "spatial_batchnorm_forward", "(N, C, H, W)")
+    dx, dgamma, dbeta = batchnorm_backward_alt(_channels_last(dout), s["bn"])
+    return _channels_first(dx, dout.shape), dgamma, dbeta
+
+
+def spatial_groupnorm_forward(x, gamma, beta, G, gn_param):
+    """Computes the forward pass for spatial group normalization.
+
+    In contrast to layer normalization, group normalization splits each entry in the data into
+    G contiguous pieces, which it then normalizes independently. Per-feature shifting and
+    scaling are then applied to the data, in a manner identical to that of batch normalization
+    and layer normalization.
+
+    Parameters
+    ----------
+    x : array_like of shape (N, C, H, W)
+        Input data.
+    gamma : array_like of shape (1, C, 1, 1)
+        Scale parameter.
+    beta : array_like of shape (1, C, 1, 1)
+        Shift parameter.
+    G : int
+        Integer number of groups to split into, should be a divisor of C.
+    gn_param : dict
+        Dictionary with the following key:
+
+        - eps: Constant for numeric stability (default 1e-5, must be > 0)
+
+    Returns
+    -------
+    out : ndarray of shape (N, C, H, W)
+    cache : LayerCache
+        For ``spatial_groupnorm_backward``.
+
+    Raises
+    ------
+    ValueError
+        Also if ``G`` is not a positive divisor of C.
+    """
+    eps = _eps(gn_param, "gn_param")
+    x = _images(x)
+    n, c = x.shape[:2]
+    G = v.positive_int("G", G)
+    if c % G:
+        raise ValueError(f"G must divide the number of channels C = {c} of x {x.shape}; got G = {G}")
+    x, gamma, beta = _scale_shift_args(x, gamma, beta, (1, c, 1, 1), "(1, C, 1, 1), one per channel of x")
+    _, _, ivar, xhat = _standardize(x.reshape(n, G, -1), 2, eps)
+    xhat = xhat.reshape(x.shape)
+    out = gamma * xhat + beta
+    saved = {"gamma": gamma, "ivar": ivar, "xhat": xhat}
+    return out, LayerCache("spatial_groupnorm_forward", out.shape, out.dtype, saved)
+
+
+def spatial_groupnorm_backward(dout, cache):
+    """Computes the backward pass for spatial group normalization.
+
+    Parameters
+    ----------
+    dout : array_like of shape (N, C, H, W)
+        Upstream derivatives.
+    cache : LayerCache
+        From ``spatial_groupnorm_forward``.
+
+    Returns
+    -------
+    dx : ndarray of shape (N, C, H, W)
+        Gradient with respect to inputs.
+    dgamma : ndarray of shape (1, C, 1, 1)
+        Gradient with respect to scale parameter.
+    dbeta : ndarray of shape (1, C, 1, 1)
+        Gradient with respect to shift parameter.
+    """
+    dout, s = _backward_args(dout, cache, "spatial_groupnorm_forward", "(N, C, H, W)")
+    xhat, ivar = s["xhat"], s["ivar"]
+    dxhat, dgamma, dbeta = _scale_shift_backward(dout, xhat, s["gamma"], axis=(0, 2, 3), keepdims=True)
+    groups = ivar.shape[:2]  # (N, G)
+    dx = _standardize_backward(dxhat.reshape(*groups, -1), xhat.reshape(*groups, -1), ivar, axis=2)
+    return dx.reshape(dout.shape), dgamma, dbeta
+
+
+# --- losses -------------------------------------------------------------------------------------
+
+
+def _scores_labels(x, y):
+    """Validate a loss call: ``x`` (N, C) in the policy dtype, ``y`` (N,) ints in [0, C)."""
+    x = _matrix(x, "(N, C)")
+    n, c = x.shape
+    y = v.class_labels("y", y, n)
+    if y.max() >= c:
+        raise ValueError(
+            f"y must hold class labels in [0, C) = [0, {c}) for the C columns of x {x.shape}; "
+            f"got {int(y.max())}"
+        )
+    return x.astype(v.result_dtype(x), copy=False), y.astype(np.intp, copy=False)
+
+
+def svm_loss(x, y):
+    """Computes the loss and gradient using for multiclass SVM classification.
+
+    The multiclass hinge loss with margin 1: for each sample
+    ``sum over j != y of max(0, x[j] - x[y] + 1)``, averaged over the N samples.
+
+    Parameters
+    ----------
+    x : array_like of shape (N, C)
+        Input data, where x[i, j] is the score for the jth class for the ith input.
+    y : array_like of int, shape (N,)
+        Vector of labels, where y[i] is the label for x[i] and 0 <= y[i] < C.
+
+    Returns
+    -------
+    loss : float
+        Scalar giving the loss (summed in float64).
+    dx : ndarray of shape (N, C)
+        Gradient of the loss with respect to x; a margin of exactly 0 counts as inactive.
+
+    Raises
+    ------
+    TypeError
+        If ``x`` is not real numeric or ``y`` not integer.
+    ValueError
+        If ``x`` is not a non-empty (N, C) array, or ``y`` is not (N,) or holds a label outside
+        [0, C).
+    """
+    x, y = _scores_labels(x, y)
+    n = x.shape[0]
+    rows = np.arange(n)
+    margins = np.maximum(x - x[rows, y][:, None] + 1, 0)
+    margins[rows, y] = 0
+    loss = float(np.sum(margins, dtype=np.float64)) / n
+    active = margins > 0
+    dx = active.astype(x.dtype)
+    dx[rows, y] -= active.sum(axis=1)
+    dx /= n
+    return loss, dx
+
+
+def softmax_loss(x, y):
+    """Computes the loss and gradient for softmax classification.
+
+    Parameters
+    ----------
+    x : array_like of shape (N, C)
+        Input data, where x[i, j] is the score for the jth class for the ith input.
+    y : array_like of int, shape (N,)
+        Vector of labels, where y[i] is the label for x[i] and 0 <= y[i] < C.
+
+    Returns
+    -------
+    loss : float
+        Scalar giving the mean cross-entropy loss (summed in float64).
+    dx : ndarray of shape (N, C)
+        Gradient of the loss with respect to x.
+
+    Raises
+    ------
+    As ``svm_loss``.
+
+    Notes
+    -----
+    Scores are shifted by their row maximum before exponentiating, so large scores (such as
+    [123, 456, 789]) neither overflow nor change the loss. Computed by the masked softmax loss
+    of ``rnn_layers.temporal_softmax_loss`` with one time step and nothing masked.
+    """
+    x, y = _scores_labels(x, y)
+    n, c = x.shape
+    loss, dx = temporal_softmax_loss(x[:, None, :], y[:, None], np.ones((n, 1), dtype=bool))
+    return loss, dx.reshape(n, c)
+
+
+# --- activations of the course notes ------------------------------------------------------------
+
+
+def sigmoid_forward(x):
+    """Forward pass for the logistic sigmoid ``1 / (1 + exp(-x))``, elementwise.
+
+    Numerically stable: only ``exp(-|x|)`` is evaluated, so ``sigmoid_forward(1000)`` is
+    exactly 1 and ``sigmoid_forward(-1000)`` exactly 0, with no warning.
+
+    Parameters
+    ----------
+    x : array_like of any shape
+
+    Returns
+    -------
+    out : ndarray of the same shape as x
+    cache : LayerCache
+        out, for ``sigmoid_backward``.
+    """
+    out = _sigmoid(x)
+    return out, LayerCache("sigmoid_forward", out.shape, out.dtype, {"out": out})
+
+
+def sigmoid_backward(dout, cache):
+    """Backward pass for the sigmoid: ``dx = dout * out * (1 - out)``."""
+    dout, s = _backward_args(dout, cache, "sigmoid_forward")
+    out = s["out"]
+    return dout * out * (1 - out)
+
+
+def tanh_forward(x):
+    """Forward pass for the hyperbolic tangent, elementwise.
+
+    Parameters
+    ----------
+    x : array_like of any shape
+
+    Returns
+    -------
+    out : ndarray of the same shape as x
+    cache : LayerCache
+        out, for ``tanh_backward``.
+    """
+    out = np.tanh(_float(x))
+    return out, LayerCache("tanh_forward", out.shape, out.dtype, {"out": out})
+
+
+def tanh_backward(dout, cache):
+    """Backward pass for tanh: ``dx = dout * (1 - out ** 2)``."""
+    dout, s = _backward_args(dout, cache, "tanh_forward")
+    out = s["out"]
+    return dout * (1 - out * out)
+
+
+def leaky_relu_forward(x, alpha=0.01):
+    """Forward pass for the leaky ReLU: ``x`` where ``x > 0``, else ``alpha * x``.
+
+    Parameters
+    ----------
+    x : array_like of any shape
+    alpha : float, default 0.01
+        The slope for negative inputs (the course notes' small constant), a finite number.
+
+    Returns
+    -------
+    out : ndarray of the same shape as x
+    cache : LayerCache
+        (x, alpha), for ``leaky_relu_backward``.
+    """
+    alpha = real_number("alpha", alpha)
+    x = _float(x)
+    out = np.where(x > 0, x, alpha * x)
+    return out, LayerCache("leaky_relu_forward", out.shape, out.dtype, {"x": x, "alpha": alpha})
+
+
+def leaky_relu_backward(dout, cache):
+    """Backward pass for the leaky ReLU: ``dout`` where ``x > 0``, else ``alpha * dout``."""
+    dout, s = _backward_args(dout, cache, "leaky_relu_forward")
+    return np.where(s["x"] > 0, dout, s["alpha"] * dout)
+
+
+def _prelu_slope(x, alpha):
+    """Validate ``alpha`` against ``x``; return it shaped to broadcast over ``x``'s axis 1."""
+    if alpha.ndim == 0:
+        return alpha
+    if alpha.ndim != 1 or x.ndim < 2 or alpha.shape[0] != x.shape[1]:
+        channels = f"(C,) = ({x.shape[1]},)" if x.ndim >= 2 else "(C,) (for x with an axis 1)"
+        raise ValueError(
+            f"alpha must have shape () (one slope) or {channels} (one per channel, axis 1 of "
+            f"x {x.shape}); got shape {alpha.shape}"
+        )
+    return alpha.reshape(alpha.shape + (1,) * (x.ndim - 2))
+
+
+def prelu_forward(x, alpha):
+    """Forward pass for the parametric ReLU: ``x`` where ``x > 0``, else ``alpha * x``.
+
+    The slope ``alpha`` is learned (He et al., 2015).
+
+    Parameters
+    ----------
+    x : array_like of any shape; (N, C, ...) for a per-channel ``alpha``
+    alpha : array_like of shape () or (C,)
+        One slope for every element, or one per channel (axis 1 of ``x``).
+
+    Returns
+    -------
+    out : ndarray of the same shape as x
+        float32 if x and alpha are float32, else float64.
+    cache : LayerCache
+        (x, alpha), for ``prelu_backward``.
+    """
+    x, alpha = v.as_array("x", x), v.as_array("alpha", alpha)
+    _prelu_slope(x, alpha)
+    x, alpha = _cast(v.result_dtype(x, alpha), x, alpha)
+    out = np.where(x > 0, x, _prelu_slope(x, alpha) * x)
+    return out, LayerCache("prelu_forward", out.shape, out.dtype, {"x": x, "alpha": alpha})
+
+
+def prelu_backward(dout, cache):
+    """Backward pass for the parametric ReLU.
+
+    Parameters
+    ----------
+    dout : array_like
+        Upstream derivatives, of the shape of x.
+    cache : LayerCache
+        From ``prelu_forward``.
+
+    Returns
+    -------
+    dx : ndarray of the shape of x
+        ``dout`` where ``x > 0``, else ``alpha * dout``.
+    dalpha : ndarray of the shape of alpha
+        ``sum(dout * x)`` over the elements with ``x <= 0`` (per channel for a per-channel
+        alpha).
+    """
+    dout, s = _backward_args(dout, cache, "prelu_forward")
+    x, alpha = s["x"], s["alpha"]
+    positive = x > 0
+    dx = np.where(positive, dout, _prelu_slope(x, alpha) * dout)
+    axes = tuple(i for i in range(x.ndim) if alpha.ndim == 0 or i != 1)
+    dalpha = np.asarray(np.sum(np.where(positive, 0, dout * x), axis=axes))
+    return dx, dalpha
+
+
+def elu_forward(x, alpha=1.0):
+    """Forward pass for the exponential linear unit: ``x`` where ``x > 0``, else
+    ``alpha * (exp(x) - 1)``.
+
+    Parameters
+    ----------
+    x : array_like of any shape
+    alpha : float, default 1.0
+        The saturation value for negative inputs is ``-alpha``; a finite number.
+
+    Returns
+    -------
+    out : ndarray of the same shape as x
+    cache : LayerCache
+        (x, alpha), for ``elu_backward``.
+
+    Notes
+    -----
+    ``expm1`` is evaluated only at ``min(x, 0)``: no overflow for large positive inputs.
+    """
+    alpha = real_number("alpha", alpha)
+    x = _float(x)
+    out = np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0)))
+    return out, LayerCache("elu_forward", out.shape, out.dtype, {"x": x, "alpha": alpha})
+
+
+def elu_backward(dout, cache):
+    """Backward pass for the ELU: ``dout`` where ``x > 0``, else ``dout * alpha * exp(x)``."""
+    dout, s = _backward_args(dout, cache, "elu_forward")
+    x = s["x"]
+    return np.where(x > 0, dout, dout * (s["alpha"] * np.exp(np.minimum(x, 0))))
+
+
+def maxout_forward(x, w, b):
+    """Forward pass for a maxout layer of K affine pieces: ``out = max_k(x @ w[k] + b[k])``.
+
+    Parameters
+    ----------
+    x : array_like of shape (N, d_1, ..., d_k)
+        Input data, reshaped to (N, D) with D = d_1 * ... * d_k as in ``affine_forward``.
+    w : array_like of shape (K, D, M)
+        Weights of the K pieces.
+    b : array_like of shape (K, M)
+        Biases of the K pieces.
+
+    Returns
+    -------
+    out : ndarray of shape (N, M)
+    cache : LayerCache
+        (x, w, the winning piece of every output), for ``maxout_backward``.
+
+    Notes
+    -----
+    One BLAS product for all K pieces. Where several pieces tie for the maximum the first (the
+    lowest k) wins, and the backward sends the whole gradient to it.
+    """
+    x, d = _batch(x)
+    w, b = v.as_array("w", w), v.as_array("b", b)
+    v.check_ndim("w", w, 3, "(K, D, M)")
+    v.check_nonempty("w", w, "(K, D, M)")
+    k, _, m = w.shape
+    v.check_shape("w", w, (k, d, m), f"(K, D, M) with D = {d}, the size of one example of x {x.shape}")
+    v.check_ndim("b", b, 2, "(K, M)")
+    v.check_shape("b", b, (k, m), f"(K, M), the piece count and output size of w {w.shape}")
+    x, w, b = _cast(v.result_dtype(x, w, b), x, w, b)
+    n = x.shape[0]
+    z = (x.reshape(n, d) @ w.transpose(1, 0, 2).reshape(d, k * m)).reshape(n, k, m)
+    z += b
+    piece = np.argmax(z, axis=1)  # (N, M): the first maximal piece
+    out = np.take_along_axis(z, piece[:, None, :], axis=1)[:, 0, :]
+    return out, LayerCache("maxout_forward", out.shape, out.dtype, {"x": x, "w": w, "piece": piece})
+
+
+def maxout_backward(dout, cache):
+    """Backward pass for a maxout layer; each output's gradient goes to its first maximal piece.
+
+    Parameters
+    ----------
+    dout : array_like of shape (N, M)
+        Upstream derivatives.
+    cache : LayerCache
+        From ``maxout_forward``.
+
+    Returns
+    -------
+    dx : ndarray of shape (N, d_1, ..., d_k)
+    dw : ndarray of shape (K, D, M)
+    db : ndarray of shape (K, M)
+    """
+    dout, s = _backward_args(dout, cache, "maxout_forward", "(N, M)")
+    x, w, piece = s["x"], s["w"], s["piece"]
+    k, d, m = w.shape
+    n = dout.shape[0]
+    dz = np.where(piece[:, None, :] == np.arange(k)[:, None], dout[:, None, :], 0)  # (N, K, M)
+    dz2 = dz.reshape(n, k * m)
+    dx = (dz2 @ w.transpose(0, 2, 1).reshape(k * m, d)).reshape(x.shape)
+    dw = np.ascontiguousarray((x.reshape(n, d).T @ dz2).reshape(d, k, m).transpose(1, 0, 2))
+    return dx, dw, dz.sum(axis=0)
