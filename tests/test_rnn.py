@@ -159,6 +159,26 @@ def test_lstm_c0_matches_explicit_steps(rng):
     np.testing.assert_allclose(cache.c[:, -1], pc, rtol=1e-12, atol=1e-14)
 
 
+@pytest.mark.parametrize("with_c0", [False, True], ids=["c0-none", "c0-given"])
+def test_lstm_backward_return_dc0(rng, dtype, with_c0):
+    """dc0 matches the reference and, in float64, the numerical gradient with respect to c0."""
+    x, h0, Wx, Wh, b = _params(rng, "lstm", 3, 4, 5, 7, dtype)
+    c0 = rng.standard_normal(h0.shape).astype(dtype) if with_c0 else None
+    h, cache = fast.lstm_forward(x, h0, Wx, Wh, b, c0)
+    dh = rng.standard_normal(h.shape).astype(dtype)
+    grads = fast.lstm_backward(dh, cache, return_dc0=True)
+    assert len(grads) == 6 and len(fast.lstm_backward(dh, cache)) == 5
+    for a, b_ in zip(grads[:5], fast.lstm_backward(dh, cache)):
+        np.testing.assert_array_equal(a, b_)
+    _, rcache = reference.lstm_forward(*_f64([x, h0, Wx, Wh, b]), None if c0 is None else c0.astype(np.float64))
+    rgrads = reference.lstm_backward(dh.astype(np.float64), rcache, return_dc0=True)
+    assert_matches_reference(grads[5], rgrads[5], dtype, "dc0")
+    if dtype == np.float64:
+        c_at = np.zeros_like(h0) if c0 is None else c0
+        num = numerical_grad(lambda v: fast.lstm_forward(x, h0, Wx, Wh, b, v)[0], c_at, dh)
+        assert rel_error(grads[5], num) < 1e-6
+
+
 @pytest.mark.parametrize("dt", [np.float32, np.float64])
 def test_sigmoid_is_stable_and_accurate(dt):
     z = np.array([-1000, -104, -90, -30, -1, -1e-8, 0, 1e-8, 1, 30, 90, 1000], dtype=dt)

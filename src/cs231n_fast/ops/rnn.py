@@ -314,11 +314,12 @@ def lstm_forward(x, h0, Wx, Wh, b, c0=None, *, n_threads=None):
     return h, cache
 
 
-def lstm_backward(dh, cache, *, n_threads=None):
+def lstm_backward(dh, cache, *, n_threads=None, return_dc0=False):
     """Backward of :func:`lstm_forward`.
 
     ``dh`` (N, T, H) is the upstream gradient of every hidden state. Returns
-    ``(dx, dh0, dWx, dWh, db)`` with the shapes of ``x, h0, Wx, Wh, b``.
+    ``(dx, dh0, dWx, dWh, db)`` with the shapes of ``x, h0, Wx, Wh, b``, and with
+    ``return_dc0=True`` also ``dc0`` (N, H), the gradient of the initial cell state.
     """
     dh = recurrent_grad("dh", dh, cache, LSTMCache, "lstm_forward", "(N, T, H)")
     x, h0, c0, Wx, Wh, h, c, gates, tc = (
@@ -336,4 +337,6 @@ def lstm_backward(dh, cache, *, n_threads=None):
     with blas_single_thread():
         _k.seq_backward(4, dh, x, _shifted(h0, h), c0, c, Wx, Wh, gates, tc, h,
                         da, dcarry, dx, dh0, dWx, dWh, db, nb, nt)
+    if return_dc0:  # after the loop the carried cell gradient is that of c0
+        return dx, dh0, dWx, dWh, db, dcarry
     return dx, dh0, dWx, dWh, db

@@ -430,7 +430,7 @@ def lstm_forward(x, h0, Wx, Wh, b, c0=None, *, n_threads=None):
     return h, cache
 
 
-def lstm_backward(dh, cache, *, n_threads=None):
+def lstm_backward(dh, cache, *, n_threads=None, return_dc0=False):
     """Backward pass of ``lstm_forward``.
 
     Parameters
@@ -441,6 +441,9 @@ def lstm_backward(dh, cache, *, n_threads=None):
         From ``lstm_forward``.
     n_threads : int or None, default None
         Accepted and ignored.
+    return_dc0 : bool, default False
+        Also return the gradient of the initial cell state ``c0`` (zeros when the forward
+        call was given none), e.g. to carry gradients across chunks of a long sequence.
 
     Returns
     -------
@@ -449,8 +452,10 @@ def lstm_backward(dh, cache, *, n_threads=None):
     dWx : ndarray of shape (D, 4H)
     dWh : ndarray of shape (H, 4H)
     db : ndarray of shape (4H,)
-        Gradients in the cache's dtype (``dh`` is cast to it). As in the course, the gradient
-        of the initial cell state is not returned.
+        Gradients in the cache's dtype (``dh`` is cast to it).
+    dc0 : ndarray of shape (N, H)
+        Only with ``return_dc0=True``, appended to the tuple; the course's signature has no
+        gradient of the initial cell state.
 
     Raises
     ------
@@ -486,6 +491,8 @@ def lstm_backward(dh, cache, *, n_threads=None):
         dWx += dWx_t
         dWh += dWh_t
         db += db_t
+    if return_dc0:
+        return dx, dprev_h, dWx, dWh, db, dprev_c
     return dx, dprev_h, dWx, dWh, db
 
 
