@@ -10,12 +10,16 @@ Options
 ``--bench-threads N``
     Thread count for every implementation (default 2).
 ``--bench-quick``
-    Only the quick subset of cases.
+    Only the quick subset: the quick cases, in their quick dtypes and implementations.
 
 One benchmark group per kernel × case × dtype holds ``fast``, ``reference`` and ``torch``
-(skipped when torch is not importable), so ratios read off one table. The timed call is
-forward + backward; the inputs are built before it, and the result is checked once against
-the float64 reference before timing.
+(skipped when torch is not importable; the LSTM step adds ``six_matmuls``), so ratios read off
+one table. The timed call is forward + backward; the inputs are built before it, and the
+result is checked once against the float64 reference before timing. ``--benchmark-json``
+output records, with the machine information, this machine's BLAS GEMM peak per dtype at the
+bench thread count (``cs231n_fast.gemm_peak_gflops``); a benchmark's ``extra_info`` holds
+its case's ``gemm_flops`` (None when the case is not GEMM-bound), so ``gemm_flops`` / time /
+peak is its share of the peak.
 """
 
 import math
@@ -26,8 +30,8 @@ from cs231n_fast import benchmarking as bm
 
 #: Seconds of timed rounds to aim for per benchmark, and the bounds on the round count. The
 #: reference is slow: it gets its minimum of rounds on the large cases.
-BUDGET = {"fast": 2.0, "torch": 2.0, "reference": 1.5}
-MIN_ROUNDS = {"fast": 5, "torch": 5, "reference": 2}
+BUDGET = {"fast": 2.0, "six_matmuls": 2.0, "torch": 2.0, "reference": 1.5}
+MIN_ROUNDS = {"fast": 5, "six_matmuls": 5, "torch": 5, "reference": 2}
 MAX_ROUNDS = 200
 
 
@@ -54,21 +58,36 @@ def pytest_configure(config):
         raise pytest.UsageError(f"--bench-threads must be a positive int; got {n}")
 
 
+def _in_quick_subset(params):
+    case = params.get("case")
+    if case is None:
+        return True
+    return (case.quick
+            and params.get("dtype", case.quick_dtypes[0]) in case.quick_dtypes
+            and params.get("impl", case.quick_impls[0]) in case.quick_impls)
+
+
 def pytest_collection_modifyitems(config, items):
     if not config.getoption("--bench-quick"):
         return
     keep, drop = [], []
     for item in items:
-        case = getattr(item, "callspec", None) and item.callspec.params.get("case")
-        (drop if case is not None and not case.quick else keep).append(item)
+        params = item.callspec.params if hasattr(item, "callspec") else {}
+        (keep if _in_quick_subset(params) else drop).append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
 
 
 def pytest_benchmark_update_machine_info(config, machine_info):
-    """Add CPU model, BLAS, thread settings and versions to ``--benchmark-json`` output."""
-    machine_info["cs231n_fast"] = bm.machine_info(config.getoption("--bench-threads"))
+    """Add CPU model, BLAS, thread settings, versions and the BLAS GEMM peak per dtype to
+    ``--benchmark-json`` output."""
+    n_threads = config.getoption("--bench-threads")
+    info = bm.machine_info(n_threads)
+    peaks = bm.gemm_peaks(bm.DTYPES, n_threads, quick=config.getoption("--bench-quick"))
+    info["gemm_peak_gflops"] = {dtype: peak["gflops"] for dtype, peak in peaks.items()}
+    info["gemm_peak"] = peaks
+    machine_info["cs231n_fast"] = info
 
 
 @pytest.fixture(scope="session")
@@ -109,7 +128,7 @@ def bench_case(benchmark, bench_threads, blas_vendor, oracle):
         expected = oracle(case)
         with bm.thread_limits(bench_threads, torch=impl == "torch"):
             call = bm.make_runner(case, impl, inputs, bench_threads)
-            ok, err, message = bm.check_result(case, call(), expected, dtype)
+            ok, err, message = bm.check_result(case, call(), expected, dtype, impl=impl)
             assert ok, f"{impl} on {case.id} {dtype}: {message}"
             # One more call sizes the round count (the first may include one-time setup).
             t = bm.Timer(warmup=0, repeat=1)(call)[0]
@@ -121,7 +140,8 @@ def bench_case(benchmark, bench_threads, blas_vendor, oracle):
                 dtype=dtype,
                 n_threads=bench_threads,
                 blas=blas_vendor,
-                max_rel_err=err,
+                max_rel_err=err if math.isfinite(err) else None,
+                gemm_flops=case.gemm_flops(),
                 **case.work(dtype),
             )
             benchmark.pedantic(call, rounds=rounds, iterations=1, warmup_rounds=0)

@@ -8,7 +8,29 @@ import pytest
 
 from cs231n_fast.__main__ import main
 
-MACHINE_KEYS = {"cpu_model", "logical_cpus", "usable_cpus", "n_threads", "blas", "versions"}
+MACHINE_KEYS = {"cpu_model", "logical_cpus", "usable_cpus", "n_threads", "blas", "versions",
+                "gemm_peak_gflops"}
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture
+def tiny_cases(monkeypatch):
+    """Tiny quick stand-ins for every kernel's cases (and a small GEMM for the peak), so a
+    whole ``bench`` run takes seconds."""
+    from cs231n_fast import benchmarking as bm
+
+    knn = dict(n_train=120, n_query=16, d=24, quick=True, quick_impls=bm.KNN_IMPLS)
+    cases = {
+        "conv": (bm.ConvCase(2, 3, 8, 8, f=4, kh=3, kw=3, stride=1, pad=1, quick=True),),
+        "pool": (bm.PoolCase(2, 3, 8, 8, kh=3, kw=3, stride=2, quick=True),),
+        "knn": (bm.KnnCase("kneighbors", "l2", k=4, **knn),
+                bm.KnnCase("pairwise", "l1", **knn, impls=("fast", "reference", "scipy"))),
+        "lstm": (bm.LstmCase(4, 6, 8, quick=True), bm.LstmCase(4, 6, 8, t=3, quick=True)),
+    }
+    for kernel, kernel_cases in cases.items():
+        monkeypatch.setitem(bm.CASES, kernel, kernel_cases)
+    monkeypatch.setattr(bm, "GEMM_PEAK_SHAPE", (128, 96, 64))
+    return cases
 
 
 def test_main_info_prints_config(capsys):
@@ -96,12 +118,105 @@ def test_main_bench_knn_quick_tiny_cases(capsys, tmp_path, monkeypatch):
                     assert entry["extra_mb"] >= 0
 
 
+def test_main_bench_json_holds_every_kernel(capsys, tmp_path, tiny_cases):
+    from cs231n_fast import benchmarking as bm
+
+    path = tmp_path / "bench.json"
+    argv = ["bench", "--quick", "--repeat", "1", "--threads", "2", "--dtype", "float32",
+            "--json", str(path)]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    for text in ("% peak", "ours/peer", "BLAS GEMM peak", "six_matmuls"):
+        assert text in out
+
+    doc = json.loads(path.read_text())
+    assert doc["config"]["kernels"] == list(bm.KERNELS)
+    results = doc["results"]
+    assert {r["kernel"] for r in results} == set(bm.KERNELS)
+    ids = [c.id for kernel in bm.KERNELS for c in tiny_cases[kernel]]
+    assert [r["case"] for r in results] == ids
+
+    # The BLAS GEMM peak: measured once for the run's dtype, at the run's thread count.
+    assert set(doc["gemm_peak"]) == {"float32"}
+    peak = doc["gemm_peak"]["float32"]
+    assert peak["shape"] == [128, 96, 64] and peak["n_threads"] == 2 and peak["gflops"] > 0
+    assert doc["machine"]["gemm_peak_gflops"] == {"float32": peak["gflops"]}
+    assert MACHINE_KEYS <= set(doc["machine"])
+
+    for r in results:
+        case = next(c for c in tiny_cases[r["kernel"]] if c.id == r["case"])
+        assert r["impls"]["fast"]["status"] == "ok", r["impls"]["fast"]
+        assert r["gemm_peak_gflops"] == peak["gflops"]
+        if case.gemm_flops() is None:  # pool, kNN L1
+            assert "blas_peak_share" not in r
+            continue
+        assert r["rate"]["unit"] == "GFLOP/s"
+        assert r["gflops"] > 0 and r["blas_peak_share"] > 0
+        assert r["blas_peak_share"] == pytest.approx(r["gflops"] / peak["gflops"])
+        for entry in r["impls"].values():
+            if entry["status"] == "ok":
+                assert entry["gflops"] > 0 and entry["blas_peak_share"] > 0
+
+    lstm = [r for r in results if r["kernel"] == "lstm"]
+    assert len(lstm) == 2
+    torch_status = "ok" if bm.torch_available() else "skipped"
+    for r, case in zip(lstm, tiny_cases["lstm"]):
+        assert set(r["impls"]) == set(case.impls)
+        for impl in ("fast", "reference"):
+            assert r["impls"][impl]["status"] == "ok", (impl, r["impls"][impl])
+            assert r["impls"][impl]["max_rel_err"] <= bm.RTOL["float32"]
+        assert r["impls"]["torch"]["status"] == torch_status, r["impls"]["torch"]
+        assert r["speedup_vs_reference"] > 0
+        assert r["peer"] == "torch"
+        assert r["work"]["flops"] == case.flops()
+    step = lstm[0]
+    assert step["impls"]["six_matmuls"]["status"] == "ok"
+    assert step["ratio_vs_floor"] > 0
+    assert "six_matmuls" not in lstm[1]["impls"]
+
+
+def test_main_bench_plot_writes_png(capsys, tmp_path, tiny_cases):
+    pytest.importorskip("matplotlib")  # the `plot` extra; its absence is tested below
+    path = tmp_path / "bench.png"
+    argv = ["bench", "--quick", "--kernels", "lstm,pool", "--impls", "fast,reference",
+            "--repeat", "1", "--plot", str(path)]
+    assert main(argv) == 0
+    assert f"wrote {path}" in capsys.readouterr().err
+    data = path.read_bytes()
+    assert data.startswith(PNG_SIGNATURE)
+    assert len(data) > 10_000  # a drawn chart, not an empty canvas
+
+
+def test_main_bench_plot_without_matplotlib_exits_before_running(capsys, tmp_path,
+                                                                 monkeypatch):
+    from cs231n_fast import benchmarking as bm
+
+    def no_run(*args, **kwargs):
+        raise AssertionError("the benchmarks ran before the --plot check")
+
+    monkeypatch.setattr(bm, "run", no_run)
+    # A None entry makes importing that module raise ImportError; submodules loaded by an
+    # earlier test are blocked too, or `from matplotlib.figure import ...` would find them.
+    for name in ["matplotlib"] + [m for m in sys.modules if m.startswith("matplotlib.")]:
+        monkeypatch.setitem(sys.modules, name, None)
+    path = tmp_path / "bench.png"
+    with pytest.raises(SystemExit) as excinfo:
+        main(["bench", "--quick", "--plot", str(path)])
+    assert excinfo.value.code == 2
+    err = capsys.readouterr().err
+    assert "usage: cs231n-fast bench" in err
+    assert 'pip install "cs231n_fast[plot]"' in err
+    assert not path.exists()
+
+
 @pytest.mark.parametrize(
     "argv, expected",
     [
         ([], "COMMAND"),
         (["frobnicate"], "frobnicate"),
         (["bench", "--kernels", "fft"], "fft"),
+        (["bench", "--kernels", "nope"], "nope"),
+        (["bench", "--kernels", "lstm,nope"], "nope"),
         (["bench", "--kernels", ""], "--kernels"),
         (["bench", "--impls", "jax"], "jax"),
         (["bench", "--dtype", "float16"], "float16"),
@@ -109,6 +224,8 @@ def test_main_bench_knn_quick_tiny_cases(capsys, tmp_path, monkeypatch):
         (["bench", "--threads", "two"], "--threads"),
         (["bench", "--repeat", "-1"], "--repeat"),
         (["bench", "--json", "/nonexistent-dir/bench.json"], "--json"),
+        (["bench", "--plot", "/nonexistent-dir/bench.png"], "--plot"),
+        (["bench", "--plot"], "--plot"),
         (["info", "--quick"], "--quick"),
     ],
 )
@@ -125,6 +242,16 @@ def test_main_help_exits_zero(capsys, argv):
         main(argv)
     assert excinfo.value.code == 0
     assert "usage: cs231n-fast" in capsys.readouterr().out
+
+
+def test_main_bench_help_lists_kernels_and_options(capsys):
+    with pytest.raises(SystemExit) as excinfo:
+        main(["bench", "--help"])
+    assert excinfo.value.code == 0
+    out = capsys.readouterr().out
+    for text in ("conv,pool,knn,lstm", "six_matmuls", "--plot", "--json", "--threads",
+                 "--repeat", "BLAS", "cs231n_fast[plot]"):
+        assert text in out, text
 
 
 def test_main_runs_as_module():

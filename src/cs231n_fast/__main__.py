@@ -3,11 +3,13 @@
 Subcommands
 -----------
 ``bench``
-    Time forward + backward of the conv and pool cases for ``fast`` (ours), ``reference`` (the
-    NumPy twin) and ``torch``, and the kNN cases (distances, neighbours, ``predict``) for
-    ours, the twin, scipy, scikit-learn and faiss, at one thread count, and print the tables;
-    ``--json`` also writes the results with machine information. The cases live in
-    :mod:`cs231n_fast.benchmarking`.
+    Time forward + backward of the conv, pool and LSTM cases for ``fast`` (ours),
+    ``reference`` (the NumPy twin) and ``torch`` (plus, for the LSTM step, ``six_matmuls``:
+    its six products alone), and the kNN cases (distances, neighbours, ``predict``) for ours,
+    the twin, scipy, scikit-learn and faiss, at one thread count, together with this
+    machine's BLAS GEMM peak, and print the tables; ``--json`` also writes the results with
+    machine information, ``--plot`` a PNG chart (needs matplotlib: the ``plot`` extra). The
+    cases live in :mod:`cs231n_fast.benchmarking`.
 ``info``
     Print the version, OpenMP status, thread count and BLAS (:func:`cs231n_fast.show_config`).
 
@@ -58,17 +60,22 @@ def _add_bench(subparsers):
 
     p = subparsers.add_parser(
         "bench",
-        help="time the conv, pool and kNN kernels against the NumPy reference and peers",
+        help="time the conv, pool, kNN and LSTM kernels against the NumPy reference and peers",
         description=(
-            "Time forward + backward of each conv and pool case for ours (fast), the NumPy "
-            "reference and torch (when importable), all at the same thread count, after "
-            "checking each result once against the reference. Prints one row per kernel x "
-            "case x dtype: median ms, speed-up over the reference, ours/torch ratio, and "
-            "throughput (GFLOP/s for conv, GB/s for pool). kNN cases (pairwise distances, "
-            "k nearest neighbours, KNearestNeighbor.predict) compare ours with the reference "
+            "Time forward + backward of each conv, pool and LSTM case (one step, and a "
+            "16-step sequence) for ours (fast), the NumPy reference and torch (when "
+            "importable), all at the same thread count, after checking each result once "
+            "against the reference; the LSTM step also times its six NumPy products alone "
+            "(six_matmuls, the floor of a NumPy step). kNN cases (pairwise distances, k "
+            "nearest neighbours, KNearestNeighbor.predict) compare ours with the reference "
             "and scipy, scikit-learn and faiss (each when importable), timed in interleaved "
-            "rounds, in a second table with one row per peer: ours/peer ratio, neighbour "
-            "agreement with ours, and peak extra memory of one call."
+            "rounds. The summary table has one row per kernel x case x dtype: median ms of "
+            "ours, the reference and the peer (torch; kNN: the fastest peer), speed-up over "
+            "the reference, ours/peer ratio, throughput (effective GFLOP/s; GB/s for pool) "
+            "and, for GEMM-bound cases (conv, lstm, kNN L2), the share of this machine's BLAS "
+            "GEMM peak, measured in the same run at the same thread count. A second table "
+            "details the kNN peers: ratio, neighbour agreement with ours, and peak extra "
+            "memory of one call."
         ),
     )
     p.add_argument("--quick", action="store_true",
@@ -86,6 +93,10 @@ def _add_bench(subparsers):
                         f"(default: {','.join(ALL_IMPLS)})")
     p.add_argument("--json", metavar="PATH", default=None,
                    help="also write the results and machine information as JSON to PATH")
+    p.add_argument("--plot", metavar="PATH", default=None,
+                   help="also draw a PNG bar chart of the speed-ups over the reference and "
+                        "the ours/peer ratios to PATH (needs matplotlib: "
+                        'pip install "cs231n_fast[plot]")')
     p.add_argument("--repeat", type=_positive_int, default=None, metavar="N",
                    help="time exactly N calls per implementation (kNN: N rounds) instead of "
                         "filling a time budget (for smoke tests, e.g. --repeat 1; timings get "
@@ -94,16 +105,28 @@ def _add_bench(subparsers):
     p.set_defaults(func=_cmd_bench, parser=p)
 
 
+def _check_writable(args, option, path):
+    """Exit with a usage error now, not after the run, if ``path`` cannot be written."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
+        args.parser.error(f"argument {option}: cannot write to {path!r}")
+
+
 def _cmd_bench(args):
     from . import benchmarking as bm
 
-    if args.json:
-        folder = os.path.dirname(os.path.abspath(args.json))
-        if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
-            args.parser.error(f"argument --json: cannot write to {args.json!r}")
+    for option, path in (("--json", args.json), ("--plot", args.plot)):
+        if path:
+            _check_writable(args, option, path)
+    if args.plot:
+        try:
+            bm.require_matplotlib()
+        except ImportError as exc:
+            args.parser.error(f"argument --plot: {exc}")
     # Taken before the run, so the load average shows what else the machine was doing.
     machine = bm.machine_info(args.threads) if args.json else None
     dtypes = tuple(dict.fromkeys(args.dtypes)) if args.dtypes else bm.DTYPES
+    gemm_peaks = {}  # filled by the run: the BLAS GEMM peak of each dtype it needs
     results = bm.run(
         quick=args.quick,
         dtypes=dtypes,
@@ -113,8 +136,12 @@ def _cmd_bench(args):
         repeat=args.repeat,
         seed=args.seed,
         progress=lambda msg: print(f"  {msg}", file=sys.stderr, flush=True),
+        gemm_peaks=gemm_peaks,
     )
     print(bm.format_table(results))
+    if args.plot:
+        bm.plot_results(results, args.plot)
+        print(f"wrote {args.plot}", file=sys.stderr)
     if args.json:
         n_threads = results[0]["n_threads"] if results else args.threads
         document = {
@@ -129,7 +156,12 @@ def _cmd_bench(args):
                 "repeat": args.repeat,
                 "seed": args.seed,
             },
-            "machine": {**machine, "n_threads": n_threads},
+            "machine": {
+                **machine,
+                "n_threads": n_threads,
+                "gemm_peak_gflops": {d: p["gflops"] for d, p in gemm_peaks.items()},
+            },
+            "gemm_peak": gemm_peaks,
             "results": results,
         }
         with open(args.json, "w", encoding="utf-8") as f:

@@ -2,9 +2,10 @@
 
 This module is the one place where benchmark shapes are defined: the pytest-benchmark suite
 (``pytest benchmarks --benchmark-only``) parametrises over :data:`CASES`, and the command line
-(``cs231n-fast bench``) times the same cases with :func:`run` and prints :func:`format_table`.
-Two families of cases live here: conv and pool (forward + backward, below), and kNN (see
-"kNN cases" further down).
+(``cs231n-fast bench``) times the same cases with :func:`run`, prints :func:`format_table` and
+draws :func:`plot_results`. Three families of cases live here: conv and pool (forward +
+backward, below), LSTM (forward + backward of one step and of a sequence, see "LSTM cases")
+and kNN (see "kNN cases" further down).
 
 Every conv or pool case is timed as one forward followed by one backward call with a fixed
 ``dout``, for three implementations at the same thread count:
@@ -25,9 +26,40 @@ compared once with that reference result (tolerance relative to ``max|reference|
 see :data:`RTOL`).
 
 Throughput: for convolution the nominal FLOP count of the direct algorithm (forward
-``2·N·F·OH·OW·C·KH·KW``, backward twice that); for pooling the nominal bytes moved (forward
-reads ``x`` and writes ``out``, backward reads ``dout`` and writes ``dx``; index caches are not
-counted). Neither depends on how an implementation computes the result.
+``2·N·F·OH·OW·C·KH·KW``, backward twice that, i.e. the products of the im2col formulation);
+for pooling the nominal bytes moved (forward reads ``x`` and writes ``out``, backward reads
+``dout`` and writes ``dx``; index caches are not counted). Neither depends on how an
+implementation computes the result.
+
+BLAS peak: the GEMM-bound cases (conv, LSTM, kNN with L2 distances; ``case.gemm_flops()`` is
+not None) are also reported as a share of this machine's BLAS GEMM speed, measured in the same
+run at the same thread count (:func:`gemm_peaks`: NumPy's ``matmul`` of
+:data:`GEMM_PEAK_SHAPE`, median of a few calls after warm-up, once per dtype). The share is
+``effective GFLOP/s / peak GFLOP/s``; a fused kernel with elementwise work between products
+stays below 1. A share above 1 means fewer products than counted (e.g. a faster algorithm), or
+a peak measured during a slow spell of a shared machine: compare it with the peak's own
+timings in the JSON.
+
+LSTM cases
+----------
+:data:`LSTM_CASES` time one LSTM step (``lstm_step_forward`` + ``lstm_step_backward``) and a
+``T``-step sequence (``lstm_forward`` + ``lstm_backward``, upstream gradients of every hidden
+state) in the course's layout (``Wx`` (D, 4H), ``Wh`` (H, 4H), gates ordered i, f, o, g):
+
+``fast``, ``reference``
+    :mod:`cs231n_fast.ops.rnn` and :mod:`cs231n_fast.reference`.
+``six_matmuls``
+    Step only: just the six products of a step in NumPy (``x Wx``, ``h Wh``, ``da Wx^T``,
+    ``da Wh^T``, ``x^T da``, ``h^T da``), the floor a NumPy step cannot beat. It is not an
+    LSTM: its check covers the shapes, dtypes and finiteness of the five results only.
+``torch``
+    ``torch.nn.LSTMCell`` (step) / ``torch.nn.LSTM(batch_first=True)`` (sequence) holding the
+    same weights (rows reordered to torch's gate order i, f, g, o; ``bias_hh`` zero), forward
+    and ``torch.autograd.grad`` for the same gradients as ours. Its results are mapped back to
+    the course's layout for the check, outside the timed call.
+
+Work: the FLOPs of the products, ``2·N·(D+H)·4H`` forward and twice that backward per step,
+``T`` times that for a sequence.
 
 kNN cases
 ---------
@@ -70,11 +102,12 @@ of each per round in rotating order, so a slow spell of the (shared, noisy) mach
 implementation alike; ``paired_ratio_vs_best_peer`` is the median over rounds of ours / the
 best peer within the same round. Memory: for ``kneighbors`` and ``predict`` one extra call of
 each implementation (for the slow reference, its one timed call) records ``extra_mb``, the peak
-resident memory above the level before the call (the kernel's peak-RSS counter, reset through ``/proc/self/clear_refs``, together with a
-sampling thread; Linux only, else ``None``). ``setup_mb`` is what building the runner kept
-(faiss's copy of the training set, for instance).
+resident memory above the level before the call (the kernel's peak-RSS counter, reset through
+``/proc/self/clear_refs``, together with a sampling thread; Linux only, else ``None``).
+``setup_mb`` is what building the runner kept (faiss's copy of the training set, for
+instance).
 
-This module imports no compiled code, no torch and no kNN peer at import time.
+This module imports no compiled code, no torch, no kNN peer and no matplotlib at import time.
 """
 
 import gc
@@ -92,18 +125,22 @@ import numpy as np
 
 __all__ = [
     "IMPLS",
+    "LSTM_IMPLS",
     "KNN_IMPLS",
     "KNN_PEERS",
     "ALL_IMPLS",
+    "TIMED_IMPLS",
     "KERNELS",
     "DTYPES",
     "RTOL",
     "MIN_LABEL_AGREEMENT",
     "ConvCase",
     "PoolCase",
+    "LstmCase",
     "KnnCase",
     "CONV_CASES",
     "POOL_CASES",
+    "LSTM_CASES",
     "KNN_CASES",
     "CASES",
     "get_cases",
@@ -122,6 +159,9 @@ __all__ = [
     "quick_timers",
     "full_timers",
     "knn_timers",
+    "GEMM_PEAK_SHAPE",
+    "gemm_timer",
+    "gemm_peaks",
     "blas_info",
     "blas_vendor",
     "machine_info",
@@ -129,18 +169,25 @@ __all__ = [
     "run",
     "failures",
     "format_table",
+    "PLOT_INSTALL_HINT",
+    "require_matplotlib",
+    "plot_results",
 ]
 
 #: Implementations of the conv and pool cases, in table order.
 IMPLS = ("fast", "reference", "torch")
+#: Implementations of the LSTM cases, in table order (``six_matmuls``: the step's floor).
+LSTM_IMPLS = ("fast", "reference", "six_matmuls", "torch")
 #: Implementations of the kNN cases, in table order.
 KNN_IMPLS = ("fast", "reference", "scipy", "sklearn", "faiss")
 #: The kNN peers (libraries other than ours and the twin).
 KNN_PEERS = ("scipy", "sklearn", "faiss")
 #: Every implementation name any case knows (what ``--impls`` accepts).
-ALL_IMPLS = ("fast", "reference", "torch", "scipy", "sklearn", "faiss")
+ALL_IMPLS = ("fast", "reference", "six_matmuls", "torch", "scipy", "sklearn", "faiss")
+#: Implementations timed one after the other with a :class:`Timer` (every non-kNN case).
+TIMED_IMPLS = ("fast", "reference", "six_matmuls", "torch")
 #: Kernel families with benchmark cases.
-KERNELS = ("conv", "pool", "knn")
+KERNELS = ("conv", "pool", "knn", "lstm")
 #: Dtypes benchmarked.
 DTYPES = ("float32", "float64")
 #: Relative tolerance per dtype; the absolute tolerance is ``rtol * max|reference|``.
@@ -201,6 +248,10 @@ class ConvCase:
         forward = 2 * self.n * self.f * oh * ow * self.c * self.kh * self.kw
         return 3 * forward
 
+    def gemm_flops(self):
+        """FLOPs of the GEMMs of the im2col formulation: all of :meth:`flops`."""
+        return self.flops()
+
     def work(self, dtype):
         return {"flops": self.flops()}
 
@@ -244,6 +295,10 @@ class PoolCase:
         x_size = self.n * self.c * self.h * self.w
         out_size = math.prod(self.out_shape)
         return 2 * np.dtype(dtype).itemsize * (x_size + out_size)
+
+    def gemm_flops(self):
+        """None: pooling is bound by memory, not by products."""
+        return None
 
     def work(self, dtype):
         return {"bytes": self.bytes_moved(dtype)}
@@ -290,6 +345,61 @@ class KnnCase:
         """Nominal operations: ``2·q·t·d`` for L2 (as one GEMM), ``3·q·t·d`` for L1."""
         return (2 if self.metric == "l2" else 3) * self.n_query * self.n_train * self.d
 
+    def gemm_flops(self):
+        """FLOPs of the distance GEMM ``X_query X_train^T`` (L2); None for L1 (no GEMM)."""
+        return 2 * self.n_query * self.n_train * self.d if self.metric == "l2" else None
+
+    def work(self, dtype):
+        return {"flops": self.flops()}
+
+
+@dataclass(frozen=True)
+class LstmCase:
+    """One LSTM benchmark: batch ``n``, input size ``d``, hidden size ``h``.
+
+    ``t=None`` is one step (``lstm_step_forward`` + ``lstm_step_backward``); an integer ``t``
+    a sequence of ``t`` steps (``lstm_forward`` + ``lstm_backward``).
+    """
+
+    n: int
+    d: int
+    h: int
+    t: Optional[int] = None
+    quick: bool = False  # in the quick subset (``--quick`` / ``--bench-quick``)
+
+    kernel = "lstm"
+    dtypes = DTYPES
+    quick_dtypes = ("float32",)
+
+    def __post_init__(self):
+        if self.t is not None and self.t < 1:
+            raise ValueError(f"t must be None (one step) or a positive int; got {self.t!r}")
+
+    @property
+    def step(self):
+        """True for one step, False for a sequence."""
+        return self.t is None
+
+    @property
+    def impls(self):
+        """Implementations the case runs: the six-product floor is defined for a step only."""
+        return LSTM_IMPLS if self.step else tuple(i for i in LSTM_IMPLS if i != "six_matmuls")
+
+    quick_impls = impls
+
+    @property
+    def id(self):
+        kind = "step" if self.step else f"seq{self.t}"
+        return f"lstm-{kind}-n{self.n}-d{self.d}-h{self.h}"
+
+    def flops(self):
+        """FLOPs of the products: per step ``2·n·(d+h)·4h`` forward, twice that backward."""
+        return 3 * 2 * self.n * (self.d + self.h) * 4 * self.h * (1 if self.step else self.t)
+
+    def gemm_flops(self):
+        """All of :meth:`flops`: the products are GEMMs."""
+        return self.flops()
+
     def work(self, dtype):
         return {"flops": self.flops()}
 
@@ -303,6 +413,10 @@ POOL_CASES = (
     PoolCase(64, 32, 32, 32, kh=2, kw=2, stride=2),
     PoolCase(100, 3, 32, 32, kh=2, kw=2, stride=2, quick=True),
     PoolCase(64, 32, 32, 32, kh=3, kw=3, stride=2, quick=True),  # overlapping windows
+)
+LSTM_CASES = (
+    LstmCase(64, 256, 512, quick=True),
+    LstmCase(64, 256, 512, t=16, quick=True),
 )
 _COURSE = dict(n_train=5_000, n_query=500, d=3_072)  # CS231n assignment 1's subsample
 _PAIRWISE_IMPLS = ("fast", "reference", "scipy", "sklearn")  # faiss has no full-matrix call
@@ -318,7 +432,7 @@ KNN_CASES = (
     KnnCase("predict", "l2", **_COURSE, k=10),
 )
 #: Every case, by kernel family.
-CASES = {"conv": CONV_CASES, "pool": POOL_CASES, "knn": KNN_CASES}
+CASES = {"conv": CONV_CASES, "pool": POOL_CASES, "knn": KNN_CASES, "lstm": LSTM_CASES}
 
 
 def get_cases(kernels=KERNELS, quick=False):
@@ -337,19 +451,24 @@ def get_cases(kernels=KERNELS, quick=False):
 def make_inputs(case, dtype, seed=0):
     """Arrays for one forward + backward call of ``case``, C-contiguous, of ``dtype``.
 
-    Conv: ``x, w, b, dout``; pool: ``x, dout``; kNN: ``X_train, X_query`` and the integer
-    labels ``y_train, y_query`` (see :func:`knn_data`). Values are float32-representable, so
-    the same ``seed`` gives the same numbers in every dtype. Pool inputs are distinct (no
-    ties), so every implementation routes the gradient to the same element.
+    Conv: ``x, w, b, dout``; pool: ``x, dout``; LSTM: ``x, h0, c0, Wx, Wh, b`` and the
+    upstream gradients ``dh`` (of ``next_h``, or of every hidden state of a sequence) and, for
+    a step, ``dc`` (of ``next_c``); kNN: ``X_train, X_query`` and the integer labels
+    ``y_train, y_query`` (see :func:`knn_data`). Values are float32-representable, so the same
+    ``seed`` gives the same numbers in every dtype. Pool inputs are distinct (no ties), so
+    every implementation routes the gradient to the same element.
     """
     if case.kernel == "knn":
         return _knn_inputs(case, dtype, seed)
     dtype = np.dtype(dtype)
     rng = np.random.default_rng(seed)
 
-    def normal(*shape):
-        return rng.standard_normal(shape, dtype=np.float32).astype(dtype)
+    def normal(*shape, scale=1.0):
+        # A power-of-two scale keeps the float32 values exact.
+        return (rng.standard_normal(shape, dtype=np.float32) * np.float32(scale)).astype(dtype)
 
+    if case.kernel == "lstm":
+        return _lstm_inputs(case, normal)
     if case.kernel == "conv":
         return {
             "x": normal(case.n, case.c, case.h, case.w),
@@ -365,6 +484,29 @@ def make_inputs(case, dtype, seed=0):
         "x": x.reshape(case.n, case.c, case.h, case.w).astype(dtype),
         "dout": normal(*case.out_shape),
     }
+
+
+def _lstm_inputs(case, normal):
+    n, d, h = case.n, case.d, case.h
+    steps = () if case.step else (case.t,)
+
+    def fan_in_scale(fan_in):
+        # The power of two at or below 1/sqrt(fan_in): pre-activations of unit order, so the
+        # gates are neither saturated nor linear.
+        return 2.0 ** -math.ceil(math.log2(fan_in) / 2)
+
+    inputs = {
+        "x": normal(n, *steps, d),
+        "h0": normal(n, h, scale=0.5),
+        "c0": normal(n, h),
+        "Wx": normal(d, 4 * h, scale=fan_in_scale(d)),
+        "Wh": normal(h, 4 * h, scale=fan_in_scale(h)),
+        "b": normal(4 * h, scale=0.25),
+        "dh": normal(n, *steps, h),
+    }
+    if case.step:
+        inputs["dc"] = normal(n, h)
+    return inputs
 
 
 #: Classes of the kNN data (CIFAR-10 has ten).
@@ -459,8 +601,9 @@ def _import_peer(impl):
 
 
 def impl_available(impl):
-    """True when ``impl`` can run: ours and the twin always, a peer when importable."""
-    if impl in ("fast", "reference"):
+    """True when ``impl`` can run: ours, the twin and NumPy's floor always, a peer when
+    importable."""
+    if impl in ("fast", "reference", "six_matmuls"):
         return True
     if impl not in _PEER_MODULES:
         raise ValueError(f"impl must be one of {ALL_IMPLS}; got {impl!r}")
@@ -471,7 +614,24 @@ def _unavailable_reason(impl):
     return _torch_error if impl == "torch" else _peer_errors.get(impl)
 
 
+def _numpy_module(impl, case):
+    """The module holding ``case``'s functions for ``impl`` ``"fast"`` or ``"reference"``."""
+    if impl == "reference":
+        from . import reference
+
+        return reference
+    if case.kernel == "lstm":
+        from .ops import rnn
+
+        return rnn
+    from . import ops
+
+    return ops
+
+
 def _numpy_impl(module, case, inputs, n_threads):
+    if case.kernel == "lstm":
+        return _lstm_impl(module, case, inputs, n_threads)
     if case.kernel == "conv":
         x, w, b, dout = inputs["x"], inputs["w"], inputs["b"], inputs["dout"]
         stride, pad = case.stride, case.pad
@@ -496,10 +656,105 @@ def _numpy_impl(module, case, inputs, n_threads):
     return call
 
 
+def _lstm_impl(module, case, inputs, n_threads):
+    x, h0, c0, Wx, Wh, b, dh = (inputs[k] for k in ("x", "h0", "c0", "Wx", "Wh", "b", "dh"))
+    if case.step:
+        dc = inputs["dc"]
+        forward, backward = module.lstm_step_forward, module.lstm_step_backward
+
+        def call():
+            next_h, next_c, cache = forward(x, h0, c0, Wx, Wh, b, n_threads=n_threads)
+            return (next_h, next_c) + tuple(backward(dh, dc, cache, n_threads=n_threads))
+
+        return call
+
+    forward, backward = module.lstm_forward, module.lstm_backward
+
+    def call():
+        h, cache = forward(x, h0, Wx, Wh, b, c0, n_threads=n_threads)
+        return (h,) + tuple(backward(dh, cache, n_threads=n_threads))
+
+    return call
+
+
+def _six_matmuls(case, inputs):
+    """The six products of an LSTM step alone, in NumPy: the floor of a NumPy step."""
+    x, h0, Wx, Wh = inputs["x"], inputs["h0"], inputs["Wx"], inputs["Wh"]
+    # A stand-in for the pre-activation gradient (N, 4H), built before the timed call.
+    da = np.tile(inputs["dh"], 4)
+
+    def call():
+        a = x @ Wx
+        a += h0 @ Wh
+        return a, da @ Wx.T, da @ Wh.T, x.T @ da, h0.T @ da
+
+    return call
+
+
+def _gate_swap(hidden):
+    """Row order mapping the course's gate blocks (i, f, o, g) to torch's (i, f, g, o).
+
+    It swaps the last two blocks of ``hidden`` rows, so it also maps torch's order back.
+    """
+    blocks = np.arange(4 * hidden).reshape(4, hidden)
+    return blocks[[0, 1, 3, 2]].ravel()
+
+
+def _torch_lstm(torch, case, inputs):
+    tensor = torch.from_numpy
+    x = tensor(inputs["x"]).requires_grad_(True)
+    shape = dict(input_size=case.d, hidden_size=case.h, dtype=x.dtype)
+    if case.step:
+        module = torch.nn.LSTMCell(**shape)
+    else:
+        module = torch.nn.LSTM(**shape, batch_first=True)
+    weight_ih, weight_hh, bias_ih, bias_hh = module.parameters()
+    order = torch.from_numpy(_gate_swap(case.h))
+    with torch.no_grad():
+        weight_ih.copy_(tensor(inputs["Wx"]).T[order])
+        weight_hh.copy_(tensor(inputs["Wh"]).T[order])
+        bias_ih.copy_(tensor(inputs["b"])[order])
+        bias_hh.zero_()
+    dh = tensor(inputs["dh"])
+    if case.step:
+        h0 = tensor(inputs["h0"]).requires_grad_(True)
+        c0 = tensor(inputs["c0"]).requires_grad_(True)
+        dc = tensor(inputs["dc"])
+        wrt = (x, h0, c0, weight_ih, weight_hh, bias_ih)
+
+        def call():
+            next_h, next_c = module(x, (h0, c0))
+            grads = torch.autograd.grad((next_h, next_c), wrt, grad_outputs=(dh, dc))
+            return (next_h, next_c) + grads
+
+        return call
+
+    h0 = tensor(inputs["h0"]).unsqueeze(0).requires_grad_(True)  # (layers, N, H)
+    c0 = tensor(inputs["c0"]).unsqueeze(0)  # no gradient: the course returns none for c0
+    wrt = (x, h0, weight_ih, weight_hh, bias_ih)
+
+    def call():
+        h, _ = module(x, (h0, c0))
+        return (h,) + torch.autograd.grad(h, wrt, grad_outputs=dh)
+
+    return call
+
+
+def _lstm_from_torch(case, outputs):
+    """torch's LSTM results (see :func:`_torch_lstm`) in the course's layout, as NumPy."""
+    *states, dh0, dw_ih, dw_hh, db = (_as_numpy(o) for o in outputs)
+    order = _gate_swap(case.h)
+    if not case.step:
+        dh0 = dh0[0]
+    return (*states, dh0, dw_ih[order].T, dw_hh[order].T, db[order])
+
+
 def _torch_impl(case, inputs):
     torch = _import_torch()
     if torch is None:
         raise RuntimeError(_torch_error)
+    if case.kernel == "lstm":
+        return _torch_lstm(torch, case, inputs)
     functional = torch.nn.functional
     # Tensors share memory with the inputs; built once, outside the timed call.
     dout = torch.from_numpy(inputs["dout"])
@@ -530,9 +785,12 @@ def _torch_impl(case, inputs):
 def make_runner(case, impl, inputs, n_threads):
     """A zero-argument callable running forward then backward of ``case`` with ``impl``.
 
-    It returns the outputs ``(out, dx, dw, db)`` (conv) or ``(out, dx)`` (pool) as arrays or,
-    for torch, tensors (see :func:`check_result`). ``n_threads`` is passed to ``fast`` and
-    ``reference``; torch's and BLAS's thread counts are set by :func:`thread_limits`.
+    It returns the outputs ``(out, dx, dw, db)`` (conv), ``(out, dx)`` (pool),
+    ``(next_h, next_c, dx, dprev_h, dprev_c, dWx, dWh, db)`` (LSTM step) or
+    ``(h, dx, dh0, dWx, dWh, db)`` (LSTM sequence) as arrays or, for torch, tensors (for the
+    LSTM in torch's layout; see :func:`check_result`). ``six_matmuls`` (LSTM step only)
+    returns its five products. ``n_threads`` is passed to ``fast`` and ``reference``;
+    torch's and BLAS's thread counts are set by :func:`thread_limits`.
 
     For a kNN case the callable runs one ``pairwise`` / ``kneighbors`` / ``predict`` call and
     returns ``(D,)``, ``(distances, indices)`` or ``(labels,)``; any state (a fitted
@@ -541,17 +799,13 @@ def make_runner(case, impl, inputs, n_threads):
     """
     if case.kernel == "knn":
         return _knn_runner(case, impl, inputs, n_threads)
-    if impl == "fast":
-        from . import ops
-
-        return _numpy_impl(ops, case, inputs, n_threads)
-    if impl == "reference":
-        from . import reference
-
-        return _numpy_impl(reference, case, inputs, n_threads)
-    if impl == "torch":
-        return _torch_impl(case, inputs)
-    raise ValueError(f"impl must be one of {IMPLS}; got {impl!r}")
+    if impl not in case.impls:
+        raise ValueError(f"impl must be one of {case.impls} for {case.id}; got {impl!r}")
+    if impl in ("fast", "reference"):
+        return _numpy_impl(_numpy_module(impl, case), case, inputs, n_threads)
+    if impl == "six_matmuls":
+        return _six_matmuls(case, inputs)
+    return _torch_impl(case, inputs)
 
 
 def _vote(neighbor_labels):
@@ -741,7 +995,30 @@ def output_names(case):
     if case.kernel == "knn":
         return {"pairwise": ("D",), "kneighbors": ("distances", "indices"),
                 "predict": ("labels",)}[case.op]
+    if case.kernel == "lstm":
+        if case.step:
+            return ("next_h", "next_c", "dx", "dprev_h", "dprev_c", "dWx", "dWh", "db")
+        return ("h", "dx", "dh0", "dWx", "dWh", "db")
     return ("out", "dx", "dw", "db") if case.kernel == "conv" else ("out", "dx")
+
+
+def _check_floor(case, outputs, dtype):
+    """The check of ``six_matmuls``: five finite products of the right shapes and dtype."""
+    n, d, h = case.n, case.d, case.h
+    shapes = {"a": (n, 4 * h), "dx": (n, d), "dprev_h": (n, h), "dWx": (d, 4 * h),
+              "dWh": (h, 4 * h)}
+    if len(outputs) != len(shapes):
+        return False, math.nan, f"{len(outputs)} outputs, expected {len(shapes)}"
+    problems = []
+    for (name, shape), got in zip(shapes.items(), outputs):
+        got = _as_numpy(got)
+        if got.shape != shape:
+            problems.append(f"{name}: shape {got.shape}, expected {shape}")
+        elif got.dtype != dtype:
+            problems.append(f"{name}: dtype {got.dtype}, expected {dtype}")
+        elif not np.isfinite(got).all():
+            problems.append(f"{name}: not finite")
+    return not problems, math.nan, "; ".join(problems)
 
 
 def neighbor_agreement(case, outputs, baseline):
@@ -825,10 +1102,20 @@ def check_result(case, outputs, expected, dtype, impl=None):
     :func:`reference_result` or our own run (converted to float64 distances, int64 indices
     and labels). ``impl`` names the implementation: peers may return other dtypes, and
     faiss is held to float32's tolerance.
+
+    LSTM cases need ``impl`` for two implementations: torch's results are first mapped to
+    the course's layout, and ``six_matmuls`` (not an LSTM) is checked for the shapes, dtype
+    and finiteness of its products only (``max_rel_err`` is then NaN).
     """
     if case.kernel == "knn":
         return _check_knn(case, outputs, expected, dtype, impl)
     dtype = np.dtype(dtype)
+    if case.kernel == "lstm" and impl == "six_matmuls":
+        return _check_floor(case, outputs, dtype)
+    if case.kernel == "lstm" and impl == "torch":
+        outputs = _lstm_from_torch(case, outputs)
+    if len(outputs) != len(expected):
+        return False, math.inf, f"{len(outputs)} outputs, expected {len(expected)}"
     rtol = RTOL[dtype.name]
     worst, problems = 0.0, []
     for name, got, exp in zip(output_names(case), outputs, expected):
@@ -956,21 +1243,72 @@ def summarize(times):
     }
 
 
+def _timers(peer, reference):
+    return {impl: reference if impl == "reference" else peer for impl in TIMED_IMPLS}
+
+
 def quick_timers(repeat=None):
     """Per-implementation timers for the quick run (well under a minute in all)."""
     if repeat is not None:
-        return {impl: Timer(warmup=0, repeat=repeat) for impl in IMPLS}
-    peer = Timer(warmup=2, budget=0.4, min_repeat=3, max_repeat=50)
+        return _timers(Timer(warmup=0, repeat=repeat), Timer(warmup=0, repeat=repeat))
     # The correctness call has already warmed the reference up; it is slow, time it little.
-    return {"fast": peer, "torch": peer, "reference": Timer(warmup=0, budget=0.3, min_repeat=1)}
+    return _timers(Timer(warmup=2, budget=0.4, min_repeat=3, max_repeat=50),
+                   Timer(warmup=0, budget=0.3, min_repeat=1))
 
 
 def full_timers(repeat=None):
     """Per-implementation timers for the full run."""
     if repeat is not None:
-        return {impl: Timer(warmup=1, repeat=repeat) for impl in IMPLS}
-    peer = Timer(warmup=2, budget=1.0, min_repeat=5, max_repeat=100)
-    return {"fast": peer, "torch": peer, "reference": Timer(warmup=0, budget=1.5, min_repeat=3)}
+        return _timers(Timer(warmup=1, repeat=repeat), Timer(warmup=1, repeat=repeat))
+    return _timers(Timer(warmup=2, budget=1.0, min_repeat=5, max_repeat=100),
+                   Timer(warmup=0, budget=1.5, min_repeat=3))
+
+
+# --- the machine's BLAS GEMM peak ------------------------------------------------------------
+
+#: Shape ``(m, k, n)`` of the product timed as this machine's BLAS GEMM peak: square and large
+#: enough for BLAS to reach its top speed, small enough to time in a fraction of a second.
+GEMM_PEAK_SHAPE = (1024, 1024, 1024)
+
+
+def gemm_timer(quick, repeat=None):
+    """The timer of :func:`gemm_peaks`: a few calls after warm-up, fewer in the quick run."""
+    if repeat is not None:
+        return Timer(warmup=1, repeat=repeat)
+    if quick:
+        return Timer(warmup=1, budget=0.3, min_repeat=3, max_repeat=10)
+    return Timer(warmup=2, budget=1.0, min_repeat=5, max_repeat=30)
+
+
+def _gemm_peak(dtype, n_threads, timer):
+    """Time NumPy's ``matmul`` of :data:`GEMM_PEAK_SHAPE` in ``dtype`` under the current
+    BLAS thread limit (``n_threads`` is recorded only)."""
+    m, k, n = GEMM_PEAK_SHAPE
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((m, k), dtype=np.float32).astype(dtype)
+    b = rng.standard_normal((k, n), dtype=np.float32).astype(dtype)
+    out = np.empty((m, n), dtype=dtype)
+    stats = summarize(timer(lambda: np.matmul(a, b, out=out)))
+    gflops = 2 * m * k * n / (stats["median_ms"] * 1e-3) / 1e9
+    return {"dtype": np.dtype(dtype).name, "shape": [m, k, n], "n_threads": n_threads,
+            "gflops": gflops, **stats}
+
+
+def gemm_peaks(dtypes=DTYPES, n_threads=None, quick=False, repeat=None):
+    """This machine's BLAS GEMM speed per dtype, at ``n_threads`` BLAS threads.
+
+    Times NumPy's ``matmul`` of :data:`GEMM_PEAK_SHAPE` (``out=`` preallocated) with
+    :func:`gemm_timer` and returns ``{dtype: record}``, each record holding ``gflops``
+    (``2·m·k·n`` over the median time), ``shape``, ``n_threads`` and the timings of
+    :func:`summarize`. :func:`run` measures these itself for the dtypes of its GEMM-bound
+    cases; the benchmark suite records them with the machine information.
+    """
+    from ._threads import effective_n_threads
+
+    n_threads = effective_n_threads(n_threads)
+    timer = gemm_timer(quick, repeat)
+    with thread_limits(n_threads):
+        return {np.dtype(d).name: _gemm_peak(np.dtype(d).name, n_threads, timer) for d in dtypes}
 
 
 # --- memory ----------------------------------------------------------------------------------
@@ -1113,9 +1451,8 @@ def _physical_cores():
         return None
     cores = set()
     for block in text.strip().split("\n\n"):
-        fields = dict(
-            (k.strip(), v.strip()) for k, _, v in (line.partition(":") for line in block.splitlines())
-        )
+        pairs = (line.partition(":") for line in block.splitlines())
+        fields = {k.strip(): v.strip() for k, _, v in pairs}
         if "core id" in fields:
             cores.add((fields.get("physical id"), fields["core id"]))
     return len(cores) or None
@@ -1183,10 +1520,10 @@ def _bench_impl(case, impl, inputs, expected, dtype, n_threads, timer):
     """Check ``impl`` once, then time it; the result entry for one implementation."""
     try:
         call = make_runner(case, impl, inputs, n_threads)
-        ok, err, message = check_result(case, call(), expected, dtype)
+        ok, err, message = check_result(case, call(), expected, dtype, impl=impl)
     except Exception as exc:  # report it in the table and the exit code, keep going
         return {"status": "error", "reason": f"{type(exc).__name__}: {exc}"}
-    err = err if math.isfinite(err) else None  # keep the JSON standard
+    err = _finite(err)  # keep the JSON standard
     if not ok:
         return {"status": "mismatch", "reason": message, "max_rel_err": err}
     times = timer(call)
@@ -1212,7 +1549,7 @@ def _case_impls(case, impls, quick):
 
 
 def run(quick=True, dtypes=DTYPES, n_threads=None, impls=ALL_IMPLS, kernels=KERNELS,
-        repeat=None, seed=0, progress=None):
+        repeat=None, seed=0, progress=None, gemm_peaks=None):
     """Benchmark every selected case; one result dict per case × dtype.
 
     Parameters
@@ -1227,7 +1564,7 @@ def run(quick=True, dtypes=DTYPES, n_threads=None, impls=ALL_IMPLS, kernels=KERN
     impls : sequence of names in :data:`ALL_IMPLS`
         A case runs those of its own implementations (and quick implementations) listed
         here; optional ones that are not importable are reported as skipped.
-    kernels : sequence of {"conv", "pool", "knn"}
+    kernels : sequence of {"conv", "pool", "knn", "lstm"}
     repeat : int or None
         Fixed count of timed calls per implementation (kNN: of rounds; for smoke tests);
         None sizes the count from a time budget.
@@ -1235,15 +1572,26 @@ def run(quick=True, dtypes=DTYPES, n_threads=None, impls=ALL_IMPLS, kernels=KERN
         Seed of the input generator.
     progress : callable or None
         Called with a short message before each case (e.g. ``print`` to stderr).
+    gemm_peaks : dict or None
+        BLAS GEMM peaks by dtype, records as :func:`gemm_peaks` returns them. Before the
+        first case, the peak of every dtype of a GEMM-bound case that is missing here is
+        measured (at ``n_threads``, with :func:`gemm_timer`) and stored into this dict, so a
+        caller passing one gets the measurements back.
 
     Returns
     -------
     list of dict
         Keys: ``kernel, case, dtype, n_threads, params, work, impls`` (per implementation:
         ``status`` ``"ok"``, ``"skipped"``, ``"mismatch"`` or ``"error"``, timings in ms,
-        ``max_rel_err``), ``speedup_vs_reference`` (reference ms / ours ms),
-        ``ratio_vs_torch`` (ours ms / torch ms) and ``rate`` (ours, GFLOP/s or GB/s).
-        kNN results add, per implementation, ``agreement`` (with ``agreement_with``),
+        ``max_rel_err``, ``rate``), ``speedup_vs_reference`` (reference ms / ours ms),
+        ``peer`` (torch; for kNN the fastest peer) and ``ratio_vs_peer`` (ours ms / its ms;
+        for kNN the paired ratio where there is one), ``ratio_vs_torch`` (ours ms / torch ms),
+        ``rate`` (ours, GFLOP/s or GB/s), ``gemm_peak_gflops`` (the BLAS GEMM peak of the
+        row's dtype, None if not measured). GEMM-bound rows (``case.gemm_flops()`` not None)
+        add ``gflops`` (ours, effective: GEMM FLOPs per second) and ``blas_peak_share``
+        (``gflops`` / the peak), and each implementation that ran its own ``gflops`` and
+        ``blas_peak_share``. LSTM step rows add ``ratio_vs_floor`` (ours ms / six_matmuls
+        ms). kNN results add, per implementation, ``agreement`` (with ``agreement_with``),
         ``extra_mb``, ``setup_mb``, ``spread_pct``, ``checked_against``; and per case
         ``best_peer``, ``ratio_vs_best_peer`` (ours ms / its ms, medians),
         ``paired_ratio_vs_best_peer`` (median over interleaved rounds), ``ratios_vs_peers``,
@@ -1270,19 +1618,31 @@ def run(quick=True, dtypes=DTYPES, n_threads=None, impls=ALL_IMPLS, kernels=KERN
     any_knn = any(case.kernel == "knn" for case, _, _ in plans)
     peers = [p for p in KNN_PEERS if p in used and impl_available(p)]
 
+    gemm_peaks = {} if gemm_peaks is None else gemm_peaks
+    gemm_dtypes = {d: None for case, ds, _ in plans if case.gemm_flops() for d in ds}
+
     def say(message):
         if progress is not None:
             progress(message)
 
     results = []
     with thread_limits(n_threads, torch=want_torch, openmp=any_knn, peers=peers):
+        for dtype in gemm_dtypes:
+            if dtype not in gemm_peaks:
+                say(f"BLAS GEMM peak, {dtype}")
+                gemm_peaks[dtype] = _gemm_peak(dtype, n_threads, gemm_timer(quick, repeat))
+
+        def add(case, result):
+            peak = gemm_peaks.get(result["dtype"])
+            results.append(_with_gemm_share(case, result, peak and peak["gflops"]))
+
         for case, case_dtypes, case_impls in plans:
             if case.kernel == "knn":
                 state = {}  # the case's float64 oracle, shared by its dtypes
                 for dtype in case_dtypes:
                     say(f"{case.id} {dtype}")
-                    results.append(_run_knn(case, dtype, case_impls, n_threads, rounds,
-                                            reference_timer, seed, state, say))
+                    add(case, _run_knn(case, dtype, case_impls, n_threads, rounds,
+                                       reference_timer, seed, state, say))
                 continue
             expected = None
             for dtype in case_dtypes:
@@ -1298,7 +1658,7 @@ def run(quick=True, dtypes=DTYPES, n_threads=None, impls=ALL_IMPLS, kernels=KERN
                     entries[impl] = _bench_impl(
                         case, impl, inputs, expected, dtype, n_threads, timers[impl]
                     )
-                results.append(_result(case, dtype, n_threads, entries))
+                add(case, _result(case, dtype, n_threads, entries))
     return results
 
 
@@ -1450,10 +1810,14 @@ def _knn_result(case, dtype, n_threads, entries, paired):
     peer_ms = {p: ms(p) for p in KNN_PEERS if ms(p)}
     best = min(peer_ms, key=peer_ms.get) if peer_ms else None
     agreements = [e["agreement"] for e in entries.values() if e.get("agreement") is not None]
+    ratio = ours / peer_ms[best] if ours and best else None
+    paired_ratio = paired[best]["median"] if best in paired else None
     result.update(
+        peer=best,
+        ratio_vs_peer=paired_ratio if paired_ratio is not None else ratio,
         best_peer=best,
-        ratio_vs_best_peer=ours / peer_ms[best] if ours and best else None,
-        paired_ratio_vs_best_peer=paired[best]["median"] if best in paired else None,
+        ratio_vs_best_peer=ratio,
+        paired_ratio_vs_best_peer=paired_ratio,
         ratios_vs_peers={p: ours / m for p, m in peer_ms.items()} if ours else {},
         paired_ratios=paired,
         agreement_min=min(agreements) if agreements else None,
@@ -1470,7 +1834,7 @@ def _result(case, dtype, n_threads, entries):
     for impl, e in entries.items():
         if e.get("status") == "ok":
             e["rate"] = _rate(case, dtype, e["median_ms"])
-    return {
+    result = {
         "kernel": case.kernel,
         "case": case.id,
         "dtype": dtype,
@@ -1480,9 +1844,32 @@ def _result(case, dtype, n_threads, entries):
         "work": case.work(dtype),
         "impls": entries,
         "speedup_vs_reference": ref / ours if ours and ref else None,
+        "peer": "torch" if "torch" in entries else None,
+        "ratio_vs_peer": ours / torch if ours and torch else None,
         "ratio_vs_torch": ours / torch if ours and torch else None,
         "rate": _rate(case, dtype, ours),
     }
+    if "six_matmuls" in entries:
+        floor = ms("six_matmuls")
+        result["ratio_vs_floor"] = ours / floor if ours and floor else None
+    return result
+
+
+def _with_gemm_share(case, result, peak):
+    """``result`` with the GEMM peak of its dtype and, for a GEMM-bound case, the effective
+    GFLOP/s and BLAS peak share of ours (row) and of every implementation that ran."""
+    result["gemm_peak_gflops"] = peak
+    gemm = case.gemm_flops()
+    if not gemm:
+        return result
+    for e in result["impls"].values():
+        if e.get("status") == "ok" and e["median_ms"] > 0:
+            e["gflops"] = gemm / (e["median_ms"] * 1e-3) / 1e9
+            e["blas_peak_share"] = e["gflops"] / peak if peak else None
+    ours = result["impls"].get("fast", {})
+    result["gflops"] = ours.get("gflops")
+    result["blas_peak_share"] = ours.get("blas_peak_share")
+    return result
 
 
 def failures(results):
@@ -1517,27 +1904,49 @@ def _layout(header, rows, left):
     return [line(header), line(["-" * wd for wd in widths])] + [line(row) for row in rows]
 
 
-def _format_forward_backward(results):
-    header = ("kernel", "case", "dtype", "ours ms", "ref ms", "torch ms",
-              "vs ref", "ours/torch", "ours rate")
-    rows = []
+def _fmt(value, spec, suffix=""):
+    return "-" if value is None else f"{value:{spec}}{suffix}"
+
+
+def _format_summary(results):
+    """One row per case × dtype of every kernel: ours against the reference and the peer."""
+    header = ("kernel", "case", "dtype", "ours ms", "ref ms", "peer", "peer ms",
+              "vs ref", "ours/peer", "ours rate", "% peak")
+    rows, floors = [], []
     for r in results:
-        speedup, ratio, rate = r["speedup_vs_reference"], r["ratio_vs_torch"], r["rate"]
+        rate, share, peer = r["rate"], r.get("blas_peak_share"), r.get("peer")
         rows.append((
             r["kernel"], r["case"], r["dtype"],
-            _cell_ms(r, "fast"), _cell_ms(r, "reference"), _cell_ms(r, "torch"),
-            f"{speedup:.1f}x" if speedup else "-",
-            f"{ratio:.2f}" if ratio else "-",
+            _cell_ms(r, "fast"), _cell_ms(r, "reference"),
+            peer or "-", _cell_ms(r, peer) if peer else "-",
+            _fmt(r["speedup_vs_reference"], ".1f", "x"),
+            _fmt(r.get("ratio_vs_peer"), ".2f"),
             f"{rate['value']:.1f} {rate['unit']}" if rate else "-",
+            _fmt(None if share is None else 100 * share, ".0f", "%"),
         ))
+        if r.get("ratio_vs_floor") is not None:
+            floors.append(f"floor of {r['case']} {r['dtype']}: six_matmuls "
+                          f"{_cell_ms(r, 'six_matmuls')} ms, ours/floor "
+                          f"{r['ratio_vs_floor']:.2f}")
     out = _layout(header, rows, left=3)
     threads = sorted({r["n_threads"] for r in results})
+    peaks = {r["dtype"]: r["gemm_peak_gflops"] for r in results
+             if r.get("gemm_peak_gflops") is not None}
     out.append("")
     out.append(
-        f"threads: {', '.join(map(str, threads)) or '-'}; median of repeats, forward + backward; "
-        "vs ref = reference ms / ours ms; ours/torch < 1: ours faster"
+        f"threads: {', '.join(map(str, threads)) or '-'}; median of repeats (conv, pool, "
+        "lstm: forward + backward); vs ref = reference ms / ours ms; ours/peer < 1: ours "
+        "faster (peer: torch; kNN: the fastest of scipy, sklearn, faiss, paired rounds)"
     )
-    return out
+    if peaks:
+        m, k, n = GEMM_PEAK_SHAPE
+        figures = ", ".join(f"{d} {g:.1f} GFLOP/s" for d, g in sorted(peaks.items()))
+        out.append(
+            f"BLAS GEMM peak (numpy matmul {m}x{k}x{n}, same threads, median): {figures}; "
+            "% peak = ours effective GFLOP/s / the peak of the row's dtype (GEMM-bound "
+            "cases: conv, lstm, kNN L2)"
+        )
+    return out + floors
 
 
 def _format_knn(results):
@@ -1594,13 +2003,12 @@ def _format_knn(results):
 def format_table(results):
     """The results as fixed-width text tables, one row per kernel × case × dtype.
 
-    Conv and pool rows share one table; kNN rows get their own, one row per peer.
+    Every row appears in the summary table (ours, reference and peer ms, speed-up over the
+    reference, ours/peer, ours' rate and share of the BLAS GEMM peak; the peaks and the LSTM
+    floors below it); kNN rows also get a detail table, one row per peer.
     """
     knn = [r for r in results if r["kernel"] == "knn"]
-    other = [r for r in results if r["kernel"] != "knn"]
-    blocks = []
-    if other or not knn:
-        blocks.append(_format_forward_backward(other))
+    blocks = [_format_summary(results)]
     if knn:
         blocks.append(_format_knn(knn))
     out = []
@@ -1611,3 +2019,102 @@ def format_table(results):
     for case, dtype, impl, status, reason in failures(results):
         out.append(f"{status.upper()}: {impl} on {case} {dtype}: {reason}")
     return "\n".join(out)
+
+
+# --- the chart -------------------------------------------------------------------------------
+
+#: How to get what :func:`plot_results` needs.
+PLOT_INSTALL_HINT = 'pip install "cs231n_fast[plot]"'
+
+
+def require_matplotlib():
+    """Import what :func:`plot_results` needs: ``(Figure, FigureCanvasAgg)``.
+
+    Raises
+    ------
+    ImportError
+        If matplotlib is not importable; the message says how to install it.
+    """
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError as exc:
+        raise ImportError(
+            f"plotting needs matplotlib, which is not importable ({exc}); "
+            f"install it with: {PLOT_INSTALL_HINT}"
+        ) from exc
+    return Figure, FigureCanvasAgg
+
+
+_FASTER, _SLOWER = "#2a9d8f", "#e76f51"  # bar colours: ours faster / ours slower
+
+
+def _ratio_panel(ax, values, notes, higher_is_faster, title, xlabel):
+    """Horizontal bars from 1 to each value on a log axis, each annotated."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    present = [v for v in values if v is not None and v > 0]
+    lo, hi = math.log10(min(present + [1.0])), math.log10(max(present + [1.0]))
+    pad = max(0.6, 0.3 * (hi - lo))  # decades of room on each side for the annotations
+    ax.set_xscale("log")
+    ax.set_xlim(10 ** (lo - pad), 10 ** (hi + pad))
+    for y, (value, note) in enumerate(zip(values, notes)):
+        if value is None or value <= 0:
+            ax.text(1.0, y, "  n/a", va="center", ha="left", fontsize=8, color="0.45")
+            continue
+        faster = value > 1 if higher_is_faster else value < 1
+        ax.barh(y, value - 1.0, left=1.0, height=0.62, color=_FASTER if faster else _SLOWER)
+        figure = f"{value:.2g}" if value < 0.1 else f"{value:.2f}" if value < 10 else f"{value:.0f}"
+        ax.text(value, y, f" {figure}{note} ", va="center",
+                ha="left" if value >= 1 else "right", fontsize=8)
+    ax.axvline(1.0, color="0.2", linewidth=1.0)
+    ax.set_title(title, fontsize=10)
+    ax.set_xlabel(xlabel, fontsize=9)
+    # Label 1-2-5 steps on a narrow axis (a few decades), powers of ten on a wide one.
+    subs = (1.0, 2.0, 5.0) if hi - lo + 2 * pad <= 3 else (1.0,)
+    ax.xaxis.set_major_locator(LogLocator(base=10, subs=subs))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.tick_params(axis="x", labelsize=8)
+    ax.grid(axis="x", which="major", color="0.88", linewidth=0.8)
+    ax.set_axisbelow(True)
+
+
+def plot_results(results, path, title=None):
+    """Write a PNG bar chart of ``results`` (as :func:`run` returns them) to ``path``.
+
+    One horizontal bar per case × dtype in two panels on log axes, each with a line at 1:
+    the speed-up over the NumPy reference (reference ms / ours ms; right of 1: ours faster)
+    and ours relative to the peer (ours ms / peer ms, the peer named; left of 1: ours
+    faster). Bars are annotated with their values; a missing figure reads "n/a". Drawn with
+    matplotlib's Agg canvas, without pyplot, so no display and no global state is touched.
+
+    Raises
+    ------
+    ImportError
+        If matplotlib is not importable (see :func:`require_matplotlib`).
+    """
+    Figure, FigureCanvasAgg = require_matplotlib()
+    labels = [f"{r['case']}  {r['dtype']}" for r in results]
+    speedups = [r.get("speedup_vs_reference") for r in results]
+    ratios = [r.get("ratio_vs_peer") for r in results]
+    peers = [f" vs {r['peer']}" if r.get("peer") else "" for r in results]
+
+    fig = Figure(figsize=(14, 1.8 + 0.36 * max(len(results), 1)), layout="constrained")
+    FigureCanvasAgg(fig)
+    left, right = fig.subplots(1, 2, sharey=True)
+    _ratio_panel(left, speedups, [""] * len(results), True,
+                 "Speed-up over the NumPy reference",
+                 "reference ms / ours ms  (> 1: ours faster)")
+    _ratio_panel(right, ratios, peers, False,
+                 "Ours relative to the peer (torch; kNN: fastest peer)",
+                 "ours ms / peer ms  (< 1: ours faster)")
+    left.set_yticks(range(len(results)), labels, fontsize=8)
+    left.set_ylim(len(results) - 0.5, -0.5)  # first case on top
+    if not results:
+        left.text(1.0, 0.0, "no results", ha="center", va="center")
+    if title is None:
+        threads = ", ".join(map(str, sorted({r["n_threads"] for r in results}))) or "-"
+        title = f"cs231n-fast bench: {threads} thread(s), {_cpu_model()}, {blas_vendor()}"
+    fig.suptitle(title, fontsize=11)
+    fig.savefig(path, format="png", dpi=110)
