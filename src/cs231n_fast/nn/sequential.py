@@ -1,0 +1,248 @@
+"""Sequential: a stack of layer classes as a course model that the ``Solver`` trains.
+
+A :class:`Sequential` model has the interface of the course's models (``FullyConnectedNet``,
+``ThreeLayerConvNet``): ``params``, a dict of parameter name -> array, and
+``loss(X, y=None)``, giving the scores, or the loss and the gradients keyed like ``params``.
+Parameter names are ``"<index>.<name>"``, e.g. ``"0.W"`` for the weights of the first layer.
+"""
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from .. import layers as _functional
+from .._validation import as_array, check_shape, real_number
+from ..classifiers.fc_net import _l2_penalty
+
+__all__ = ["Sequential"]
+
+#: The score layers of the course: name -> loss(x, y) -> (loss, dx).
+_LOSSES = {"softmax": _functional.softmax_loss, "svm": _functional.svm_loss}
+
+#: Parameters decayed by ``reg``: the weight matrices and filters (Affine, Maxout, Conv2D, ...),
+#: as in the course, not the biases, normalisation scales and shifts, or PReLU slopes.
+_WEIGHT_NAMES = ("W", "w")
+
+_LAYER_ATTRIBUTES = ("forward", "backward", "params", "grads")
+
+
+class _Parameters(dict):
+    """The parameters of a :class:`Sequential` model, ``"<index>.<name>"`` -> array.
+
+    A snapshot (``model.params`` makes a new one) holding the layers' own arrays; item
+    assignment (and ``update``) writes the new array into the layer, so the Solver's
+    ``model.params[k] = next_w`` updates the model. New keys cannot be added.
+    """
+
+    def __init__(self, model):
+        super().__init__(
+            (f"{i}.{name}", value)
+            for i, layer in enumerate(model.layers)
+            for name, value in layer.params.items()
+        )
+        self._layers = model.layers
+
+    def _checked(self, key, value):
+        """``value`` as an array of the parameter's shape and dtype (no copy if it has them)."""
+        if key not in self:
+            raise ValueError(f"params has no parameter {key!r}; its keys are {list(self)}")
+        old = self[key]
+        name = f"params[{key!r}]"
+        value = as_array(name, value)
+        check_shape(name, value, old.shape, "the shape of the parameter it replaces")
+        return value.astype(old.dtype, copy=False)
+
+    def _write(self, key, value):
+        index, name = key.split(".", 1)
+        self._layers[int(index)].params[name] = value
+        super().__setitem__(key, value)
+
+    def __setitem__(self, key, value):
+        self._write(key, self._checked(key, value))
+
+    def update(self, *args, **kwargs):
+        new = dict(*args, **kwargs)
+        checked = {key: self._checked(key, value) for key, value in new.items()}  # all or none
+        for key, value in checked.items():
+            self._write(key, value)
+
+
+class Sequential:
+    """Layers applied one after the other, with the course's softmax or SVM loss on top.
+
+    Parameters
+    ----------
+    *layers : layer objects
+        Each with ``forward(x) -> out``, ``backward(dout) -> dx`` and ``params``/``grads``
+        dicts: the classes of :mod:`cs231n_fast.nn` such as ``Conv2D``, ``MaxPool2D``,
+        ``Affine``, ``ReLU``, ``BatchNorm``, ``Dropout``, ``Flatten`` (or another
+        ``Sequential``). The last one outputs the scores, of shape (N, C).
+    loss : {"softmax", "svm"}, default "softmax"
+        ``layers.softmax_loss`` or ``layers.svm_loss``.
+    reg : float, default 0.0
+        L2 regularisation strength: ``loss(X, y)`` adds ``0.5 * reg * sum(W ** 2)`` for every
+        weight matrix or filter bank (parameters named ``W`` or ``w``), as the course's models
+        do.
+
+    Attributes
+    ----------
+    layers : tuple
+    params : dict
+        ``"<index>.<name>"`` -> the layer's array, e.g. ``"0.W"``. Assigning
+        ``model.params[key] = array`` (as the Solver does) or ``model.params = dict`` (the same
+        keys) writes the arrays into the layers, cast to the parameter's dtype.
+    grads : dict
+        The layers' gradients of the last :meth:`backward`, keyed like ``params`` (without the
+        regularisation term, which :meth:`loss` adds).
+    training : bool
+        The mode, propagated to the layers that have one (``Dropout``, ``BatchNorm``, ...).
+
+    Raises
+    ------
+    ValueError
+        If no layer is given, one layer object is given twice, ``loss`` is unknown or ``reg``
+        is negative.
+    TypeError
+        If a layer lacks ``forward``, ``backward``, ``params`` or ``grads``.
+
+    Examples
+    --------
+    >>> from cs231n_fast.nn import Affine, ReLU, Sequential
+    >>> model = Sequential(Affine(64, 32), ReLU(), Affine(32, 10), reg=1e-3)
+    >>> list(model.params)
+    ['0.W', '0.b', '2.W', '2.b']
+    >>> Solver(model, data, update_rule="adam").train()  # doctest: +SKIP
+    """
+
+    def __init__(self, *layers, loss="softmax", reg=0.0):
+        if not layers:
+            raise ValueError("layers: Sequential needs at least one layer; got none")
+        for i, layer in enumerate(layers):
+            missing = [a for a in _LAYER_ATTRIBUTES if not hasattr(layer, a)]
+            if missing:
+                raise TypeError(
+                    f"layers[{i}] must be a layer with {', '.join(_LAYER_ATTRIBUTES)}; got "
+                    f"{type(layer).__name__}, which has no {', '.join(missing)}"
+                )
+        first = {}
+        for i, layer in enumerate(layers):
+            j = first.setdefault(id(layer), i)
+            if j != i:  # one cache per layer object: a second use would overwrite the first's
+                raise ValueError(
+                    f"layers[{j}] and layers[{i}] are the same {type(layer).__name__} object; a "
+                    "layer keeps the cache of its last forward, so use a new object at each position"
+                )
+        if not (isinstance(loss, str) and loss in _LOSSES):
+            raise ValueError(f"loss must be one of {sorted(_LOSSES)}; got {loss!r}")
+        self.layers = tuple(layers)
+        self.loss_type = loss
+        self.reg = real_number("reg", reg, 0.0)
+        self.training = True
+
+    @property
+    def params(self):
+        return _Parameters(self)
+
+    @params.setter
+    def params(self, new):
+        if not isinstance(new, Mapping):
+            raise TypeError(
+                f"params must be a dict of parameter name -> array; got {type(new).__name__}"
+            )
+        current = self.params
+        missing, unknown = set(current) - set(new), set(new) - set(current)
+        if missing or unknown:
+            raise ValueError(
+                f"params must have exactly the model's keys {list(current)}; missing "
+                f"{sorted(missing)}, unknown {sorted(map(str, unknown))}"
+            )
+        current.update(new)
+
+    @property
+    def grads(self):
+        return {
+            f"{i}.{name}": grad
+            for i, layer in enumerate(self.layers)
+            for name, grad in layer.grads.items()
+        }
+
+    def _set_mode(self, training):
+        self.training = training
+        for layer in self.layers:
+            switch = getattr(layer, "train" if training else "eval", None)
+            if callable(switch):
+                switch()
+
+    def train(self):
+        """Switch the model and its layers to training mode; returns the model."""
+        self._set_mode(True)
+        return self
+
+    def eval(self):
+        """Switch the model and its layers to evaluation (test) mode; returns the model."""
+        self._set_mode(False)
+        return self
+
+    def forward(self, x):
+        """x -> the last layer's output, in the current mode."""
+        for layer in self.layers:
+            x = layer.forward(x)
+        return x
+
+    def __call__(self, x):
+        return self.forward(x)
+
+    def backward(self, dout):
+        """dout (of the forward output's shape) -> dx; fills every layer's ``grads``."""
+        for layer in reversed(self.layers):
+            dout = layer.backward(dout)
+        return dout
+
+    def _forward_in_mode(self, X, training):
+        """:meth:`forward` in the given mode, then back to the model's mode."""
+        previous = self.training
+        self._set_mode(training)
+        try:
+            return self.forward(X)
+        finally:
+            self._set_mode(previous)
+
+    def loss(self, X, y=None):
+        """Evaluate loss and gradient, as the course's models do.
+
+        Parameters
+        ----------
+        X : array_like of shape (N, d_1, ..., d_k)
+            Input data, as the first layer takes it.
+        y : array_like of int, shape (N,), optional
+            Labels, ``y[i]`` in [0, C).
+
+        Returns
+        -------
+        scores : ndarray of shape (N, C)
+            If ``y`` is None: the test-time scores (evaluation mode: no dropout, batch
+            normalisation with the running statistics).
+        loss, grads : float, dict
+            Otherwise: the data loss plus the L2 term from a training-mode forward and the
+            backward pass; ``grads`` keyed like ``params``.
+
+        The model's mode (``training``) is the same after the call as before.
+        """
+        scores = self._forward_in_mode(X, training=y is not None)
+        if y is None:
+            return scores
+        if np.ndim(scores) != 2:
+            raise ValueError(
+                f"the last layer must output scores of shape (N, C) for the {self.loss_type} loss; "
+                f"got shape {np.shape(scores)}"
+            )
+        loss, dscores = _LOSSES[self.loss_type](scores, y)
+        self.backward(dscores)
+        params, grads = self.params, self.grads
+        weights = [key for key in params if key.rsplit(".", 1)[-1] in _WEIGHT_NAMES]
+        loss += _l2_penalty(self.reg, params, grads, weights)
+        return loss, grads
+
+    def __repr__(self):
+        body = "".join(f"  ({i}): {layer!r}\n" for i, layer in enumerate(self.layers))
+        return f"Sequential(\n{body}  loss={self.loss_type!r}, reg={self.reg}\n)"
