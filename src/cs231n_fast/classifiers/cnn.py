@@ -38,7 +38,7 @@ from ..layer_utils import (
     affine_relu_forward,
     softmax_loss,
 )
-from .fc_net import _float_dtype, _hyperparameters, _l2_penalty, _labels, _weight_source
+from .._model import float_dtype, hyperparameters, l2_penalty, labels, weight_source
 
 __all__ = ["ThreeLayerConvNet"] + layer_utils.__all__
 
@@ -126,11 +126,11 @@ class ThreeLayerConvNet:
             )
         hidden = v.positive_int("hidden_dim", hidden_dim)
         classes = v.positive_int("num_classes", num_classes)
-        weight_scale, reg = _hyperparameters(weight_scale, reg)
-        dtype = _float_dtype(dtype)
+        weight_scale, reg = hyperparameters(weight_scale, reg)
+        dtype = float_dtype(dtype)
         if not (isinstance(backend, str) and backend in _KERNELS):
             raise ValueError(f"backend must be one of {sorted(_KERNELS)}; got {backend!r}")
-        source = _weight_source(seed)
+        source = weight_source(seed)
 
         self.params = {}
         self.reg = reg
@@ -186,7 +186,7 @@ class ThreeLayerConvNet:
         p = self.params
         X = self._images(X)
         if y is not None:
-            y = _labels(y, X.shape[0], p["W3"].shape[1])
+            y = labels(y, X.shape[0], p["W3"].shape[1])
         kernels = _KERNELS[self.backend]
 
         # pass conv_param to the forward pass for the convolutional layer
@@ -208,5 +208,5 @@ class ThreeLayerConvNet:
         dout2, grads["W3"], grads["b3"] = affine_backward(dscores, cache3)
         dout1, grads["W2"], grads["b2"] = affine_relu_backward(dout2, cache2)
         _, grads["W1"], grads["b1"] = _conv_relu_pool_backward(dout1, cache1, kernels)
-        loss += _l2_penalty(self.reg, p, grads, ("W1", "W2", "W3"))
+        loss += l2_penalty(self.reg, p, grads, ("W1", "W2", "W3"))
         return loss, {k: grads[k] for k in p}

@@ -27,6 +27,7 @@ import numpy as np
 from .. import _validation as v
 from .. import layer_utils
 from ..layer_utils import *  # noqa: F403  (re-exported, as the course's module does)
+from .._model import float_dtype, hyperparameters, l2_penalty, labels, weight_source
 from ..layer_utils import (
     affine_backward,
     affine_bn_relu_backward,
@@ -49,62 +50,6 @@ _HIDDEN_LAYERS = {
     "batchnorm": (affine_bn_relu_forward, affine_bn_relu_backward),
     "layernorm": (affine_ln_relu_forward, affine_ln_relu_backward),
 }
-
-
-# --- helpers shared with cnn.py -----------------------------------------------------------------
-
-
-def _weight_source(seed):
-    """What initial weights are drawn from (anything with ``randn``).
-
-    None: NumPy's global state, as the course's ``np.random.randn``. An int in [0, 2**32 - 1]:
-    a private ``np.random.RandomState(seed)``, which draws the numbers ``np.random.seed(seed)``
-    followed by the course's code would, and leaves the global state alone.
-    """
-    if seed is None:
-        return np.random
-    seed = v.positive_int("seed", seed, minimum=0)
-    if seed >= 2**32:
-        raise ValueError(f"seed must be None or an int in [0, 2**32 - 1]; got {seed}")
-    return np.random.RandomState(seed)
-
-
-def _float_dtype(dtype):
-    """``dtype`` as float32 or float64; TypeError naming ``dtype`` otherwise."""
-    try:
-        dt = np.dtype(dtype)
-    except TypeError:
-        dt = None
-    if dt not in (np.float32, np.float64):
-        raise TypeError(f"dtype must be np.float32 or np.float64; got {dtype!r}")
-    return dt
-
-
-def _hyperparameters(weight_scale, reg):
-    """``weight_scale`` and ``reg`` as finite floats >= 0."""
-    return v.real_number("weight_scale", weight_scale, 0), v.real_number("reg", reg, 0)
-
-
-def _labels(y, n, num_classes):
-    """``y`` checked to hold one class label in [0, num_classes) for each of the ``n`` samples."""
-    y = v.class_labels("y", y, n)
-    if y.max() >= num_classes:
-        raise ValueError(
-            f"y must hold class labels in [0, num_classes) = [0, {num_classes}); "
-            f"got {int(y.max())}"
-        )
-    return y
-
-
-def _l2_penalty(reg, params, grads, names):
-    """``0.5 * reg * sum(W ** 2)`` over the weights ``params[name]``; adds its gradient
-    ``reg * W`` to each ``grads[name]`` (as new arrays)."""
-    penalty = 0.0
-    for name in names:
-        w = params[name]
-        penalty += 0.5 * reg * float(np.sum(w * w, dtype=np.float64))
-        grads[name] = grads[name] + reg * w
-    return penalty
 
 
 def _fc_batch(X, input_dim, dtype=None):
@@ -170,8 +115,8 @@ class TwoLayerNet:
         d = v.positive_int("input_dim", input_dim)
         h = v.positive_int("hidden_dim", hidden_dim)
         c = v.positive_int("num_classes", num_classes)
-        weight_scale, self.reg = _hyperparameters(weight_scale, reg)
-        source = _weight_source(seed)
+        weight_scale, self.reg = hyperparameters(weight_scale, reg)
+        source = weight_source(seed)
         self.params = {
             "W1": weight_scale * source.randn(d, h),
             "b1": np.zeros(h),
@@ -207,7 +152,7 @@ class TwoLayerNet:
         p = self.params
         X = _fc_batch(X, p["W1"].shape[0])
         if y is not None:
-            y = _labels(y, X.shape[0], p["W2"].shape[1])
+            y = labels(y, X.shape[0], p["W2"].shape[1])
 
         hidden, cache1 = affine_relu_forward(X, p["W1"], p["b1"])
         scores, cache2 = affine_forward(hidden, p["W2"], p["b2"])
@@ -218,7 +163,7 @@ class TwoLayerNet:
         grads = {}
         dhidden, grads["W2"], grads["b2"] = affine_backward(dscores, cache2)
         _, grads["W1"], grads["b1"] = affine_relu_backward(dhidden, cache1)
-        loss += _l2_penalty(self.reg, p, grads, ("W1", "W2"))
+        loss += l2_penalty(self.reg, p, grads, ("W1", "W2"))
         return loss, {k: grads[k] for k in p}
 
 
@@ -307,9 +252,9 @@ class FullyConnectedNet:
                 f"normalization must be None, 'batchnorm' or 'layernorm'; got {normalization!r}"
             )
         keep = v.real_number("dropout_keep_ratio", dropout_keep_ratio, 0.0, 1.0, low_open=True)
-        weight_scale, reg = _hyperparameters(weight_scale, reg)
-        dtype = _float_dtype(dtype)
-        source = _weight_source(seed)
+        weight_scale, reg = hyperparameters(weight_scale, reg)
+        dtype = float_dtype(dtype)
+        source = weight_source(seed)
 
         self.normalization = normalization
         self.use_dropout = keep != 1
@@ -384,7 +329,7 @@ class FullyConnectedNet:
         L = self.num_layers
         X = _fc_batch(X, p["W1"].shape[0], self.dtype)
         if y is not None:
-            y = _labels(y, X.shape[0], p[f"W{L}"].shape[1])
+            y = labels(y, X.shape[0], p[f"W{L}"].shape[1])
         mode = "test" if y is None else "train"
 
         # Set train/test mode for batchnorm params and dropout param since they behave
@@ -423,5 +368,5 @@ class FullyConnectedNet:
             dout, grads[f"W{i}"], grads[f"b{i}"], *dnorm = hidden_backward(dout, cache)
             if dnorm:
                 grads[f"gamma{i}"], grads[f"beta{i}"] = dnorm
-        loss += _l2_penalty(self.reg, p, grads, [f"W{i}" for i in range(1, L + 1)])
+        loss += l2_penalty(self.reg, p, grads, [f"W{i}" for i in range(1, L + 1)])
         return loss, {k: grads[k] for k in p}

@@ -27,7 +27,7 @@ import numpy as np
 from .. import init, layers
 from .._validation import as_array, check_shape, positive_int, real_number, result_dtype
 from .layers import _Layer
-from .recurrent import _float_dtype
+from .._model import float_dtype
 
 __all__ = [
     "Affine",
@@ -147,7 +147,7 @@ class Affine(_CourseLayer):
         super().__init__()
         d = positive_int("in_features", in_features)
         m = positive_int("out_features", out_features)
-        dtype = _float_dtype(dtype)
+        dtype = float_dtype(dtype)
         self.params = {
             "W": _weights((d, m), d, weight_scale, dtype, seed),
             "b": np.zeros(m, dtype=dtype),
@@ -251,7 +251,7 @@ class PReLU(_CourseLayer):
     def __init__(self, num_channels=None, init=0.25, *, dtype=np.float32):
         super().__init__()
         shape = () if num_channels is None else (positive_int("num_channels", num_channels),)
-        self.params = {"alpha": np.full(shape, real_number("init", init), dtype=_float_dtype(dtype))}
+        self.params = {"alpha": np.full(shape, real_number("init", init), dtype=float_dtype(dtype))}
         self.grads = {"alpha": None}
 
     def _describe(self):
@@ -289,7 +289,7 @@ class Maxout(_CourseLayer):
         d = positive_int("in_features", in_features)
         m = positive_int("out_features", out_features)
         k = positive_int("pieces", pieces)
-        dtype = _float_dtype(dtype)
+        dtype = float_dtype(dtype)
         self.params = {
             "W": _weights((k, d, m), d, weight_scale, dtype, seed),
             "b": np.zeros((k, m), dtype=dtype),
@@ -307,7 +307,7 @@ class _BatchNormBase(_CourseLayer):
     def __init__(self, size_name, size, eps, momentum, dtype):
         super().__init__()
         c = positive_int(size_name, size)
-        dtype = _float_dtype(dtype)
+        dtype = float_dtype(dtype)
         self.params = _scale_shift(c, dtype)
         self.grads = {"gamma": None, "beta": None}
         self.bn_param = {
@@ -410,7 +410,7 @@ class LayerNorm(_CourseLayer):
 
     def __init__(self, num_features, eps=1e-5, *, dtype=np.float32):
         super().__init__()
-        self.params = _scale_shift(positive_int("num_features", num_features), _float_dtype(dtype))
+        self.params = _scale_shift(positive_int("num_features", num_features), float_dtype(dtype))
         self.grads = {"gamma": None, "beta": None}
         self.ln_param = {"eps": _eps(eps)}
 
@@ -453,7 +453,7 @@ class SpatialGroupNorm(_CourseLayer):
         self.groups = positive_int("groups", groups)
         if c % self.groups:
             raise ValueError(f"groups must divide num_channels = {c}; got groups = {self.groups}")
-        self.params = _scale_shift((1, c, 1, 1), _float_dtype(dtype))
+        self.params = _scale_shift((1, c, 1, 1), float_dtype(dtype))
         self.grads = {"gamma": None, "beta": None}
         self.gn_param = {"eps": _eps(eps)}
 

@@ -14,6 +14,7 @@ else float64), so a float32 layer fed float32 data stays float32 throughout.
 import numpy as np
 
 from .. import rnn_layers
+from .._model import float_dtype
 from .._validation import positive_int
 from ..reference import rnn as reference_rnn
 from .layers import _Layer
@@ -23,13 +24,6 @@ __all__ = ["RNN", "LSTM", "Embedding", "TemporalAffine"]
 #: The functional API of each backend. ``cs231n_fast.ops`` does not re-export the recurrent
 #: and temporal functions (yet), so the modules that do are named here explicitly.
 _BACKENDS = {"fast": rnn_layers, "reference": reference_rnn}
-
-
-def _float_dtype(dtype):
-    dtype = np.dtype(dtype)
-    if dtype not in (np.float32, np.float64):
-        raise TypeError(f"dtype must be float32 or float64; got {dtype}")
-    return dtype
 
 
 class _SequenceLayer(_Layer):
@@ -59,7 +53,7 @@ class _Recurrent(_SequenceLayer):
         super().__init__(backend, n_threads)
         d = positive_int("input_dim", input_dim)
         h = positive_int("hidden_dim", hidden_dim)
-        dtype = _float_dtype(dtype)
+        dtype = float_dtype(dtype)
         g = self._gates * h
         rng = np.random.default_rng(seed)
         # CaptioningRNN's initialisation: Wx ~ N(0, 1/D), Wh ~ N(0, 1/H), b = 0.
@@ -198,7 +192,7 @@ class Embedding(_SequenceLayer):
         super().__init__(backend, n_threads)
         v = positive_int("vocab_size", vocab_size)
         d = positive_int("embed_dim", embed_dim)
-        dtype = _float_dtype(dtype)
+        dtype = float_dtype(dtype)
         rng = np.random.default_rng(seed)
         self.params = {"W": (rng.standard_normal((v, d)) / 100).astype(dtype)}
         self.grads = {"W": None}
@@ -242,7 +236,7 @@ class TemporalAffine(_SequenceLayer):
         super().__init__(backend, n_threads)
         d = positive_int("input_dim", input_dim)
         m = positive_int("output_dim", output_dim)
-        dtype = _float_dtype(dtype)
+        dtype = float_dtype(dtype)
         rng = np.random.default_rng(seed)
         self.params = {
             "w": (rng.standard_normal((d, m)) / np.sqrt(d)).astype(dtype),

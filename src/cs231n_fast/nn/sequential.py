@@ -12,7 +12,7 @@ import numpy as np
 
 from .. import layers as _functional
 from .._validation import as_array, check_shape, real_number
-from ..classifiers.fc_net import _l2_penalty
+from .._model import l2_penalty
 
 __all__ = ["Sequential"]
 
@@ -240,7 +240,7 @@ class Sequential:
         self.backward(dscores)
         params, grads = self.params, self.grads
         weights = [key for key in params if key.rsplit(".", 1)[-1] in _WEIGHT_NAMES]
-        loss += _l2_penalty(self.reg, params, grads, weights)
+        loss += l2_penalty(self.reg, params, grads, weights)
         return loss, grads
 
     def __repr__(self):

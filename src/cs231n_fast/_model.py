@@ -1,0 +1,61 @@
+"""Helpers shared by the models (``classifiers`` networks and ``nn.Sequential``): weight
+sources, dtypes, hyperparameters, labels and the L2 penalty."""
+
+import numpy as np
+
+from . import _validation as v
+
+__all__ = ["weight_source", "float_dtype", "hyperparameters", "labels", "l2_penalty"]
+
+
+def weight_source(seed):
+    """What initial weights are drawn from (anything with ``randn``).
+
+    None: NumPy's global state, as the course's ``np.random.randn``. An int in [0, 2**32 - 1]:
+    a private ``np.random.RandomState(seed)``, which draws the numbers ``np.random.seed(seed)``
+    followed by the course's code would, and leaves the global state alone.
+    """
+    if seed is None:
+        return np.random
+    seed = v.positive_int("seed", seed, minimum=0)
+    if seed >= 2**32:
+        raise ValueError(f"seed must be None or an int in [0, 2**32 - 1]; got {seed}")
+    return np.random.RandomState(seed)
+
+
+def float_dtype(dtype):
+    """``dtype`` as float32 or float64; TypeError naming ``dtype`` otherwise."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        dt = None
+    if dt not in (np.float32, np.float64):
+        raise TypeError(f"dtype must be np.float32 or np.float64; got {dtype!r}")
+    return dt
+
+
+def hyperparameters(weight_scale, reg):
+    """``weight_scale`` and ``reg`` as finite floats >= 0."""
+    return v.real_number("weight_scale", weight_scale, 0), v.real_number("reg", reg, 0)
+
+
+def labels(y, n, num_classes):
+    """``y`` checked to hold one class label in [0, num_classes) for each of the ``n`` samples."""
+    y = v.class_labels("y", y, n)
+    if y.max() >= num_classes:
+        raise ValueError(
+            f"y must hold class labels in [0, num_classes) = [0, {num_classes}); "
+            f"got {int(y.max())}"
+        )
+    return y
+
+
+def l2_penalty(reg, params, grads, names):
+    """``0.5 * reg * sum(W ** 2)`` over the weights ``params[name]``; adds its gradient
+    ``reg * W`` to each ``grads[name]`` (as new arrays)."""
+    penalty = 0.0
+    for name in names:
+        w = params[name]
+        penalty += 0.5 * reg * float(np.sum(w * w, dtype=np.float64))
+        grads[name] = grads[name] + reg * w
+    return penalty
