@@ -7,7 +7,8 @@ indices. Nothing here validates or raises.
 
 Partitions (all ``schedule="static"``) give every output element exactly one writer, and every
 sum runs in a fixed order (``knn_kernels.h``), so results are bitwise identical for any thread
-count. The L2 Gram matrix comes from BLAS, called by the caller between these parallel regions.
+count. The L2 Gram matrix comes from BLAS on one thread per fixed block (``gram``), so it too is
+bitwise identical for any thread count.
 """
 
 from cython cimport floating
@@ -113,6 +114,32 @@ cdef void _l1_tile(const floating* x, const floating* y, floating* out,
         for q in range(4):
             if q0 + q < nq:
                 out[(q0 + q) * m + j] = res[q]
+
+
+def gram(const floating[:, ::1] x,   # IN  (nq, d)
+         const floating[:, ::1] y,   # IN  (m, d)
+         floating[:, ::1] g,         # OUT (nq, m) x @ y.T
+         Py_ssize_t nb, bint by_rows, int n_threads):
+    """``g = x @ y.T`` as ``nb`` fixed blocks of g's rows (``by_rows``) or columns, one BLAS
+    call on one thread per block.
+
+    The blocks depend on the caller's ``nb`` only, never on ``n_threads``, so the result is
+    bitwise identical for any thread count (a BLAS call's rounding may depend on its own
+    thread count and on how a product is split, which is why the split is fixed). Callers
+    hold BLAS to one thread.
+    """
+    cdef Py_ssize_t nq = x.shape[0], m = y.shape[0], d = x.shape[1], total = nq if by_rows else m
+    cdef Py_ssize_t k, j0, j1
+    with nogil:
+        for k in prange(nb, schedule="static", num_threads=n_threads):
+            j0 = k * total // nb
+            j1 = (k + 1) * total // nb
+            if j1 <= j0:
+                continue
+            if by_rows:
+                gemm(c"N", c"T", j1 - j0, m, d, 1, &x[j0, 0], d, &y[0, 0], d, 0, &g[j0, 0], m)
+            else:
+                gemm(c"N", c"T", nq, j1 - j0, d, 1, &x[0, 0], d, &y[j0, 0], d, 0, &g[0, j0], m)
 
 
 def l2_finalize(floating[:, ::1] g,             # IN x @ y.T (nq, m); OUT distances

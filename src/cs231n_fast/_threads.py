@@ -3,8 +3,10 @@
 Model: scikit-learn's ``sklearn/utils/_openmp_helpers.pyx``.
 """
 
+import contextlib
 import numbers
 import os
+import threading
 
 from ._ext import openmp_info
 
@@ -13,6 +15,10 @@ __all__ = ["effective_n_threads", "work_threads", "openmp_enabled", "blas_thread
 #: Below this many multiply-adds (or element visits) a kernel runs on one thread: starting a
 #: team costs more than it saves. Results do not depend on it (kernels are deterministic).
 SERIAL_WORK = 1 << 15
+
+#: The largest ``n_threads`` accepted: far beyond any machine this runs on, small enough for
+#: the C int OpenMP takes.
+MAX_THREADS = 1 << 12
 
 
 def openmp_enabled():
@@ -40,13 +46,15 @@ def effective_n_threads(n_threads=None):
     TypeError
         If ``n_threads`` is not None or an int.
     ValueError
-        If ``n_threads`` < 1.
+        If ``n_threads`` < 1 or > :data:`MAX_THREADS`.
     """
     if n_threads is not None:
         if isinstance(n_threads, bool) or not isinstance(n_threads, numbers.Integral):
             raise TypeError(f"n_threads must be None or a positive int; got {n_threads!r}")
-        if n_threads < 1:
-            raise ValueError(f"n_threads must be None or a positive int; got {n_threads}")
+        if not 1 <= n_threads <= MAX_THREADS:
+            raise ValueError(
+                f"n_threads must be None or an int in [1, {MAX_THREADS}]; got {n_threads}"
+            )
     if not openmp_info.openmp_enabled():
         return 1
     if n_threads is not None:
@@ -64,6 +72,9 @@ def work_threads(n_threads, work):
 
 
 _controller = None
+_blas_lock = threading.Lock()
+_blas_users = 0
+_blas_limiter = None
 
 
 def blas_threads(n):
@@ -76,10 +87,25 @@ def blas_threads(n):
     return _controller.limit(limits=n, user_api="blas")
 
 
+@contextlib.contextmanager
 def blas_single_thread():
     """Context manager holding every loaded BLAS to one thread.
 
     Kernels that call BLAS from inside their own parallel region use it so that the two
     thread pools never nest (model: ``sklearn/metrics/_pairwise_distances_reduction``).
+    BLAS's thread count is process-wide, so overlapping uses from several Python threads
+    share one limit: the first to enter sets it, the last to leave restores the original.
     """
-    return blas_threads(1)
+    global _blas_users, _blas_limiter
+    with _blas_lock:
+        if _blas_users == 0:
+            _blas_limiter = blas_threads(1)
+        _blas_users += 1
+    try:
+        yield
+    finally:
+        with _blas_lock:
+            _blas_users -= 1
+            if _blas_users == 0:
+                _blas_limiter.restore_original_limits()
+                _blas_limiter = None

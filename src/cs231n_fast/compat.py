@@ -20,9 +20,27 @@ from ._validation import as_array, check_ndim, output_size, positive_int
 __all__ = ["im2col_cython", "col2im_cython", "col2im_6d_cython"]
 
 
+def _geometry(h, w, fh, fw, padding, stride, names):
+    """The course's int geometry checked under its own argument ``names`` (filter height, filter
+    width, padding, stride); returns ``(fh, fw, padding, stride, oh, ow)``."""
+    fh_name, fw_name, pad_name, stride_name = names
+    fh, fw = positive_int(fh_name, fh), positive_int(fw_name, fw)
+    padding, stride = positive_int(pad_name, padding, 0), positive_int(stride_name, stride)
+    oh = output_size(fh_name, h, fh, stride, padding, "height")
+    ow = output_size(fw_name, w, fw, stride, padding, "width")
+    return fh, fw, padding, stride, oh, ow
+
+
+_IM2COL_NAMES = ("field_height", "field_width", "padding", "stride")
+
+
 def im2col_cython(x, field_height, field_width, padding, stride):
     """Columns of shape (C * field_height * field_width, OH * OW * N) in the course's order."""
-    cols = ops.im2col(x, field_height, field_width, stride, padding)
+    x = as_array("x", x)
+    check_ndim("x", x, 4, "(N, C, H, W)")
+    h, w = x.shape[2:]
+    fh, fw, padding, stride, _, _ = _geometry(h, w, field_height, field_width, padding, stride, _IM2COL_NAMES)
+    cols = ops.im2col(x, fh, fw, stride, padding)
     n, k, p = cols.shape
     return cols.transpose(1, 2, 0).reshape(k, p * n)
 
@@ -30,15 +48,10 @@ def im2col_cython(x, field_height, field_width, padding, stride):
 def col2im_cython(cols, N, C, H, W, field_height, field_width, padding, stride):
     """Inverse layout of :func:`im2col_cython`: sum columns back into (N, C, H, W)."""
     N, C, H, W = (positive_int(name, v) for name, v in zip("NCHW", (N, C, H, W)))
-    kh = positive_int("field_height", field_height)
-    kw = positive_int("field_width", field_width)
-    padding = positive_int("padding", padding, 0)
-    stride = positive_int("stride", stride)
+    kh, kw, padding, stride, oh, ow = _geometry(H, W, field_height, field_width, padding, stride, _IM2COL_NAMES)
     cols = as_array("cols", cols)
     check_ndim("cols", cols, 2, "(C * field_height * field_width, OH * OW * N)")
-    k = C * kh * kw
-    p = output_size("field_height", H, kh, stride, padding, "height")
-    p *= output_size("field_width", W, kw, stride, padding, "width")
+    k, p = C * kh * kw, oh * ow
     if cols.shape != (k, p * N):
         raise ValueError(
             f"cols must have shape (C * field_height * field_width, OH * OW * N) = {(k, p * N)}; "
@@ -51,11 +64,8 @@ def col2im_cython(cols, N, C, H, W, field_height, field_width, padding, stride):
 def col2im_6d_cython(cols, N, C, H, W, HH, WW, pad, stride):
     """Sum columns of shape (C, HH, WW, N, OH, OW) back into (N, C, H, W)."""
     N, C, H, W = (positive_int(name, v) for name, v in zip("NCHW", (N, C, H, W)))
-    HH, WW = positive_int("HH", HH), positive_int("WW", WW)
-    pad, stride = positive_int("pad", pad, 0), positive_int("stride", stride)
+    HH, WW, pad, stride, oh, ow = _geometry(H, W, HH, WW, pad, stride, ("HH", "WW", "pad", "stride"))
     cols = as_array("cols", cols)
-    oh = output_size("HH", H, HH, stride, pad, "height")
-    ow = output_size("WW", W, WW, stride, pad, "width")
     if cols.shape != (C, HH, WW, N, oh, ow):
         raise ValueError(
             f"cols must have shape (C, HH, WW, N, OH, OW) = {(C, HH, WW, N, oh, ow)}; got {cols.shape}"

@@ -32,7 +32,7 @@ with the train chunks, so it costs no extra pass over the data.
 import numpy as np
 
 from ._ext import distances as _k
-from ._threads import blas_single_thread, blas_threads, effective_n_threads, work_threads
+from ._threads import blas_single_thread, effective_n_threads, work_threads
 from ._validation import KNN_METRICS, check_k, check_metric, check_working_memory, pairwise_args
 
 __all__ = ["pairwise_distances", "kneighbors", "METRICS", "DEFAULT_WORKING_MEMORY"]
@@ -47,6 +47,12 @@ _CHUNK_ROWS = 1024
 #: Entries of pairwise L2 whose squared distance is below this share of |x|^2 + |y|^2 are
 #: recomputed exactly (cancellation territory).
 _REFINE = {np.dtype(np.float32): 1e-2, np.dtype(np.float64): 1e-4}
+
+#: The L2 Gram matrix is split into at most this many fixed blocks of at least this many rows
+#: of the larger operand, each one single-threaded BLAS call: the split depends on the shapes
+#: only, so the result does not depend on the thread count.
+_GRAM_BLOCKS = 8
+_GRAM_BLOCK_ROWS = 512
 
 
 def _norms(name, a, n_threads):
@@ -115,9 +121,9 @@ def pairwise_distances(X, Y, metric="l2", *, n_threads=None):
     Notes
     -----
     L2: one BLAS GEMM, then a fused pass that forms ``sqrt(|x|^2 + |y|^2 - 2 x.y)`` and
-    recomputes cancellation-prone entries exactly (self-distance is exactly 0). L1: a blocked
-    kernel summing over 8 fixed lanes, bitwise identical for any thread count. The L2 GEMM may
-    round differently with BLAS's thread count.
+    recomputes cancellation-prone entries exactly (self-distance is exactly 0); the GEMM is cut
+    into fixed blocks, one single-threaded BLAS call each, shared out between the threads. L1: a
+    blocked kernel summing over 8 fixed lanes. Both are bitwise identical for any thread count.
     """
     metric = check_metric(metric)
     X, Y = pairwise_args(X, Y, metric, check_finite_values=False)
@@ -128,8 +134,11 @@ def pairwise_distances(X, Y, metric="l2", *, n_threads=None):
         out = np.empty((X.shape[0], Y.shape[0]), dtype=X.dtype)
         _k.l1_distances(X, Y, out, nt)
         return out
-    with blas_threads(nt), np.errstate(over="ignore"):  # overflowed entries are redone exactly
-        out = X @ Y.T
+    out = np.empty((X.shape[0], Y.shape[0]), dtype=X.dtype)
+    by_rows = X.shape[0] > Y.shape[0]
+    nb = max(1, min(_GRAM_BLOCKS, max(X.shape[0], Y.shape[0]) // _GRAM_BLOCK_ROWS))
+    with blas_single_thread():  # overflowed entries are redone exactly by l2_finalize
+        _k.gram(X, Y, out, nb, by_rows, min(nt, nb))
     _k.l2_finalize(out, X, Y, xn, yn, _REFINE[X.dtype], nt)
     return out
 

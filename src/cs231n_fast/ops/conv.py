@@ -14,6 +14,8 @@ from .._threads import blas_single_thread, work_threads
 from .._validation import (
     as_contiguous,
     backward_args,
+    cache_args,
+    check_cache_out_shape,
     col2im_args,
     conv_args,
     im2col_args,
@@ -203,13 +205,15 @@ def conv_backward(dout, cache, *, n_threads=None):
     thread count (each image's GEMMs run on one BLAS thread).
     """
     dout = backward_args(dout, cache, ConvCache, "conv_forward", "(N, F, OH, OW)")
-    dtype = result_dtype(cache.x, cache.w, dout)
-    x, w = as_contiguous(cache.x, dtype), as_contiguous(cache.w, dtype)
+    x, w, _, (sh, sw), (ph, pw), (oh, ow) = cache_args(
+        "conv_forward", lambda: conv_args(cache.x, cache.w, cache.b, cache.stride, cache.pad)
+    )
+    check_cache_out_shape(cache, (x.shape[0], w.shape[0], oh, ow), "conv_forward")
+    dtype = result_dtype(x, w, dout)
+    x, w = as_contiguous(x, dtype), as_contiguous(w, dtype)
     dout = as_contiguous(dout, dtype)
-    (sh, sw), (ph, pw) = cache.stride, cache.pad
     n, c, h, wd = x.shape
     f, _, kh, kw = w.shape
-    oh, ow = dout.shape[2:]
     k, p = c * kh * kw, oh * ow
     # Chunks of consecutive images; how many depends on the problem only, never on threads.
     n_chunks = max(1, min(n, _MAX_CHUNKS, _DW_PART_BYTES // (f * (k + 1) * dtype.itemsize)))

@@ -5,9 +5,29 @@ import numpy as np
 from .._cache import PoolCache
 from .._ext import pool as _k
 from .._threads import work_threads
-from .._validation import as_contiguous, backward_args, pool_args, result_dtype
+from .._validation import (
+    as_contiguous,
+    backward_args,
+    cache_args,
+    check_cache_out_shape,
+    pool_args,
+    result_dtype,
+)
 
 __all__ = ["maxpool_forward", "maxpool_backward"]
+
+
+def _argmax(cache, plane):
+    """The cached window maxima as int32, each checked to lie within its (H, W) plane (the
+    kernel writes at them)."""
+    argmax = np.ascontiguousarray(cache.argmax, dtype=np.int32)
+    if argmax.shape != tuple(cache.out_shape) or (argmax.size and argmax.view(np.uint32).max() >= plane):
+        raise ValueError(
+            f"cache is not the one maxpool_forward returned: its argmax must have shape "
+            f"{tuple(cache.out_shape)} and hold plane positions in [0, {plane}); got shape "
+            f"{argmax.shape}"
+        )
+    return argmax
 
 
 def maxpool_forward(x, pool_height, pool_width, stride, *, n_threads=None):
@@ -71,10 +91,12 @@ def maxpool_backward(dout, cache, *, n_threads=None):
     count.
     """
     dout = backward_args(dout, cache, PoolCache, "maxpool_forward", "(N, C, OH, OW)")
-    dtype = result_dtype(cache.x, dout)
+    x, _, _, (oh, ow) = cache_args("maxpool_forward", lambda: pool_args(cache.x, *cache.pool, cache.stride))
+    check_cache_out_shape(cache, (*x.shape[:2], oh, ow), "maxpool_forward")
+    dtype = result_dtype(x, dout)
     dout = as_contiguous(dout, dtype)
-    argmax = np.ascontiguousarray(cache.argmax, dtype=np.int32)
-    dx = np.empty(cache.x.shape, dtype=dtype)
+    argmax = _argmax(cache, x.shape[2] * x.shape[3])
+    dx = np.empty(x.shape, dtype=dtype)
     nt = work_threads(n_threads, dx.size)
     _k.maxpool_backward(dout, argmax, dx, nt)
     return dx
