@@ -60,7 +60,7 @@ def bad(cid, call, exc, match):
     case(cid, call, Raises(exc, match))
 
 
-N_THREADS = r"^n_threads must be None or (a positive int|an int in \[1, \d+\])"
+N_THREADS = r"^n_threads must be None or a positive int"
 
 # --- inputs -------------------------------------------------------------------------------------
 

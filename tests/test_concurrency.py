@@ -141,6 +141,24 @@ def test_blas_single_thread_overlapping_calls_keep_and_restore_the_limit(restore
     assert seen == {"inside B after A left": [1], "after both": [2]}
 
 
+def test_blas_single_thread_from_a_worker_after_a_plain_limit_in_the_main_thread(restore_blas_threads):
+    # threadpoolctl >= 3.6 leaves the main thread in sole control of a pthreads OpenBLAS after a
+    # plain threadpool_limits() call and ignores limits from other threads; the kernels' limit
+    # must still hold in a worker thread, and the main thread's limit come back afterwards.
+    threadpool_limits(limits=2, user_api="blas")
+    seen = {}
+
+    def worker():
+        with blas_single_thread():
+            seen["inside"] = _blas_threads()
+
+    th = threading.Thread(target=worker)
+    th.start()
+    th.join(30)
+    seen["after"] = _blas_threads()
+    assert seen == {"inside": [1], "after": [2]}
+
+
 # --- the GIL ------------------------------------------------------------------------------------
 
 

@@ -53,7 +53,7 @@ def effective_n_threads(n_threads=None):
             raise TypeError(f"n_threads must be None or a positive int; got {n_threads!r}")
         if not 1 <= n_threads <= MAX_THREADS:
             raise ValueError(
-                f"n_threads must be None or an int in [1, {MAX_THREADS}]; got {n_threads}"
+                f"n_threads must be None or a positive int <= {MAX_THREADS}; got {n_threads}"
             )
     if not openmp_info.openmp_enabled():
         return 1
@@ -87,6 +87,23 @@ def blas_threads(n):
     return _controller.limit(limits=n, user_api="blas")
 
 
+def _free_blas_control():
+    """Let any Python thread change OpenBLAS's (process-wide) thread count next.
+
+    threadpoolctl >= 3.6 gives the first thread that limits a pthreads OpenBLAS sole control
+    of it and silently ignores limits set from other threads: a kernel called from a worker
+    thread would then run OpenBLAS's threads inside its own. Our changes are serialised by
+    ``_blas_lock``, so taking control for each of them is safe.
+    """
+    try:
+        from threadpoolctl import OpenBLASController
+    except ImportError:  # threadpoolctl < 3.0
+        return
+    clear = getattr(OpenBLASController, "clear_controlling_thread", None)
+    if clear is not None:
+        clear(force=True)
+
+
 @contextlib.contextmanager
 def blas_single_thread():
     """Context manager holding every loaded BLAS to one thread.
@@ -99,7 +116,9 @@ def blas_single_thread():
     global _blas_users, _blas_limiter
     with _blas_lock:
         if _blas_users == 0:
+            _free_blas_control()
             _blas_limiter = blas_threads(1)
+            _free_blas_control()
         _blas_users += 1
     try:
         yield
@@ -107,5 +126,7 @@ def blas_single_thread():
         with _blas_lock:
             _blas_users -= 1
             if _blas_users == 0:
+                _free_blas_control()
                 _blas_limiter.restore_original_limits()
+                _free_blas_control()
                 _blas_limiter = None
