@@ -31,7 +31,13 @@ from cs231n_fast.ops import rnn
 
 
 def _blas_threads():
-    return sorted({lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"})
+    """Thread counts of the BLAS libraries with a process-wide pool (scipy's OpenBLAS, which
+    the kernels call, and numpy's). A BLAS threaded with OpenMP (faiss's, loaded by other
+    tests) has per-thread limits, and a call from inside a kernel's OpenMP team runs serially
+    anyway, as a nested region."""
+    libs = [lib for lib in threadpool_info() if lib["user_api"] == "blas" and lib.get("threading_layer") != "openmp"]
+    assert libs, "no BLAS found"
+    return sorted({lib["num_threads"] for lib in libs})
 
 
 def _set_blas_threads(n):
