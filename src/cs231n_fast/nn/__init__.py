@@ -1,4 +1,9 @@
-"""Thin layer classes over the kernels: ``forward``/``backward``, ``params`` and ``grads``."""
+"""Layer classes: ``forward``/``backward``, ``params`` and ``grads``, ``train()``/``eval()``.
+
+``Conv2D``, ``MaxPool2D`` and the recurrent layers run the compiled kernels (or, with
+``backend="reference"``, the NumPy twin); the others wrap the course's functional layers of
+:mod:`cs231n_fast.layers`. ``Sequential`` composes them into a model the Solver trains.
+"""
 
 from .course_layers import (
     ELU,
