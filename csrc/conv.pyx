@@ -21,7 +21,7 @@ from cython cimport floating
 from cython.parallel cimport parallel, prange, threadid
 from libc.string cimport memcpy, memset
 
-from blas cimport gemm
+from blas cimport cs_set_gemm64, gemm
 
 
 cdef void _im2col_plane(const floating* src, floating* dst, floating* pad,
@@ -224,3 +224,8 @@ def conv_backward(const floating[:, :, :, ::1] x,     # IN  (n, c, h, w)
                 db[e // ke] = s
             else:
                 dw[e // ke, e % ke] = s
+
+
+def _use_gemm64(size_t sgemm64, size_t dgemm64):
+    """Route this module's GEMMs to these ILP64 entry points (0, 0: scipy's BLAS)."""
+    cs_set_gemm64(sgemm64, dgemm64)

@@ -16,7 +16,7 @@ from cython.parallel cimport parallel, prange, threadid
 from libc.math cimport INFINITY, sqrt
 from libc.stdint cimport int64_t, uint8_t
 
-from blas cimport gemm
+from blas cimport cs_set_gemm64, gemm
 
 
 cdef extern from "knn_kernels.h" nogil:
@@ -303,3 +303,8 @@ def exact_topk(const floating[:, ::1] x,   # IN  (nq, d)
             for c in range(k):
                 out_d[i, c] = <floating>(sqrt(best_d[i, c]) if sq else best_d[i, c])
                 out_i[i, c] = best_i[i, c]
+
+
+def _use_gemm64(size_t sgemm64, size_t dgemm64):
+    """Route this module's GEMMs to these ILP64 entry points (0, 0: scipy's BLAS)."""
+    cs_set_gemm64(sgemm64, dgemm64)

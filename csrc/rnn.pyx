@@ -34,7 +34,7 @@ from cython cimport floating
 from cython.parallel cimport prange
 from libc.string cimport memcpy
 
-from blas cimport gemm
+from blas cimport cs_set_gemm64, gemm
 
 
 # --- elementwise (rnn_kernels.h: vectorised exp/sigmoid/tanh, see its header comment) -------
@@ -389,3 +389,8 @@ def seq_backward(int g,
             j1 = _bstart(k + 1, nb, d)
             _input_grads(n * tt, d, hd, gh, &da[0, 0, 0], gh, &wx[0, 0], NULL,
                          &dx[0, 0, 0], NULL, 0, j0, j1)
+
+
+def _use_gemm64(size_t sgemm64, size_t dgemm64):
+    """Route this module's GEMMs to these ILP64 entry points (0, 0: scipy's BLAS)."""
+    cs_set_gemm64(sgemm64, dgemm64)

@@ -10,6 +10,7 @@ __version__ = "0.1.0"
 
 try:
     from ._ext import conv as _conv, distances as _distances, openmp_info as _omp, pool as _pool  # noqa: F401
+    from ._ext import rnn as _rnn
 except ImportError as exc:  # a missing or stale build must fail here, never later
     raise ImportError(
         "cs231n_fast's compiled kernels could not be imported "
@@ -17,6 +18,10 @@ except ImportError as exc:  # a missing or stale build must fail here, never lat
         "reinstall from a clean source tree with `pip install --force-reinstall --no-cache-dir .` "
         "(a C compiler is needed), or rebuild in place with `pip install -e .`."
     ) from exc
+
+from . import _blas  # noqa: E402
+
+_blas.select((_conv, _distances, _rnn))
 
 
 def show_config(file=None):
@@ -34,6 +39,7 @@ def show_config(file=None):
         f"numpy       {np.__version__}",
         f"OpenMP      {'enabled' if openmp_enabled() else 'disabled (kernels run on one thread)'}",
         f"threads     {effective_n_threads()} (kernels, n_threads=None)",
+        f"gemm        {_blas.gemm_library()}",
     ]
     try:
         from threadpoolctl import threadpool_info
