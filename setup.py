@@ -97,7 +97,13 @@ def _supports_flag(compiler, flag):
 
 
 class BuildExt(build_ext):
-    """build_ext that adds OpenMP and optional flags once the real compiler is known."""
+    """build_ext that adds OpenMP and optional flags once the real compiler is known, and
+    compiles the modules in parallel (one job per CPU unless ``-j``/``--parallel`` says)."""
+
+    def finalize_options(self):
+        super().finalize_options()
+        if not self.parallel:
+            self.parallel = os.cpu_count() or 1
 
     def build_extensions(self):
         compiler = self.compiler
@@ -159,6 +165,8 @@ def _extensions():
     ]
     return cythonize(
         exts,
+        # Cythonize the modules in parallel too (a process pool; POSIX only, where it forks).
+        nthreads=(os.cpu_count() or 1) if os.name == "posix" else 0,
         compiler_directives=directives,
         include_path=["csrc"],
         # The generated C is the same with and without OpenMP (every OpenMP call sits under
