@@ -10,6 +10,7 @@ from cs231n_fast import layers as L
 from cs231n_fast import ops
 from cs231n_fast.data import get_digits_data
 from cs231n_fast.nn import (
+    LSTM,
     ELU,
     Affine,
     BatchNorm,
@@ -320,3 +321,17 @@ def _assign(value):
 def test_sequential_bad_input(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
+
+
+def test_kernel_layers_pickle_for_solver_checkpoints(rng):
+    """Conv2D, MaxPool2D and the recurrent layers hold their backend by name, so models that
+    contain them pickle (the Solver's checkpoints) and still run after a round trip."""
+    for backend in ("fast", "reference"):
+        conv = Conv2D(1, 2, 3, pad=1, seed=0, backend=backend)
+        model = Sequential(conv, ReLU(), MaxPool2D(2, backend=backend), Flatten(),
+                              Affine(2 * 2 * 2, 3, seed=0))
+        x = rng.standard_normal((2, 1, 4, 4)).astype(np.float32)
+        copy = pickle.loads(pickle.dumps(model))
+        np.testing.assert_array_equal(copy.loss(x), model.loss(x))
+        lstm = pickle.loads(pickle.dumps(LSTM(3, 4, seed=0, backend=backend)))
+        assert lstm.backend == backend and lstm(rng.standard_normal((2, 5, 3))).shape == (2, 5, 4)

@@ -72,10 +72,10 @@ class _CourseLayer(_Layer):
     """
 
     _forward = _backward = None
+    _backends = {"fast": None}  # the functional layers: one implementation, no threads
 
     def __init__(self):
-        super().__init__("fast", None)  # the functional layers: one implementation, no threads
-        self._ops = None  # no kernel module (a module attribute would also stop pickling)
+        super().__init__("fast", None)
         self.training = True
 
     def train(self):

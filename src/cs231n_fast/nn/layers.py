@@ -13,25 +13,25 @@ from .._validation import pair, positive_int
 
 __all__ = ["Conv2D", "MaxPool2D"]
 
-_BACKENDS = {"fast": ops, "reference": reference}
-
-
-def _backend(name):
-    if name not in _BACKENDS:
-        raise ValueError(f"backend must be one of {sorted(_BACKENDS)}; got {name!r}")
-    return _BACKENDS[name]
-
-
 class _Layer:
+    #: backend name -> the module of functions it runs (a class table, so that layers hold
+    #: only the name and pickle, e.g. in a Solver checkpoint).
+    _backends = {"fast": ops, "reference": reference}
+
     def __init__(self, backend, n_threads):
+        if backend not in self._backends:
+            raise ValueError(f"backend must be one of {sorted(self._backends)}; got {backend!r}")
         self.backend = backend
-        self._ops = _backend(backend)
         if n_threads is not None:
             effective_n_threads(n_threads)  # validate now, not at the first call
         self.n_threads = n_threads
         self.params = {}
         self.grads = {}
         self._cache = None
+
+    @property
+    def _ops(self):
+        return self._backends[self.backend]
 
     def _take_cache(self):
         if self._cache is None:

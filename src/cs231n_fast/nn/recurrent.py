@@ -21,19 +21,11 @@ from .layers import _Layer
 
 __all__ = ["RNN", "LSTM", "Embedding", "TemporalAffine"]
 
-#: The functional API of each backend. ``cs231n_fast.ops`` does not re-export the recurrent
-#: and temporal functions (yet), so the modules that do are named here explicitly.
-_BACKENDS = {"fast": rnn_layers, "reference": reference_rnn}
-
-
 class _SequenceLayer(_Layer):
-    """A :class:`_Layer` whose backends are the recurrent/temporal function modules."""
+    """A :class:`_Layer` whose backends are the recurrent/temporal function modules
+    (``cs231n_fast.ops`` does not re-export them, so the modules that do are named here)."""
 
-    def __init__(self, backend, n_threads):
-        if backend not in _BACKENDS:
-            raise ValueError(f"backend must be one of {sorted(_BACKENDS)}; got {backend!r}")
-        super().__init__(backend, n_threads)  # checks n_threads; empty params, grads, cache
-        self._ops = _BACKENDS[backend]
+    _backends = {"fast": rnn_layers, "reference": reference_rnn}
 
     @property
     def dtype(self):
