@@ -72,19 +72,54 @@ def test_effective_n_threads_without_openmp_is_one(monkeypatch):
         effective_n_threads(0)
 
 
-def test_blas_limited_during_kernels_and_restored():
+def _blas_thread_counts():
     from threadpoolctl import threadpool_info
 
+    return {lib["filepath"]: lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"}
+
+
+def test_blas_limited_during_kernels_and_restored():
+    from cs231n_fast import _blas
     from cs231n_fast._threads import blas_single_thread
 
-    before = [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+    before = _blas_thread_counts()
+    control = _blas.gemm_thread_control()
     with blas_single_thread():
-        assert all(lib["num_threads"] == 1 for lib in threadpool_info() if lib["user_api"] == "blas")
-    after = [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
-    assert after == before
+        inside = _blas_thread_counts()
+        if control is None:  # scipy's BLAS: threadpoolctl limits every BLAS
+            assert set(inside.values()) == {1}
+        else:  # NumPy's OpenBLAS, the one the GEMMs call, is limited directly; no other is touched
+            assert control[0]() == 1
+            numpy_lib = [p for p in inside if "openblas64" in os.path.basename(p)]
+            assert numpy_lib and all(inside[p] == 1 for p in numpy_lib)
+            assert {p: n for p, n in inside.items() if p not in numpy_lib} == {
+                p: n for p, n in before.items() if p not in numpy_lib
+            }
+    assert _blas_thread_counts() == before
     x = np.ones((2, 2, 4, 4))
     ops.conv_forward(x, np.ones((2, 2, 3, 3)), np.zeros(2), 1, 1)
-    assert [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"] == before
+    assert _blas_thread_counts() == before
+
+
+def test_blas_limit_with_scipys_blas_limits_every_blas():
+    code = """
+    from threadpoolctl import threadpool_info, threadpool_limits
+    import cs231n_fast
+    from cs231n_fast import _blas
+    from cs231n_fast._threads import blas_single_thread
+    assert _blas.gemm_thread_control() is None
+    threadpool_limits(2, user_api="blas")
+    counts = lambda: sorted(lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas")
+    before = counts()
+    with blas_single_thread():
+        assert set(counts()) == {1}, counts()
+    assert counts() == before, (counts(), before)
+    print("ok")
+    """
+    env = dict(os.environ, CS231N_FAST_BLAS="scipy")
+    r = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "ok"
 
 
 def test_missing_extension_fails_import_with_reinstall_hint():

@@ -25,16 +25,19 @@ import pytest
 from helpers import assert_matches_reference
 from threadpoolctl import OpenBLASController, threadpool_info, threadpool_limits
 
-from cs231n_fast import knn, ops
+from cs231n_fast import _blas, knn, ops
 from cs231n_fast._threads import blas_single_thread
 from cs231n_fast.ops import rnn
 
 
 def _blas_threads():
-    """Thread counts of the BLAS libraries with a process-wide pool (scipy's OpenBLAS, which
-    the kernels call, and numpy's). A BLAS threaded with OpenMP (faiss's, loaded by other
-    tests) has per-thread limits, and a call from inside a kernel's OpenMP team runs serially
-    anyway, as a nested region."""
+    """Thread counts of the BLAS the kernels call: NumPy's OpenBLAS when they call it directly
+    (then only that library is limited), else every BLAS with a process-wide pool (a BLAS
+    threaded with OpenMP, like faiss's, has per-thread limits, and a call from inside a
+    kernel's OpenMP team runs serially anyway, as a nested region)."""
+    control = _blas.gemm_thread_control()
+    if control is not None:
+        return [control[0]()]
     libs = [lib for lib in threadpool_info() if lib["user_api"] == "blas" and lib.get("threading_layer") != "openmp"]
     assert libs, "no BLAS found"
     return sorted({lib["num_threads"] for lib in libs})

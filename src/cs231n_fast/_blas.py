@@ -19,11 +19,14 @@ import os
 
 import numpy as np
 
-__all__ = ["CHOICES", "gemm_library", "select"]
+__all__ = ["CHOICES", "gemm_library", "gemm_thread_control", "select"]
 
 CHOICES = ("auto", "numpy", "scipy")
 
 _selected = "scipy's BLAS (cython_blas)"
+#: ``(get, set)`` of the thread count of the library the GEMMs call, when it is one we can
+#: reach directly (NumPy's OpenBLAS); None otherwise (then threadpoolctl limits every BLAS).
+_thread_control = None
 
 
 def gemm_library():
@@ -31,9 +34,16 @@ def gemm_library():
     return _selected
 
 
+def gemm_thread_control():
+    """``(get_num_threads, set_num_threads)`` of the library the kernels' GEMMs call, as
+    ctypes functions, or None when that library is reached only through scipy (then
+    :func:`cs231n_fast._threads.blas_single_thread` limits every BLAS with threadpoolctl)."""
+    return _thread_control
+
+
 def _numpy_openblas():
-    """``(sgemm, dgemm, description)`` addresses of NumPy's bundled ILP64 OpenBLAS, or a reason
-    string why there is none."""
+    """``(sgemm, dgemm, description, (get_num_threads, set_num_threads))`` of NumPy's bundled
+    ILP64 OpenBLAS (GEMM addresses and ctypes functions), or a reason string why there is none."""
     blas = np.__config__.CONFIG.get("Build Dependencies", {}).get("blas", {})
     name, version = blas.get("name", "?"), blas.get("version", "?")
     if name != "scipy-openblas" or "USE64BITINT" not in blas.get("openblas configuration", ""):
@@ -49,14 +59,21 @@ def _numpy_openblas():
         except (OSError, AttributeError):
             continue
         addr = [ctypes.cast(f, ctypes.c_void_p).value for f in (s, d)]
-        return addr[0], addr[1], f"numpy's OpenBLAS {version} (ILP64, {os.path.basename(path)})"
+        try:
+            get, put = lib.scipy_openblas_get_num_threads64_, lib.scipy_openblas_set_num_threads64_
+        except AttributeError:
+            continue
+        get.restype, get.argtypes = ctypes.c_int, []
+        put.restype, put.argtypes = None, [ctypes.c_int]
+        desc = f"numpy's OpenBLAS {version} (ILP64, {os.path.basename(path)})"
+        return addr[0], addr[1], desc, (get, put)
     return f"numpy's OpenBLAS {version} library was not found in {' or '.join(places)}"
 
 
 def select(modules, choice=None):
     """Point the GEMMs of the compiled ``modules`` at the library ``choice`` (default: the
     ``CS231N_FAST_BLAS`` environment variable, else "auto"); return its description."""
-    global _selected
+    global _selected, _thread_control
     choice = (choice or os.environ.get("CS231N_FAST_BLAS") or "auto").strip().lower()
     if choice not in CHOICES:
         raise ImportError(
@@ -67,9 +84,10 @@ def select(modules, choice=None):
         if choice == "numpy":
             raise ImportError(f"CS231N_FAST_BLAS=numpy, but {found}")
         sgemm = dgemm = 0
+        _thread_control = None
         _selected = f"scipy's BLAS (cython_blas); {found}" if choice == "auto" else "scipy's BLAS (cython_blas)"
     else:
-        sgemm, dgemm, _selected = found
+        sgemm, dgemm, _selected, _thread_control = found
     for m in modules:
         m._use_gemm64(sgemm, dgemm)
     return _selected

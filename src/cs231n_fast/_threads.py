@@ -3,7 +3,6 @@
 Model: scikit-learn's ``sklearn/utils/_openmp_helpers.pyx``.
 """
 
-import contextlib
 import numbers
 import os
 import threading
@@ -74,7 +73,7 @@ def work_threads(n_threads, work):
 _controller = None
 _blas_lock = threading.Lock()
 _blas_users = 0
-_blas_limiter = None
+_blas_restore = None
 
 
 def blas_threads(n):
@@ -104,29 +103,66 @@ def _free_blas_control():
         clear(force=True)
 
 
-@contextlib.contextmanager
+def _limit_blas_to_one():
+    """Hold the BLAS the kernels call to one thread; return a function undoing it (or None).
+
+    When the kernels' GEMMs go to NumPy's OpenBLAS (:mod:`cs231n_fast._blas`) that one library
+    is set directly, a few microseconds; the other BLAS libraries in the process never run
+    inside a kernel. Otherwise threadpoolctl limits every BLAS (about 60 us).
+    """
+    from . import _blas
+
+    control = _blas.gemm_thread_control()
+    if control is not None:
+        get, put = control
+        before = get()
+        if before == 1:
+            return None
+        put(1)
+        return lambda: put(before)
+    _free_blas_control()
+    limiter = blas_threads(1)
+    _free_blas_control()
+
+    def restore():
+        _free_blas_control()
+        limiter.restore_original_limits()
+        _free_blas_control()
+
+    return restore
+
+
+class _BlasSingleThread:
+    __slots__ = ()
+
+    def __enter__(self):
+        global _blas_users, _blas_restore
+        with _blas_lock:
+            if _blas_users == 0:
+                _blas_restore = _limit_blas_to_one()
+            _blas_users += 1
+        return self
+
+    def __exit__(self, *exc):
+        global _blas_users, _blas_restore
+        with _blas_lock:
+            _blas_users -= 1
+            if _blas_users == 0:
+                restore, _blas_restore = _blas_restore, None
+                if restore is not None:
+                    restore()
+        return False
+
+
+_BLAS_SINGLE_THREAD = _BlasSingleThread()
+
+
 def blas_single_thread():
-    """Context manager holding every loaded BLAS to one thread.
+    """Context manager holding the BLAS the kernels call to one thread.
 
     Kernels that call BLAS from inside their own parallel region use it so that the two
     thread pools never nest (model: ``sklearn/metrics/_pairwise_distances_reduction``).
     BLAS's thread count is process-wide, so overlapping uses from several Python threads
     share one limit: the first to enter sets it, the last to leave restores the original.
     """
-    global _blas_users, _blas_limiter
-    with _blas_lock:
-        if _blas_users == 0:
-            _free_blas_control()
-            _blas_limiter = blas_threads(1)
-            _free_blas_control()
-        _blas_users += 1
-    try:
-        yield
-    finally:
-        with _blas_lock:
-            _blas_users -= 1
-            if _blas_users == 0:
-                _free_blas_control()
-                _blas_limiter.restore_original_limits()
-                _free_blas_control()
-                _blas_limiter = None
+    return _BLAS_SINGLE_THREAD
