@@ -435,18 +435,20 @@ def recurrent_args(kind, x, h0, Wx, Wh, b, c0=None, *, step):
     return tuple(out)
 
 
-def recurrent_grad(name, dout, cache, cache_type, producer, layout):
+def recurrent_grad(name, dout, cache, cache_type, producer, layout, *, check_cache=True):
     """Validate one upstream gradient of a recurrent backward; return it in the cache's dtype.
 
     The expected shape is ``cache.out_shape`` (the forward output it is the gradient of), read
     only once the cache's type is checked; ``layout`` is that shape in words, e.g. "(N, H)".
+    ``check_cache=False`` skips re-checking a cache an earlier call in the same backward checked.
     """
     if not isinstance(cache, cache_type):
         raise TypeError(
             f"cache must be the {cache_type.__name__} returned by {producer}; "
             f"got {type(cache).__name__}"
         )
-    _check_recurrent_cache(cache, producer)
+    if check_cache:
+        _check_recurrent_cache(cache, producer)
     dout = as_array(name, dout)
     check_ndim(name, dout, len(cache.out_shape), layout)
     check_shape(name, dout, cache.out_shape, f"{layout}, the shape of the {producer} output it is the gradient of")
@@ -465,17 +467,34 @@ _RECURRENT_CACHE_SHAPES = {
 }
 
 
+def _compile_cache_shapes(spec):
+    """``{field: "N 4H"}`` -> ``[(field, layout, ((symbol, factor), ...)), ...]``."""
+    out = []
+    for field, symbols in spec.items():
+        want = symbols.split()
+        parts = tuple((sym[1:], 4) if sym.startswith("4") else (sym, 1) for sym in want)
+        out.append((field, want, parts))
+    return out
+
+
+_RECURRENT_CACHE_CHECKS = {name: _compile_cache_shapes(spec) for name, spec in _RECURRENT_CACHE_SHAPES.items()}
+
+
 def _check_recurrent_cache(cache, producer):
     """Raise ValueError unless a recurrent cache's arrays have consistent shapes (a cache altered
     after its forward call must not reach native code)."""
     sizes = {}
-    for field, symbols in _RECURRENT_CACHE_SHAPES[type(cache).__name__].items():
+    for field, want, parts in _RECURRENT_CACHE_CHECKS[type(cache).__name__]:
         shape = np.shape(getattr(cache, field))
-        want = symbols.split()
-        ok = len(shape) == len(want)
-        for sym, size in zip(want, shape) if ok else ():
-            factor, sym = (4, sym[1:]) if sym.startswith("4") else (1, sym)
-            ok = ok and size == factor * sizes.setdefault(sym, size // factor)
+        ok = len(shape) == len(parts)
+        if ok:
+            for (sym, factor), size in zip(parts, shape):
+                known = sizes.get(sym)
+                if known is None:
+                    known = sizes[sym] = size // factor
+                if size != factor * known:
+                    ok = False
+                    break
         if not ok:
             raise ValueError(
                 f"cache is not the one {producer} returned: its {field} has shape {shape}, "
