@@ -28,7 +28,7 @@ import numpy as np
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
-MODULES = ["openmp_info", "conv", "pool", "distances", "rnn"]
+MODULES = ["openmp_info", "memory", "conv", "pool", "distances", "rnn"]
 
 
 def _env_flag(name):
