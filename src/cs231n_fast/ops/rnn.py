@@ -22,6 +22,7 @@ import numpy as np
 
 from .._cache import LSTMCache, LSTMStepCache, RNNCache, RNNStepCache
 from .._ext import rnn as _k
+from .. import _memory
 from .._threads import blas_single_thread, work_threads
 from .._validation import as_array, as_contiguous, recurrent_args, recurrent_grad
 
@@ -121,8 +122,8 @@ def rnn_step_forward(x, prev_h, Wx, Wh, b, *, n_threads=None):
     hd = h.shape[1]
     nt, nb = _plan(n_threads, n, d, hd, 1)
     dt = x.dtype
-    a = np.empty((n, hd), dtype=dt)
-    next_h = np.empty((n, hd), dtype=dt)
+    a = _memory.empty((n, hd), dtype=dt)
+    next_h = _memory.empty((n, hd), dtype=dt)
     e = _none(dt)
     with blas_single_thread():
         _k.step_forward(1, x, h, e, Wx, Wh, b, a, e, e, next_h, nb, nt)
@@ -140,10 +141,10 @@ def rnn_step_backward(dnext_h, cache, *, n_threads=None):
     hd = hp.shape[1]
     nt, nb = _plan(n_threads, n, d, hd, 1)
     dt = x.dtype
-    da = np.empty((n, hd), dtype=dt)
-    dx, dprev_h = np.empty((n, d), dtype=dt), np.empty((n, hd), dtype=dt)
-    dWx, dWh, db = np.empty((d, hd), dtype=dt), np.empty((hd, hd), dtype=dt), np.empty(hd, dtype=dt)
+    dx, dprev_h = _memory.empty((n, d), dtype=dt), _memory.empty((n, hd), dtype=dt)
+    dWx, dWh, db = _memory.empty((d, hd), dtype=dt), _memory.empty((hd, hd), dtype=dt), _memory.empty(hd, dtype=dt)
     e = _none(dt)
+    da = _memory.empty((n, hd), dtype=dt)
     with blas_single_thread():
         _k.step_backward(1, dnh, e, x, hp, e, Wx, Wh, e, e, hn,
                          da, dx, dprev_h, e, dWx, dWh, db, nb, nt)
@@ -174,17 +175,16 @@ def rnn_forward(x, h0, Wx, Wh, b, *, n_threads=None):
     nt, nb = _plan(n_threads, n * t, d, hd, 1)
     _check_ld(t, max(d, hd))
     dt = x.dtype
-    a = np.empty((n, t, hd), dtype=dt)
-    h = np.empty((n, t, hd), dtype=dt)
+    a = _memory.empty((n, t, hd), dtype=dt)
+    h = _memory.empty((n, t, hd), dtype=dt)
     e, e3 = _none(dt), _none(dt, 3)
     with blas_single_thread():
         _k.seq_forward(1, x, h0, e, Wx, Wh, b, a, e3, e3, h, nb, nt)
     return h, RNNCache(x=x, h0=h0, Wx=Wx, Wh=Wh, h=h)
 
 
-def _shifted(h0, h):
-    """(N, T, H) previous hidden states: h0, h[:, 0], ..., h[:, T-2]."""
-    hprev = np.empty_like(h)
+def _shifted(h0, h, hprev):
+    """Fill ``hprev`` (N, T, H) with the previous hidden states h0, h[:, 0], ..., h[:, T-2]."""
     hprev[:, 0] = h0
     hprev[:, 1:] = h[:, :-1]
     return hprev
@@ -202,12 +202,13 @@ def rnn_backward(dh, cache, *, n_threads=None):
     hd = h0.shape[1]
     nt, nb = _plan(n_threads, n * t, d, hd, 1)
     dt = x.dtype
-    da = np.empty((n, t, hd), dtype=dt)
-    dx, dh0 = np.empty((n, t, d), dtype=dt), np.empty((n, hd), dtype=dt)
-    dWx, dWh, db = np.empty((d, hd), dtype=dt), np.empty((hd, hd), dtype=dt), np.empty(hd, dtype=dt)
+    dx, dh0 = _memory.empty((n, t, d), dtype=dt), _memory.empty((n, hd), dtype=dt)
+    dWx, dWh, db = _memory.empty((d, hd), dtype=dt), _memory.empty((hd, hd), dtype=dt), _memory.empty(hd, dtype=dt)
     e, e3 = _none(dt), _none(dt, 3)
+    da, hprev = _memory.empty((n, t, hd), dt), _memory.empty((n, t, hd), dt)
     with blas_single_thread():
-        _k.seq_backward(1, dh, x, _shifted(h0, h), e, e3, Wx, Wh, e3, e3, h,
+        _shifted(h0, h, hprev)
+        _k.seq_backward(1, dh, x, hprev, e, e3, Wx, Wh, e3, e3, h,
                         da, e, dx, dh0, dWx, dWh, db, nb, nt)
     return dx, dh0, dWx, dWh, db
 
@@ -242,8 +243,8 @@ def lstm_step_forward(x, prev_h, prev_c, Wx, Wh, b, *, n_threads=None):
     hd = h.shape[1]
     nt, nb = _plan(n_threads, n, d, hd, 4)
     dt = x.dtype
-    gates = np.empty((n, 4 * hd), dtype=dt)
-    next_c, tanh_c, next_h = (np.empty((n, hd), dtype=dt) for _ in range(3))
+    gates = _memory.empty((n, 4 * hd), dtype=dt)
+    next_c, tanh_c, next_h = (_memory.empty((n, hd), dtype=dt) for _ in range(3))
     with blas_single_thread():
         _k.step_forward(4, x, h, c, Wx, Wh, b, gates, next_c, tanh_c, next_h, nb, nt)
     cache = LSTMStepCache(x=x, prev_h=h, prev_c=c, Wx=Wx, Wh=Wh, gates=gates,
@@ -258,7 +259,8 @@ def lstm_step_backward(dnext_h, dnext_c, cache, *, n_threads=None):
     ``x, prev_h, prev_c, Wx, Wh, b``.
     """
     dnh = recurrent_grad("dnext_h", dnext_h, cache, LSTMStepCache, "lstm_step_forward", "(N, H)")
-    dnc = recurrent_grad("dnext_c", dnext_c, cache, LSTMStepCache, "lstm_step_forward", "(N, H)")
+    dnc = recurrent_grad("dnext_c", dnext_c, cache, LSTMStepCache, "lstm_step_forward", "(N, H)",
+                         check_cache=False)
     x, hp, cp, Wx, Wh, gates, tc = (
         _field(cache, f) for f in ("x", "prev_h", "prev_c", "Wx", "Wh", "gates", "tanh_c")
     )
@@ -266,12 +268,12 @@ def lstm_step_backward(dnext_h, dnext_c, cache, *, n_threads=None):
     hd = hp.shape[1]
     nt, nb = _plan(n_threads, n, d, hd, 4)
     dt = x.dtype
-    da = np.empty((n, 4 * hd), dtype=dt)
-    dx = np.empty((n, d), dtype=dt)
-    dprev_h, dprev_c = np.empty((n, hd), dtype=dt), np.empty((n, hd), dtype=dt)
-    dWx, dWh = np.empty((d, 4 * hd), dtype=dt), np.empty((hd, 4 * hd), dtype=dt)
-    db = np.empty(4 * hd, dtype=dt)
+    dx = _memory.empty((n, d), dtype=dt)
+    dprev_h, dprev_c = _memory.empty((n, hd), dtype=dt), _memory.empty((n, hd), dtype=dt)
+    dWx, dWh = _memory.empty((d, 4 * hd), dtype=dt), _memory.empty((hd, 4 * hd), dtype=dt)
+    db = _memory.empty(4 * hd, dtype=dt)
     e = _none(dt)
+    da = _memory.empty((n, 4 * hd), dtype=dt)
     with blas_single_thread():
         _k.step_backward(4, dnh, dnc, x, hp, cp, Wx, Wh, gates, tc, e,
                          da, dx, dprev_h, dprev_c, dWx, dWh, db, nb, nt)
@@ -306,8 +308,8 @@ def lstm_forward(x, h0, Wx, Wh, b, c0=None, *, n_threads=None):
     dt = x.dtype
     if c0 is None:
         c0 = np.zeros((n, hd), dtype=dt)
-    gates = np.empty((n, t, 4 * hd), dtype=dt)
-    c, tanh_c, h = (np.empty((n, t, hd), dtype=dt) for _ in range(3))
+    gates = _memory.empty((n, t, 4 * hd), dtype=dt)
+    c, tanh_c, h = (_memory.empty((n, t, hd), dtype=dt) for _ in range(3))
     with blas_single_thread():
         _k.seq_forward(4, x, h0, c0, Wx, Wh, b, gates, c, tanh_c, h, nb, nt)
     cache = LSTMCache(x=x, h0=h0, c0=c0, Wx=Wx, Wh=Wh, h=h, c=c, gates=gates, tanh_c=tanh_c)
@@ -329,13 +331,14 @@ def lstm_backward(dh, cache, *, n_threads=None, return_dc0=False):
     hd = h0.shape[1]
     nt, nb = _plan(n_threads, n * t, d, hd, 4)
     dt = x.dtype
-    da = np.empty((n, t, 4 * hd), dtype=dt)
-    dcarry = np.empty((n, hd), dtype=dt)
-    dx, dh0 = np.empty((n, t, d), dtype=dt), np.empty((n, hd), dtype=dt)
-    dWx, dWh = np.empty((d, 4 * hd), dtype=dt), np.empty((hd, 4 * hd), dtype=dt)
-    db = np.empty(4 * hd, dtype=dt)
+    dcarry = _memory.empty((n, hd), dtype=dt)
+    dx, dh0 = _memory.empty((n, t, d), dtype=dt), _memory.empty((n, hd), dtype=dt)
+    dWx, dWh = _memory.empty((d, 4 * hd), dtype=dt), _memory.empty((hd, 4 * hd), dtype=dt)
+    db = _memory.empty(4 * hd, dtype=dt)
+    da, hprev = _memory.empty((n, t, 4 * hd), dt), _memory.empty((n, t, hd), dt)
     with blas_single_thread():
-        _k.seq_backward(4, dh, x, _shifted(h0, h), c0, c, Wx, Wh, gates, tc, h,
+        _shifted(h0, h, hprev)
+        _k.seq_backward(4, dh, x, hprev, c0, c, Wx, Wh, gates, tc, h,
                         da, dcarry, dx, dh0, dWx, dWh, db, nb, nt)
     if return_dc0:  # after the loop the carried cell gradient is that of c0
         return dx, dh0, dWx, dWh, db, dcarry
