@@ -46,6 +46,18 @@ cdef extern from "rnn_kernels.h" nogil:
                        double* hn, Py_ssize_t hd, Py_ssize_t j0, Py_ssize_t j1)
     void cs_rnn_row_f(const float* a, const float* b, float* hn, Py_ssize_t j0, Py_ssize_t j1)
     void cs_rnn_row_d(const double* a, const double* b, double* hn, Py_ssize_t j0, Py_ssize_t j1)
+    void cs_lstm_bwd_row_f(const float* up, const float* rec, const float* dcin, float* dcout,
+                           const float* g, const float* cp, const float* tc, float* da,
+                           Py_ssize_t hd, Py_ssize_t j0, Py_ssize_t j1)
+    void cs_lstm_bwd_row_d(const double* up, const double* rec, const double* dcin, double* dcout,
+                           const double* g, const double* cp, const double* tc, double* da,
+                           Py_ssize_t hd, Py_ssize_t j0, Py_ssize_t j1)
+    void cs_rnn_bwd_row_f(const float* up, const float* rec, const float* hn, float* da,
+                          Py_ssize_t j0, Py_ssize_t j1)
+    void cs_rnn_bwd_row_d(const double* up, const double* rec, const double* hn, double* da,
+                          Py_ssize_t j0, Py_ssize_t j1)
+    void cs_add_row_f(float* acc, const float* x, Py_ssize_t j0, Py_ssize_t j1)
+    void cs_add_row_d(double* acc, const double* x, Py_ssize_t j0, Py_ssize_t j1)
     void cs_sigmoid_f(const float* z, float* out, Py_ssize_t n)
     void cs_sigmoid_d(const double* z, double* out, Py_ssize_t n)
     void cs_tanh_f(const float* z, float* out, Py_ssize_t n)
@@ -208,39 +220,44 @@ cdef void _bwd_elem(int g, Py_ssize_t n, Py_ssize_t hd,
                     Py_ssize_t j0, Py_ssize_t j1) noexcept nogil:
     """Pre-activation gradient of hidden units [j0, j1) for one step.
 
-    The hidden-state gradient is ``dh_up + dh_rec`` (either may be NULL: zero). LSTM: the
+    The hidden-state gradient is ``dh_up + dh_rec`` (``dh_rec`` may be NULL: zero). LSTM: the
     incoming cell gradient is ``dc_in`` (NULL: zero), the outgoing one (to the previous cell)
     goes to ``dc_out`` (may alias ``dc_in``); ``cp`` NULL means a zero previous cell. RNN:
-    ``hn`` is the step's output.
+    ``hn`` is the step's output. The arithmetic is rnn_kernels.h's (vectorised, same bits).
     """
-    cdef Py_ssize_t r, j
-    cdef floating dh, dc, vi, vf, vo, vg, t, c_prev
-    cdef const floating* gr
-    cdef floating* dr
+    cdef Py_ssize_t r
     for r in range(n):
-        gr = gates + r * ldg
-        dr = da + r * ldda
-        for j in range(j0, j1):
-            dh = 0
-            if dh_up != NULL:
-                dh = dh_up[r * ldu + j]
-            if dh_rec != NULL:
-                dh = dh + dh_rec[r * ldr + j]
+        if floating is float:
             if g == 1:
-                t = hn[r * ldo + j]
-                dr[j] = dh * (1 - t * t)
+                cs_rnn_bwd_row_f(dh_up + r * ldu, (dh_rec + r * ldr) if dh_rec != NULL else NULL,
+                                 hn + r * ldo, da + r * ldda, j0, j1)
             else:
-                vi, vf, vo, vg = gr[j], gr[hd + j], gr[2 * hd + j], gr[3 * hd + j]
-                t = tc[r * ldo + j]
-                dc = dh * vo * (1 - t * t)
-                if dc_in != NULL:
-                    dc = dc_in[r * lddc + j] + dc
-                c_prev = cp[r * ldcp + j] if cp != NULL else 0
-                dr[j] = dc * vg * vi * (1 - vi)
-                dr[hd + j] = dc * c_prev * vf * (1 - vf)
-                dr[2 * hd + j] = dh * t * vo * (1 - vo)
-                dr[3 * hd + j] = dc * vi * (1 - vg * vg)
-                dc_out[r * lddc + j] = dc * vf
+                cs_lstm_bwd_row_f(dh_up + r * ldu, (dh_rec + r * ldr) if dh_rec != NULL else NULL,
+                                  (dc_in + r * lddc) if dc_in != NULL else NULL, dc_out + r * lddc,
+                                  gates + r * ldg, (cp + r * ldcp) if cp != NULL else NULL,
+                                  tc + r * ldo, da + r * ldda, hd, j0, j1)
+        else:
+            if g == 1:
+                cs_rnn_bwd_row_d(dh_up + r * ldu, (dh_rec + r * ldr) if dh_rec != NULL else NULL,
+                                 hn + r * ldo, da + r * ldda, j0, j1)
+            else:
+                cs_lstm_bwd_row_d(dh_up + r * ldu, (dh_rec + r * ldr) if dh_rec != NULL else NULL,
+                                  (dc_in + r * lddc) if dc_in != NULL else NULL, dc_out + r * lddc,
+                                  gates + r * ldg, (cp + r * ldcp) if cp != NULL else NULL,
+                                  tc + r * ldo, da + r * ldda, hd, j0, j1)
+
+
+cdef void _col_sums(Py_ssize_t m, const floating* da, Py_ssize_t ldda, floating* db,
+                    Py_ssize_t c0, Py_ssize_t c1) noexcept nogil:
+    """db[c0:c1] = the sum of da's m rows over those columns, rows in order."""
+    cdef Py_ssize_t r, j
+    for j in range(c0, c1):
+        db[j] = 0
+    for r in range(m):
+        if floating is float:
+            cs_add_row_f(db, da + r * ldda, c0, c1)
+        else:
+            cs_add_row_d(db, da + r * ldda, c0, c1)
 
 
 cdef void _weight_grads(Py_ssize_t m, Py_ssize_t d, Py_ssize_t hd, Py_ssize_t gh,
@@ -249,16 +266,12 @@ cdef void _weight_grads(Py_ssize_t m, Py_ssize_t d, Py_ssize_t hd, Py_ssize_t gh
                         Py_ssize_t c0, Py_ssize_t c1) noexcept nogil:
     """Columns [c0, c1) of dWx = x^T da, dWh = hp^T da and db = sum of da's rows, over m rows
     (x (m, d), hp (m, hd), da (m, gh), all contiguous)."""
-    cdef Py_ssize_t r, j, w = c1 - c0
+    cdef Py_ssize_t w = c1 - c0
     if w <= 0:
         return
     gemm(c"T", c"N", d, w, m, 1, x, d, da + c0, gh, 0, dwx + c0, gh)
     gemm(c"T", c"N", hd, w, m, 1, hp, hd, da + c0, gh, 0, dwh + c0, gh)
-    for j in range(c0, c1):
-        db[j] = 0
-    for r in range(m):
-        for j in range(c0, c1):
-            db[j] += da[r * gh + j]
+    _col_sums(m, da, gh, db, c0, c1)
 
 
 cdef void _input_grads(Py_ssize_t m, Py_ssize_t d, Py_ssize_t hd, Py_ssize_t gh,
@@ -277,6 +290,46 @@ cdef void _input_grads(Py_ssize_t m, Py_ssize_t d, Py_ssize_t hd, Py_ssize_t gh,
         lo, hi = (c0 if c0 > d else d) - d, c1 - d
         if hi > lo:
             gemm(c"N", c"T", m, hi - lo, gh, 1, da, ldda, wh + lo * gh, gh, 0, dh + lo, ldh)
+
+
+cdef inline Py_ssize_t _unit_blocks(Py_ssize_t w) noexcept nogil:
+    """Blocks of about 256 a dimension of ``w`` is cut into for the step backward's products
+    (1 to 8; a function of the problem only, so results do not depend on the thread count)."""
+    cdef Py_ssize_t b = w // 256
+    return 1 if b < 1 else (8 if b > 8 else b)
+
+
+cdef void _step_grad_unit(Py_ssize_t k, Py_ssize_t nbx, Py_ssize_t nbh,
+                          Py_ssize_t n, Py_ssize_t d, Py_ssize_t hd, Py_ssize_t gh,
+                          const floating* x, const floating* hp, const floating* da,
+                          const floating* wx, const floating* wh,
+                          floating* dx, floating* dhp, floating* dwx, floating* dwh) noexcept nogil:
+    """Unit ``k`` of a step's products, in the order: columns blocks of dx = da Wx^T (nbx),
+    of dprev_h = da Wh^T (nbh), row blocks of dWx = x^T da (nbx), of dWh = prev_h^T da (nbh).
+    Row blocks of the weight gradients are contiguous, and each is one product over all G*H
+    columns."""
+    cdef Py_ssize_t lo, hi
+    if k < nbx:
+        lo, hi = _bstart(k, nbx, d), _bstart(k + 1, nbx, d)
+        if hi > lo:
+            gemm(c"N", c"T", n, hi - lo, gh, 1, da, gh, wx + lo * gh, gh, 0, dx + lo, d)
+        return
+    k -= nbx
+    if k < nbh:
+        lo, hi = _bstart(k, nbh, hd), _bstart(k + 1, nbh, hd)
+        if hi > lo:
+            gemm(c"N", c"T", n, hi - lo, gh, 1, da, gh, wh + lo * gh, gh, 0, dhp + lo, hd)
+        return
+    k -= nbh
+    if k < nbx:
+        lo, hi = _bstart(k, nbx, d), _bstart(k + 1, nbx, d)
+        if hi > lo:
+            gemm(c"T", c"N", hi - lo, gh, n, 1, x + lo, d, da, gh, 0, dwx + lo * gh, gh)
+        return
+    k -= nbx
+    lo, hi = _bstart(k, nbh, hd), _bstart(k + 1, nbh, hd)
+    if hi > lo:
+        gemm(c"T", c"N", hi - lo, gh, n, 1, hp + lo, hd, da, gh, 0, dwh + lo * gh, gh)
 
 
 def step_backward(int g,
@@ -299,9 +352,11 @@ def step_backward(int g,
                   floating[::1] db not None,              # OUT (G*H,)
                   Py_ssize_t nb, int n_threads):
     cdef Py_ssize_t n = x.shape[0], d = x.shape[1], hd = hp.shape[1], gh = g * hd
-    cdef Py_ssize_t k, j0, j1
+    cdef Py_ssize_t k, q, j0, j1
+    cdef Py_ssize_t nbx = _unit_blocks(d), nbh = _unit_blocks(hd)
     cdef bint lstm = g == 4
     with nogil:
+        # Pre-activation gradient and db, by blocks of hidden units.
         for k in prange(nb, schedule="static", num_threads=n_threads):
             j0 = _bstart(k, nb, hd)
             j1 = _bstart(k + 1, nb, hd)
@@ -312,19 +367,13 @@ def step_backward(int g,
                           &cp[0, 0] if lstm else NULL, hd,
                           &tc[0, 0] if lstm else NULL, &hn[0, 0] if not lstm else NULL, hd,
                           &da[0, 0], gh, j0, j1)
-        # Units 0, 2, 4, ...: column blocks of [dx | dprev_h]; 1, 3, 5, ...: column blocks of
-        # dWx, dWh, db (equal work per pair, so the static round-robin balances them).
-        for k in prange(2 * nb, schedule="static", chunksize=1, num_threads=n_threads):
-            if k % 2 == 0:
-                j0 = _bstart(k // 2, nb, d + hd)
-                j1 = _bstart(k // 2 + 1, nb, d + hd)
-                _input_grads(n, d, hd, gh, &da[0, 0], gh, &wx[0, 0], &wh[0, 0],
-                             &dx[0, 0], &dhp[0, 0], hd, j0, j1)
-            else:
-                j0 = _bstart(k // 2, nb, gh)
-                j1 = _bstart(k // 2 + 1, nb, gh)
-                _weight_grads(n, d, hd, gh, &x[0, 0], &hp[0, 0], &da[0, 0],
-                              &dwx[0, 0], &dwh[0, 0], &db[0], j0, j1)
+                for q in range(g):
+                    _col_sums(n, &da[0, 0], gh, &db[0], q * hd + j0, q * hd + j1)
+        # The four products in units of equal cost (~256 columns of dx/dh or rows of dWx/dWh,
+        # each a full product over the other dimension), dealt out round-robin.
+        for k in prange(2 * (nbx + nbh), schedule="static", chunksize=1, num_threads=n_threads):
+            _step_grad_unit(k, nbx, nbh, n, d, hd, gh, &x[0, 0], &hp[0, 0], &da[0, 0],
+                            &wx[0, 0], &wh[0, 0], &dx[0, 0], &dhp[0, 0], &dwx[0, 0], &dwh[0, 0])
 
 
 def seq_backward(int g,

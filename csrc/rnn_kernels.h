@@ -322,6 +322,98 @@ CS_RNN_CLONES static void cs_rnn_row_d(const double *a, const double *b, double 
     for (; j < j1; j++) hn[j] = cs_tanh_sd(a[j] + b[j]);
 }
 
+/* Backward of one LSTM row, hidden units [j0, j1): the pre-activation gradient da (4H, gate
+ * order i, f, o, g) from the upstream hidden-state gradient up (+ rec, the recurrent one, when
+ * not NULL), the incoming cell gradient dcin (NULL: zero), the activated gates g, the previous
+ * cell cp (NULL: zero) and tanh of the cell tc; writes the previous cell's gradient to dcout
+ * (which may be dcin: each element is read before it is written). */
+#define CS_LSTM_BWD_ROW(T, LD, ST, ONE, ZERO)                                                  \
+    {                                                                                          \
+        T dh = LD(up + j), vi, vf, vo, vg, t, dc, c_prev;                                      \
+        if (rec) dh = dh + LD(rec + j);                                                        \
+        vi = LD(g + j); vf = LD(g + hd + j); vo = LD(g + 2 * hd + j); vg = LD(g + 3 * hd + j); \
+        t = LD(tc + j);                                                                        \
+        dc = dh * vo * (ONE - t * t);                                                          \
+        if (dcin) dc = LD(dcin + j) + dc;                                                      \
+        c_prev = cp ? LD(cp + j) : ZERO;                                                       \
+        ST(da + j, dc * vg * vi * (ONE - vi));                                                 \
+        ST(da + hd + j, dc * c_prev * vf * (ONE - vf));                                        \
+        ST(da + 2 * hd + j, dh * t * vo * (ONE - vo));                                         \
+        ST(da + 3 * hd + j, dc * vi * (ONE - vg * vg));                                        \
+        ST(dcout + j, dc * vf);                                                                \
+    }
+
+#define CS_SLD(p) (*(p))
+#define CS_SST(p, v) (*(p) = (v))
+
+CS_RNN_CLONES static void cs_lstm_bwd_row_f(const float *up, const float *rec, const float *dcin,
+                                            float *dcout, const float *g, const float *cp,
+                                            const float *tc, float *da, ptrdiff_t hd,
+                                            ptrdiff_t j0, ptrdiff_t j1)
+{
+    ptrdiff_t j = j0;
+#ifdef CS_RNN_VECTOR
+    const cs_vf one = 1.0f - (cs_vf){0}, zero = {0};
+    for (; j + CS_VF_N <= j1; j += CS_VF_N) CS_LSTM_BWD_ROW(cs_vf, cs_ldv_f, cs_stv_f, one, zero)
+#endif
+    for (; j < j1; j++) CS_LSTM_BWD_ROW(float, CS_SLD, CS_SST, 1.0f, 0.0f)
+}
+
+CS_RNN_CLONES static void cs_lstm_bwd_row_d(const double *up, const double *rec, const double *dcin,
+                                            double *dcout, const double *g, const double *cp,
+                                            const double *tc, double *da, ptrdiff_t hd,
+                                            ptrdiff_t j0, ptrdiff_t j1)
+{
+    ptrdiff_t j = j0;
+#ifdef CS_RNN_VECTOR
+    const cs_vd one = 1.0 - (cs_vd){0}, zero = {0};
+    for (; j + CS_VD_N <= j1; j += CS_VD_N) CS_LSTM_BWD_ROW(cs_vd, cs_ldv_d, cs_stv_d, one, zero)
+#endif
+    for (; j < j1; j++) CS_LSTM_BWD_ROW(double, CS_SLD, CS_SST, 1.0, 0.0)
+}
+
+/* Backward of one vanilla-RNN row: da[j] = (up[j] (+ rec[j])) * (1 - hn[j]^2). */
+#define CS_RNN_BWD_ROW(T, LD, ST, ONE)                                                         \
+    {                                                                                          \
+        T dh = LD(up + j), t = LD(hn + j);                                                     \
+        if (rec) dh = dh + LD(rec + j);                                                        \
+        ST(da + j, dh * (ONE - t * t));                                                        \
+    }
+
+CS_RNN_CLONES static void cs_rnn_bwd_row_f(const float *up, const float *rec, const float *hn,
+                                           float *da, ptrdiff_t j0, ptrdiff_t j1)
+{
+    ptrdiff_t j = j0;
+#ifdef CS_RNN_VECTOR
+    const cs_vf one = 1.0f - (cs_vf){0};
+    for (; j + CS_VF_N <= j1; j += CS_VF_N) CS_RNN_BWD_ROW(cs_vf, cs_ldv_f, cs_stv_f, one)
+#endif
+    for (; j < j1; j++) CS_RNN_BWD_ROW(float, CS_SLD, CS_SST, 1.0f)
+}
+
+CS_RNN_CLONES static void cs_rnn_bwd_row_d(const double *up, const double *rec, const double *hn,
+                                           double *da, ptrdiff_t j0, ptrdiff_t j1)
+{
+    ptrdiff_t j = j0;
+#ifdef CS_RNN_VECTOR
+    const cs_vd one = 1.0 - (cs_vd){0};
+    for (; j + CS_VD_N <= j1; j += CS_VD_N) CS_RNN_BWD_ROW(cs_vd, cs_ldv_d, cs_stv_d, one)
+#endif
+    for (; j < j1; j++) CS_RNN_BWD_ROW(double, CS_SLD, CS_SST, 1.0)
+}
+
+/* acc[j] += x[j] for j in [j0, j1) (column sums of a matrix, one row at a time: every element's
+ * sum runs over the rows in order, however the loop is vectorised). */
+static void cs_add_row_f(float *restrict acc, const float *restrict x, ptrdiff_t j0, ptrdiff_t j1)
+{
+    for (ptrdiff_t j = j0; j < j1; j++) acc[j] += x[j];
+}
+
+static void cs_add_row_d(double *restrict acc, const double *restrict x, ptrdiff_t j0, ptrdiff_t j1)
+{
+    for (ptrdiff_t j = j0; j < j1; j++) acc[j] += x[j];
+}
+
 /* out[i] = sigmoid(z[i]) / tanh(z[i]) for i in [0, n). */
 CS_RNN_CLONES static void cs_sigmoid_f(const float *z, float *out, ptrdiff_t n)
 {
