@@ -130,8 +130,9 @@ def bench_case(benchmark, bench_threads, blas_vendor, oracle):
             call = bm.make_runner(case, impl, inputs, bench_threads)
             ok, err, message = bm.check_result(case, call(), expected, dtype, impl=impl)
             assert ok, f"{impl} on {case.id} {dtype}: {message}"
-            # One more call sizes the round count (the first may include one-time setup).
-            t = bm.Timer(warmup=0, repeat=1)(call)[0]
+            # Settle (bm.SETTLE_SECONDS: let the previous implementation's spinning BLAS and
+            # OpenMP threads go idle), then one more call sizes the round count.
+            t = bm.Timer(warmup=0, repeat=1, settle=0 if impl == "reference" else bm.SETTLE_SECONDS)(call)[0]
             rounds = math.ceil(BUDGET[impl] / max(t, 1e-9))
             rounds = min(max(rounds, MIN_ROUNDS[impl]), MAX_ROUNDS)
             benchmark.extra_info.update(

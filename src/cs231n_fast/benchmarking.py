@@ -1135,13 +1135,25 @@ def check_result(case, outputs, expected, dtype, impl=None):
 # --- timing ----------------------------------------------------------------------------------
 
 
+#: Seconds an implementation runs untimed before it is timed (``Timer.settle``). After a
+#: multithreaded call OpenBLAS's idle threads spin for about 2**28 cycles (~0.1 s) and GNU
+#: OpenMP's for a while too; on a 2-core machine whatever runs next in that window gets about
+#: one core: measured, the LSTM step ran 2x slower for ~0.1 s after NumPy's threaded products,
+#: and NumPy's products after our kernels' first calls. Settling first times each
+#: implementation as a loop of its own calls would run (steady state), not its neighbour's
+#: leftovers.
+SETTLE_SECONDS = 0.25
+
+
 @dataclass(frozen=True)
 class Timer:
     """Wall-clock timer: ``warmup`` untimed calls, then repeats timed with ``perf_counter``.
 
-    With ``repeat`` set, exactly that many timed calls. Otherwise the first timed call sets the
-    count: enough calls to fill ``budget`` seconds, clamped to ``[min_repeat, max_repeat]``.
-    The garbage collector is paused while timing. Report the median (:func:`summarize`).
+    ``settle`` seconds: keep making untimed calls after the warm-up until that long has passed
+    since it began (see :data:`SETTLE_SECONDS`). With ``repeat`` set, exactly that many timed
+    calls. Otherwise the first timed call sets the count: enough calls to fill ``budget``
+    seconds, clamped to ``[min_repeat, max_repeat]``. The garbage collector is paused while
+    timing. Report the median (:func:`summarize`).
     """
 
     warmup: int = 1
@@ -1149,10 +1161,14 @@ class Timer:
     budget: float = 1.0
     min_repeat: int = 3
     max_repeat: int = 50
+    settle: float = 0.0
 
     def __call__(self, fn):
         """Seconds per timed call of ``fn``, as a list."""
+        start = time.perf_counter()
         for _ in range(self.warmup):
+            fn()
+        while time.perf_counter() - start < self.settle:
             fn()
         gc_was_enabled = gc.isenabled()
         gc.disable()
@@ -1252,7 +1268,7 @@ def quick_timers(repeat=None):
     if repeat is not None:
         return _timers(Timer(warmup=0, repeat=repeat), Timer(warmup=0, repeat=repeat))
     # The correctness call has already warmed the reference up; it is slow, time it little.
-    return _timers(Timer(warmup=2, budget=0.4, min_repeat=3, max_repeat=50),
+    return _timers(Timer(warmup=2, budget=0.4, min_repeat=3, max_repeat=50, settle=SETTLE_SECONDS),
                    Timer(warmup=0, budget=0.3, min_repeat=1))
 
 
@@ -1260,7 +1276,7 @@ def full_timers(repeat=None):
     """Per-implementation timers for the full run."""
     if repeat is not None:
         return _timers(Timer(warmup=1, repeat=repeat), Timer(warmup=1, repeat=repeat))
-    return _timers(Timer(warmup=2, budget=1.0, min_repeat=5, max_repeat=100),
+    return _timers(Timer(warmup=2, budget=1.0, min_repeat=5, max_repeat=100, settle=SETTLE_SECONDS),
                    Timer(warmup=0, budget=1.5, min_repeat=3))
 
 
@@ -1276,8 +1292,8 @@ def gemm_timer(quick, repeat=None):
     if repeat is not None:
         return Timer(warmup=1, repeat=repeat)
     if quick:
-        return Timer(warmup=1, budget=0.3, min_repeat=3, max_repeat=10)
-    return Timer(warmup=2, budget=1.0, min_repeat=5, max_repeat=30)
+        return Timer(warmup=1, budget=0.3, min_repeat=3, max_repeat=10, settle=SETTLE_SECONDS)
+    return Timer(warmup=2, budget=1.0, min_repeat=5, max_repeat=30, settle=SETTLE_SECONDS)
 
 
 def _gemm_peak(dtype, n_threads, timer):
