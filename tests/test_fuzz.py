@@ -204,8 +204,9 @@ def recurrent_inputs(rng, kind, n, t, d, h, step):
 def check_recurrent(kind, step, shape, mode, kinds, seed, n_threads):
     """Forward and backward of one recurrent function against the twin.
 
-    The backward's gradients come in the cache's dtype (the upstream gradients are cast to it,
-    as documented), so a float32 forward with float64 upstream gradients stays float32.
+    The backward follows the dtype policy over the cache and its upstream gradients, which are
+    of the other float dtype (float64 for a float32 cache and vice versa): its gradients are
+    always float64, as accurate as the forward's dtype (a float32 cache holds rounded values).
     """
     suffix = f"{kind}_{'step_' if step else ''}"
     rng = np.random.default_rng(seed)
@@ -221,7 +222,9 @@ def check_recurrent(kind, step, shape, mode, kinds, seed, n_threads):
     want = getattr(reference, suffix + "backward")(*f64(*grads), ref_cache)
     assert len(got) == len(want)
     for i, (g, w) in enumerate(zip(got, want)):
-        assert_matches_reference(g, w, dtype, f"{suffix}backward output {i}")
+        what = f"{suffix}backward output {i}"
+        assert g.dtype == policy(cache.x, *grads) == np.float64, what
+        assert_matches_reference(g.astype(dtype), w, dtype, what)
 
 
 @fuzz(25)

@@ -436,11 +436,12 @@ def recurrent_args(kind, x, h0, Wx, Wh, b, c0=None, *, step):
 
 
 def recurrent_grad(name, dout, cache, cache_type, producer, layout, *, check_cache=True):
-    """Validate one upstream gradient of a recurrent backward; return it in the cache's dtype.
+    """Validate one upstream gradient of a recurrent backward; return it as an array, uncast.
 
     The expected shape is ``cache.out_shape`` (the forward output it is the gradient of), read
     only once the cache's type is checked; ``layout`` is that shape in words, e.g. "(N, H)".
     ``check_cache=False`` skips re-checking a cache an earlier call in the same backward checked.
+    The caller casts the gradients and the cache's arrays to :func:`recurrent_dtype` of them all.
     """
     if not isinstance(cache, cache_type):
         raise TypeError(
@@ -452,7 +453,17 @@ def recurrent_grad(name, dout, cache, cache_type, producer, layout, *, check_cac
     dout = as_array(name, dout)
     check_ndim(name, dout, len(cache.out_shape), layout)
     check_shape(name, dout, cache.out_shape, f"{layout}, the shape of the {producer} output it is the gradient of")
-    return as_contiguous(dout, cache.x.dtype)
+    return dout
+
+
+def recurrent_dtype(cache, *grads):
+    """The dtype a recurrent backward computes and returns its gradients in.
+
+    :func:`result_dtype` over the cache's dtype (that of ``cache.x``: a forward stores all its
+    arrays in one dtype) and every upstream gradient, as for the other backwards: a float64 or
+    integer gradient of a float32 cache gives float64 gradients instead of being rounded.
+    """
+    return result_dtype(cache.x, *grads)
 
 
 #: Shapes of the fields of each recurrent cache, in symbols bound by the first field that has

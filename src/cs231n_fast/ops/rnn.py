@@ -3,9 +3,10 @@
 Same names, signatures and caches as the NumPy twin :mod:`cs231n_fast.reference.rnn` (and the
 course's ``rnn_layers``), plus a keyword ``n_threads``. Every function validates in Python
 (:func:`cs231n_fast._validation.recurrent_args`), applies the dtype policy (all-float32 in ->
-float32 out, otherwise float64), makes inputs C-contiguous only when needed, allocates fresh
-outputs, and calls the kernel with the GIL released and BLAS held to one thread (the kernels
-split every product between their own threads). Inputs are never modified.
+float32 out, otherwise float64; in a backward the cached arrays and the upstream gradients all
+count), makes inputs C-contiguous only when needed, allocates fresh outputs, and calls the
+kernel with the GIL released and BLAS held to one thread (the kernels split every product
+between their own threads). Inputs are never modified.
 
 What is fused: a step forward is, per block of hidden units, the products ``x Wx + h Wh`` for
 that block's gate columns followed at once by the bias, the gates, the cell and the hidden
@@ -24,7 +25,7 @@ from .._cache import LSTMCache, LSTMStepCache, RNNCache, RNNStepCache
 from .._ext import rnn as _k
 from .. import _memory
 from .._threads import blas_single_thread, work_threads
-from .._validation import as_array, as_contiguous, recurrent_args, recurrent_grad
+from .._validation import as_array, as_contiguous, recurrent_args, recurrent_dtype, recurrent_grad
 
 __all__ = [
     "sigmoid",
@@ -75,8 +76,9 @@ def _check_ld(t, cols):
         )
 
 
-def _field(cache, name):
-    return as_contiguous(getattr(cache, name), cache.x.dtype)
+def _fields(cache, dtype, *names):
+    """The named cache arrays, C-contiguous in ``dtype`` (copied only when they are not)."""
+    return (as_contiguous(getattr(cache, name), dtype) for name in names)
 
 
 def sigmoid(x, *, n_threads=None):
@@ -133,14 +135,16 @@ def rnn_step_forward(x, prev_h, Wx, Wh, b, *, n_threads=None):
 def rnn_step_backward(dnext_h, cache, *, n_threads=None):
     """Backward of :func:`rnn_step_forward`.
 
-    Returns ``(dx, dprev_h, dWx, dWh, db)`` with the shapes of ``x, prev_h, Wx, Wh, b``.
+    Returns ``(dx, dprev_h, dWx, dWh, db)`` with the shapes of ``x, prev_h, Wx, Wh, b``,
+    float32 if the cache and ``dnext_h`` are float32, else float64.
     """
     dnh = recurrent_grad("dnext_h", dnext_h, cache, RNNStepCache, "rnn_step_forward", "(N, H)")
-    x, hp, Wx, Wh, hn = (_field(cache, f) for f in ("x", "prev_h", "Wx", "Wh", "next_h"))
+    dt = recurrent_dtype(cache, dnh)
+    dnh = as_contiguous(dnh, dt)
+    x, hp, Wx, Wh, hn = _fields(cache, dt, "x", "prev_h", "Wx", "Wh", "next_h")
     n, d = x.shape
     hd = hp.shape[1]
     nt, nb = _plan(n_threads, n, d, hd, 1)
-    dt = x.dtype
     dx, dprev_h = _memory.empty((n, d), dtype=dt), _memory.empty((n, hd), dtype=dt)
     dWx, dWh, db = _memory.empty((d, hd), dtype=dt), _memory.empty((hd, hd), dtype=dt), _memory.empty(hd, dtype=dt)
     e = _none(dt)
@@ -194,14 +198,16 @@ def rnn_backward(dh, cache, *, n_threads=None):
     """Backward of :func:`rnn_forward`.
 
     ``dh`` (N, T, H) is the upstream gradient of every hidden state. Returns
-    ``(dx, dh0, dWx, dWh, db)`` with the shapes of ``x, h0, Wx, Wh, b``.
+    ``(dx, dh0, dWx, dWh, db)`` with the shapes of ``x, h0, Wx, Wh, b``, float32 if the cache
+    and ``dh`` are float32, else float64.
     """
     dh = recurrent_grad("dh", dh, cache, RNNCache, "rnn_forward", "(N, T, H)")
-    x, h0, Wx, Wh, h = (_field(cache, f) for f in ("x", "h0", "Wx", "Wh", "h"))
+    dt = recurrent_dtype(cache, dh)
+    dh = as_contiguous(dh, dt)
+    x, h0, Wx, Wh, h = _fields(cache, dt, "x", "h0", "Wx", "Wh", "h")
     n, t, d = x.shape
     hd = h0.shape[1]
     nt, nb = _plan(n_threads, n * t, d, hd, 1)
-    dt = x.dtype
     dx, dh0 = _memory.empty((n, t, d), dtype=dt), _memory.empty((n, hd), dtype=dt)
     dWx, dWh, db = _memory.empty((d, hd), dtype=dt), _memory.empty((hd, hd), dtype=dt), _memory.empty(hd, dtype=dt)
     e, e3 = _none(dt), _none(dt, 3)
@@ -256,18 +262,20 @@ def lstm_step_backward(dnext_h, dnext_c, cache, *, n_threads=None):
     """Backward of :func:`lstm_step_forward`.
 
     Returns ``(dx, dprev_h, dprev_c, dWx, dWh, db)`` with the shapes of
-    ``x, prev_h, prev_c, Wx, Wh, b``.
+    ``x, prev_h, prev_c, Wx, Wh, b``, float32 if the cache, ``dnext_h`` and ``dnext_c`` are all
+    float32, else float64.
     """
     dnh = recurrent_grad("dnext_h", dnext_h, cache, LSTMStepCache, "lstm_step_forward", "(N, H)")
     dnc = recurrent_grad("dnext_c", dnext_c, cache, LSTMStepCache, "lstm_step_forward", "(N, H)",
                          check_cache=False)
-    x, hp, cp, Wx, Wh, gates, tc = (
-        _field(cache, f) for f in ("x", "prev_h", "prev_c", "Wx", "Wh", "gates", "tanh_c")
+    dt = recurrent_dtype(cache, dnh, dnc)
+    dnh, dnc = as_contiguous(dnh, dt), as_contiguous(dnc, dt)
+    x, hp, cp, Wx, Wh, gates, tc = _fields(
+        cache, dt, "x", "prev_h", "prev_c", "Wx", "Wh", "gates", "tanh_c"
     )
     n, d = x.shape
     hd = hp.shape[1]
     nt, nb = _plan(n_threads, n, d, hd, 4)
-    dt = x.dtype
     dx = _memory.empty((n, d), dtype=dt)
     dprev_h, dprev_c = _memory.empty((n, hd), dtype=dt), _memory.empty((n, hd), dtype=dt)
     dWx, dWh = _memory.empty((d, 4 * hd), dtype=dt), _memory.empty((hd, 4 * hd), dtype=dt)
@@ -321,16 +329,18 @@ def lstm_backward(dh, cache, *, n_threads=None, return_dc0=False):
 
     ``dh`` (N, T, H) is the upstream gradient of every hidden state. Returns
     ``(dx, dh0, dWx, dWh, db)`` with the shapes of ``x, h0, Wx, Wh, b``, and with
-    ``return_dc0=True`` also ``dc0`` (N, H), the gradient of the initial cell state.
+    ``return_dc0=True`` also ``dc0`` (N, H), the gradient of the initial cell state. All
+    float32 if the cache and ``dh`` are float32, else float64.
     """
     dh = recurrent_grad("dh", dh, cache, LSTMCache, "lstm_forward", "(N, T, H)")
-    x, h0, c0, Wx, Wh, h, c, gates, tc = (
-        _field(cache, f) for f in ("x", "h0", "c0", "Wx", "Wh", "h", "c", "gates", "tanh_c")
+    dt = recurrent_dtype(cache, dh)
+    dh = as_contiguous(dh, dt)
+    x, h0, c0, Wx, Wh, h, c, gates, tc = _fields(
+        cache, dt, "x", "h0", "c0", "Wx", "Wh", "h", "c", "gates", "tanh_c"
     )
     n, t, d = x.shape
     hd = h0.shape[1]
     nt, nb = _plan(n_threads, n * t, d, hd, 4)
-    dt = x.dtype
     dcarry = _memory.empty((n, hd), dtype=dt)
     dx, dh0 = _memory.empty((n, t, d), dtype=dt), _memory.empty((n, hd), dtype=dt)
     dWx, dWh = _memory.empty((d, 4 * hd), dtype=dt), _memory.empty((hd, 4 * hd), dtype=dt)

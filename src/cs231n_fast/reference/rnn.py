@@ -21,8 +21,9 @@ The layers, for a minibatch of N sequences of T steps, input size D and hidden s
 Every function validates its arguments before computing (the recurrent ones with
 ``_validation.recurrent_args``/``recurrent_grad``, the others with the helpers of
 ``ops.temporal``, so both implementations accept and reject exactly the same input). float32
-in gives float32 out; any other real dtype is computed in float64. Inputs are never modified.
-The backwards read only the fields of the cache, so they accept caches of either forward.
+in gives float32 out; any other real dtype is computed in float64 (for a backward, the cached
+arrays and the upstream gradients all count). Inputs are never modified. The backwards read only
+the fields of the cache, so they accept caches of either forward.
 """
 
 import numpy as np
@@ -91,6 +92,12 @@ def sigmoid(x):
     return out[()] if out.ndim == 0 else out
 
 
+def _cache_arrays(cache, dtype, *names):
+    """The named fields of a recurrent cache as arrays of the backward's ``dtype`` (see
+    ``_validation.recurrent_dtype``); no copy when a field already has it."""
+    return [np.asarray(getattr(cache, name), dtype=dtype) for name in names]
+
+
 # --- vanilla RNN --------------------------------------------------------------------------------
 
 
@@ -151,7 +158,8 @@ def rnn_step_backward(dnext_h, cache, *, n_threads=None):
     dWx : ndarray of shape (D, H)
     dWh : ndarray of shape (H, H)
     db : ndarray of shape (H,)
-        Gradients in the cache's dtype (``dnext_h`` is cast to it).
+        float32 if the cached arrays and ``dnext_h`` are all float32, else float64: a float64
+        or integer ``dnext_h`` with a float32 cache gives float64 gradients.
 
     Raises
     ------
@@ -163,12 +171,15 @@ def rnn_step_backward(dnext_h, cache, *, n_threads=None):
     dnext_h = v.recurrent_grad(
         "dnext_h", dnext_h, cache, RNNStepCache, "rnn_step_forward", "(N, H)"
     )
+    dtype = v.recurrent_dtype(cache, dnext_h)
+    dnext_h = dnext_h.astype(dtype, copy=False)
+    x, prev_h, Wx, Wh, next_h = _cache_arrays(cache, dtype, "x", "prev_h", "Wx", "Wh", "next_h")
     # tanh'(a) = 1 - tanh(a)**2, and tanh(a) is the step's output.
-    da = dnext_h * (1 - cache.next_h**2)  # (N, H): gradient of the pre-activation
-    dx = da @ cache.Wx.T
-    dprev_h = da @ cache.Wh.T
-    dWx = cache.x.T @ da
-    dWh = cache.prev_h.T @ da
+    da = dnext_h * (1 - next_h**2)  # (N, H): gradient of the pre-activation
+    dx = da @ Wx.T
+    dprev_h = da @ Wh.T
+    dWx = x.T @ da
+    dWh = prev_h.T @ da
     db = da.sum(axis=0)
     return dx, dprev_h, dWx, dWh, db
 
@@ -233,7 +244,8 @@ def rnn_backward(dh, cache, *, n_threads=None):
     dWx : ndarray of shape (D, H)
     dWh : ndarray of shape (H, H)
     db : ndarray of shape (H,)
-        Gradients in the cache's dtype (``dh`` is cast to it).
+        float32 if the cached arrays and ``dh`` are all float32, else float64: a float64 or
+        integer ``dh`` with a float32 cache gives float64 gradients.
 
     Raises
     ------
@@ -243,19 +255,22 @@ def rnn_backward(dh, cache, *, n_threads=None):
         If ``dh`` does not have the shape (N, T, H) of ``h``.
     """
     dh = v.recurrent_grad("dh", dh, cache, RNNCache, "rnn_forward", "(N, T, H)")
-    t_steps = cache.x.shape[1]
-    dx = np.empty_like(cache.x)
-    dWx = np.zeros_like(cache.Wx)
-    dWh = np.zeros_like(cache.Wh)
-    db = np.zeros(cache.Wh.shape[1], dtype=cache.x.dtype)
-    dprev_h = np.zeros_like(cache.h0)  # gradient reaching h[:, t] from step t + 1
+    dtype = v.recurrent_dtype(cache, dh)
+    dh = dh.astype(dtype, copy=False)
+    x, h0, Wx, Wh, h = _cache_arrays(cache, dtype, "x", "h0", "Wx", "Wh", "h")
+    t_steps = x.shape[1]
+    dx = np.empty_like(x)
+    dWx = np.zeros_like(Wx)
+    dWh = np.zeros_like(Wh)
+    db = np.zeros(Wh.shape[1], dtype=dtype)
+    dprev_h = np.zeros_like(h0)  # gradient reaching h[:, t] from step t + 1
     for t in reversed(range(t_steps)):
         step = RNNStepCache(
-            x=cache.x[:, t],
-            prev_h=cache.h0 if t == 0 else cache.h[:, t - 1],
-            Wx=cache.Wx,
-            Wh=cache.Wh,
-            next_h=cache.h[:, t],
+            x=x[:, t],
+            prev_h=h0 if t == 0 else h[:, t - 1],
+            Wx=Wx,
+            Wh=Wh,
+            next_h=h[:, t],
         )
         dx[:, t], dprev_h, dWx_t, dWh_t, db_t = rnn_step_backward(dh[:, t] + dprev_h, step)
         dWx += dWx_t
@@ -344,7 +359,9 @@ def lstm_step_backward(dnext_h, dnext_c, cache, *, n_threads=None):
     dWx : ndarray of shape (D, 4H)
     dWh : ndarray of shape (H, 4H)
     db : ndarray of shape (4H,)
-        Gradients in the cache's dtype (the upstream gradients are cast to it).
+        float32 if the cached arrays, ``dnext_h`` and ``dnext_c`` are all float32, else
+        float64: one float64 or integer upstream gradient with a float32 cache gives float64
+        gradients.
 
     Raises
     ------
@@ -356,15 +373,19 @@ def lstm_step_backward(dnext_h, dnext_c, cache, *, n_threads=None):
     producer = "lstm_step_forward"
     dnext_h = v.recurrent_grad("dnext_h", dnext_h, cache, LSTMStepCache, producer, "(N, H)")
     dnext_c = v.recurrent_grad("dnext_c", dnext_c, cache, LSTMStepCache, producer, "(N, H)")
-    i, f, o, g = np.split(cache.gates, 4, axis=1)
-    tanh_c = cache.tanh_c
+    dtype = v.recurrent_dtype(cache, dnext_h, dnext_c)
+    dnext_h, dnext_c = dnext_h.astype(dtype, copy=False), dnext_c.astype(dtype, copy=False)
+    x, prev_h, prev_c, Wx, Wh, gates, tanh_c = _cache_arrays(
+        cache, dtype, "x", "prev_h", "prev_c", "Wx", "Wh", "gates", "tanh_c"
+    )
+    i, f, o, g = np.split(gates, 4, axis=1)
 
     # next_h = o * tanh(next_c): the cell state gets gradient from next_h and from upstream.
     do = dnext_h * tanh_c
     dc = dnext_c + dnext_h * o * (1 - tanh_c**2)
     # next_c = f * prev_c + i * g
     di = dc * g
-    df = dc * cache.prev_c
+    df = dc * prev_c
     dg = dc * i
     dprev_c = dc * f
     # Through the nonlinearities: sigmoid' = s * (1 - s), tanh' = 1 - t**2.
@@ -372,10 +393,10 @@ def lstm_step_backward(dnext_h, dnext_c, cache, *, n_threads=None):
         [di * i * (1 - i), df * f * (1 - f), do * o * (1 - o), dg * (1 - g**2)], axis=1
     )  # (N, 4H)
 
-    dx = da @ cache.Wx.T
-    dprev_h = da @ cache.Wh.T
-    dWx = cache.x.T @ da
-    dWh = cache.prev_h.T @ da
+    dx = da @ Wx.T
+    dprev_h = da @ Wh.T
+    dWx = x.T @ da
+    dWh = prev_h.T @ da
     db = da.sum(axis=0)
     return dx, dprev_h, dprev_c, dWx, dWh, db
 
@@ -452,7 +473,8 @@ def lstm_backward(dh, cache, *, n_threads=None, return_dc0=False):
     dWx : ndarray of shape (D, 4H)
     dWh : ndarray of shape (H, 4H)
     db : ndarray of shape (4H,)
-        Gradients in the cache's dtype (``dh`` is cast to it).
+        float32 if the cached arrays and ``dh`` are all float32, else float64: a float64 or
+        integer ``dh`` with a float32 cache gives float64 gradients.
     dc0 : ndarray of shape (N, H)
         Only with ``return_dc0=True``, appended to the tuple; the course's signature has no
         gradient of the initial cell state.
@@ -467,23 +489,28 @@ def lstm_backward(dh, cache, *, n_threads=None, return_dc0=False):
     dh = v.recurrent_grad(
         "dh", dh, cache, LSTMCache, "lstm_forward", "(N, T, H)"
     )
-    t_steps = cache.x.shape[1]
-    dx = np.empty_like(cache.x)
-    dWx = np.zeros_like(cache.Wx)
-    dWh = np.zeros_like(cache.Wh)
-    db = np.zeros(cache.Wh.shape[1], dtype=cache.x.dtype)
-    dprev_h = np.zeros_like(cache.h0)  # gradients reaching h[:, t] and c[:, t] from step t + 1
-    dprev_c = np.zeros_like(cache.c0)
+    dtype = v.recurrent_dtype(cache, dh)
+    dh = dh.astype(dtype, copy=False)
+    x, h0, c0, Wx, Wh, h, c, gates, tanh_c = _cache_arrays(
+        cache, dtype, "x", "h0", "c0", "Wx", "Wh", "h", "c", "gates", "tanh_c"
+    )
+    t_steps = x.shape[1]
+    dx = np.empty_like(x)
+    dWx = np.zeros_like(Wx)
+    dWh = np.zeros_like(Wh)
+    db = np.zeros(Wh.shape[1], dtype=dtype)
+    dprev_h = np.zeros_like(h0)  # gradients reaching h[:, t] and c[:, t] from step t + 1
+    dprev_c = np.zeros_like(c0)
     for t in reversed(range(t_steps)):
         step = LSTMStepCache(
-            x=cache.x[:, t],
-            prev_h=cache.h0 if t == 0 else cache.h[:, t - 1],
-            prev_c=cache.c0 if t == 0 else cache.c[:, t - 1],
-            Wx=cache.Wx,
-            Wh=cache.Wh,
-            gates=cache.gates[:, t],
-            next_c=cache.c[:, t],
-            tanh_c=cache.tanh_c[:, t],
+            x=x[:, t],
+            prev_h=h0 if t == 0 else h[:, t - 1],
+            prev_c=c0 if t == 0 else c[:, t - 1],
+            Wx=Wx,
+            Wh=Wh,
+            gates=gates[:, t],
+            next_c=c[:, t],
+            tanh_c=tanh_c[:, t],
         )
         dx[:, t], dprev_h, dprev_c, dWx_t, dWh_t, db_t = lstm_step_backward(
             dh[:, t] + dprev_h, dprev_c, step
