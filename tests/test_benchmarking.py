@@ -153,7 +153,11 @@ def test_run_lstm_reports_gemm_share_and_floor(monkeypatch):
     assert r["blas_peak_share"] == pytest.approx(r["gflops"] / 2.0)
     floor = r["impls"]["six_matmuls"]
     assert floor["blas_peak_share"] == pytest.approx(floor["gflops"] / 2.0)
-    assert r["ratio_vs_floor"] == pytest.approx(fast["median_ms"] / floor["median_ms"])
+    # The ratio to the floor is the paired one (settled rounds), the separate medians' is kept.
+    assert r["unpaired_ratio_vs_floor"] == pytest.approx(fast["median_ms"] / floor["median_ms"])
+    paired = r["paired_ratios"]["six_matmuls"]
+    assert set(r["paired_ratios"]) == {"six_matmuls"} and paired["rounds"] == 1
+    assert r["ratio_vs_floor"] == paired["median"] > 0
 
     measured = {}
     (r64,) = bm.run(quick=False, dtypes=("float64",), kernels=("lstm",), impls=("fast",),
@@ -163,8 +167,43 @@ def test_run_lstm_reports_gemm_share_and_floor(monkeypatch):
 
     table = bm.format_table(results)
     for text in ("% peak", "ours/peer", "BLAS GEMM peak", "float32 2.0 GFLOP/s",
-                 f"floor of {STEP.id} float32"):
+                 f"floor of {STEP.id} float32", f"paired {STEP.id} float32: ours/six_matmuls"):
         assert text in table
+
+
+def test_settled_rounds_rotate_settle_and_pair():
+    clock = {"t": 0.0}
+    log = []
+
+    def fake(name, cost):
+        def call():
+            log.append(name)
+            clock["t"] += cost
+        return call
+
+    rounds = bm.SettledRounds(rounds=3, calls=3, settle=0.0)
+    real = bm.time.perf_counter
+    bm.time.perf_counter = lambda: clock["t"]
+    try:
+        times = rounds({"fast": fake("fast", 2.0), "peer": fake("peer", 4.0)})
+    finally:
+        bm.time.perf_counter = real
+    assert times == {"fast": [2.0] * 3, "peer": [4.0] * 3}
+    # Round r starts with implementation r mod 2; each makes its 3 calls in a row.
+    assert log == ["fast"] * 3 + ["peer"] * 3 + ["peer"] * 3 + ["fast"] * 3 + ["fast"] * 3 + ["peer"] * 3
+    ratios = bm.paired_ratios({"fast": [1.0, 2.0, 3.0], "peer": [2.0, 2.0, 2.0], "zero": [0.0, 0.0, 0.0]})
+    assert ratios == {"peer": {"median": 1.0, "min": 0.5, "max": 1.5, "mad": 0.5, "rounds": 3}}
+
+
+def test_settled_rounds_settle_before_timing():
+    calls = []
+    start = bm.time.perf_counter()
+    times = bm.SettledRounds(rounds=1, calls=2, settle=0.05)({"a": lambda: calls.append(1)})
+    assert len(times["a"]) == 1
+    assert len(calls) > 2 and bm.time.perf_counter() - start >= 0.05  # untimed calls first
+    quick, full, smoke = bm.lstm_rounds(True), bm.lstm_rounds(False), bm.lstm_rounds(False, repeat=2)
+    assert quick.settle == full.settle == bm.SETTLE_SECONDS and quick.rounds < full.rounds
+    assert (smoke.rounds, smoke.calls, smoke.settle) == (2, 1, 0.0)
 
 
 def test_run_pool_measures_no_gemm_peak(monkeypatch):

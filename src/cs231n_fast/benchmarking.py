@@ -107,6 +107,12 @@ resident memory above the level before the call (the kernel's peak-RSS counter, 
 ``setup_mb`` is what building the runner kept (faiss's copy of the training set, for
 instance).
 
+LSTM timing is paired as well, since its targets are ratios (ours / the six NumPy products,
+ours / torch): after each implementation has been timed on its own, :class:`SettledRounds`
+times ours and the floor/peer again in rounds, each settling (see :data:`SETTLE_SECONDS`) and
+then timing a few calls in turn; ``ratio_vs_floor`` and ``ratio_vs_peer`` of an LSTM row are
+the medians of the per-round ratios (``paired_ratios`` holds median, min, max, mad, rounds).
+
 This module imports no compiled code, no torch, no kNN peer and no matplotlib at import time.
 """
 
@@ -156,6 +162,8 @@ __all__ = [
     "peak_extra_rss",
     "Timer",
     "Rounds",
+    "SettledRounds",
+    "lstm_rounds",
     "quick_timers",
     "full_timers",
     "knn_timers",
@@ -1235,6 +1243,73 @@ class Rounds:
         return times
 
 
+@dataclass(frozen=True)
+class SettledRounds:
+    """Paired timing of several implementations of a layer case (the LSTM cases).
+
+    Each round takes the implementations in an order rotated by one per round; each settles
+    (untimed calls for ``settle`` seconds, so the previous one's spinning threads are idle)
+    and then makes ``calls`` timed calls, whose median is its time for the round. Per-round
+    ratios are paired measurements: a slow spell of a shared machine lasting a round lands on
+    every implementation of it. The garbage collector is paused while timing.
+    """
+
+    rounds: int = 10
+    calls: int = 5
+    settle: float = SETTLE_SECONDS
+
+    def __call__(self, calls):
+        """``{name: [seconds per round]}`` for the callables in ``calls`` (a dict)."""
+        names = list(calls)
+        times = {name: [] for name in names}
+        gc_was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            for r in range(self.rounds):
+                shift = r % len(names) if names else 0
+                for name in names[shift:] + names[:shift]:
+                    fn = calls[name]
+                    start = time.perf_counter()
+                    while time.perf_counter() - start < self.settle:
+                        fn()
+                    one = []
+                    for _ in range(self.calls):
+                        t0 = time.perf_counter()
+                        fn()
+                        one.append(time.perf_counter() - t0)
+                    times[name].append(statistics.median(one))
+        finally:
+            if gc_was_enabled:
+                gc.enable()
+        return times
+
+
+def lstm_rounds(quick, repeat=None):
+    """The :class:`SettledRounds` of the LSTM cases (``repeat``: that many one-call rounds,
+    unsettled, for smoke tests)."""
+    if repeat is not None:
+        return SettledRounds(rounds=repeat, calls=1, settle=0.0)
+    if quick:
+        return SettledRounds(rounds=4, calls=3)
+    return SettledRounds(rounds=10, calls=5)
+
+
+def paired_ratios(times, ours="fast"):
+    """``{impl: {median, min, max, mad, rounds}}`` of the per-round ratios ours / impl."""
+    out = {}
+    for impl, ts in times.items():
+        if impl == ours:
+            continue
+        ratios = [a / b for a, b in zip(times[ours], ts) if b > 0]
+        if not ratios:
+            continue
+        median = statistics.median(ratios)
+        out[impl] = {"median": median, "min": min(ratios), "max": max(ratios),
+                     "mad": statistics.median(abs(x - median) for x in ratios),
+                     "rounds": len(ratios)}
+    return out
+
+
 def knn_timers(quick, repeat=None):
     """``(rounds, reference_timer)`` for the kNN cases.
 
@@ -1607,7 +1682,9 @@ def run(quick=True, dtypes=DTYPES, n_threads=None, impls=ALL_IMPLS, kernels=KERN
         add ``gflops`` (ours, effective: GEMM FLOPs per second) and ``blas_peak_share``
         (``gflops`` / the peak), and each implementation that ran its own ``gflops`` and
         ``blas_peak_share``. LSTM step rows add ``ratio_vs_floor`` (ours ms / six_matmuls
-        ms). kNN results add, per implementation, ``agreement`` (with ``agreement_with``),
+        ms). LSTM rows also add ``paired_ratios`` (per floor/peer: median, min, max, mad,
+        rounds of :class:`SettledRounds`); their ``ratio_vs_floor``, ``ratio_vs_peer`` and
+        ``ratio_vs_torch`` are then those medians (``unpaired_ratio_vs_*``: of the medians). kNN results add, per implementation, ``agreement`` (with ``agreement_with``),
         ``extra_mb``, ``setup_mb``, ``spread_pct``, ``checked_against``; and per case
         ``best_peer``, ``ratio_vs_best_peer`` (ours ms / its ms, medians),
         ``paired_ratio_vs_best_peer`` (median over interleaved rounds), ``ratios_vs_peers``,
@@ -1626,6 +1703,7 @@ def run(quick=True, dtypes=DTYPES, n_threads=None, impls=ALL_IMPLS, kernels=KERN
     n_threads = effective_n_threads(n_threads)
     timers = (quick_timers if quick else full_timers)(repeat)
     rounds, reference_timer = knn_timers(quick, repeat)
+    settled = lstm_rounds(quick, repeat)
     plans = [(case, _case_dtypes(case, dtypes, quick), _case_impls(case, impls, quick))
              for case in cases]
     plans = [(case, ds, ims) for case, ds, ims in plans if ds and ims]
@@ -1674,7 +1752,10 @@ def run(quick=True, dtypes=DTYPES, n_threads=None, impls=ALL_IMPLS, kernels=KERN
                     entries[impl] = _bench_impl(
                         case, impl, inputs, expected, dtype, n_threads, timers[impl]
                     )
-                add(case, _result(case, dtype, n_threads, entries))
+                paired = None
+                if case.kernel == "lstm":
+                    paired = _paired_lstm(case, inputs, entries, n_threads, settled)
+                add(case, _result(case, dtype, n_threads, entries, paired))
     return results
 
 
@@ -1841,7 +1922,18 @@ def _knn_result(case, dtype, n_threads, entries, paired):
     return result
 
 
-def _result(case, dtype, n_threads, entries):
+def _paired_lstm(case, inputs, entries, n_threads, settled):
+    """Ours against the floor and torch in :class:`SettledRounds` (those that ran and passed
+    their check); ``{impl: ratio record}`` or None when there is nothing to pair."""
+    names = [i for i in ("fast", "six_matmuls", "torch")
+             if entries.get(i, {}).get("status") == "ok"]
+    if "fast" not in names or len(names) < 2:
+        return None
+    calls = {impl: make_runner(case, impl, inputs, n_threads) for impl in names}
+    return paired_ratios(settled(calls))
+
+
+def _result(case, dtype, n_threads, entries, paired=None):
     def ms(impl):
         e = entries.get(impl)
         return e["median_ms"] if e and e.get("status") == "ok" else None
@@ -1868,6 +1960,14 @@ def _result(case, dtype, n_threads, entries):
     if "six_matmuls" in entries:
         floor = ms("six_matmuls")
         result["ratio_vs_floor"] = ours / floor if ours and floor else None
+    if paired:  # the paired medians replace the ratios of separately timed medians
+        result["paired_ratios"] = paired
+        result["unpaired_ratio_vs_peer"] = result["ratio_vs_peer"]
+        if "torch" in paired:
+            result["ratio_vs_peer"] = result["ratio_vs_torch"] = paired["torch"]["median"]
+        if "six_matmuls" in paired:
+            result["unpaired_ratio_vs_floor"] = result.get("ratio_vs_floor")
+            result["ratio_vs_floor"] = paired["six_matmuls"]["median"]
     return result
 
 
@@ -1944,6 +2044,10 @@ def _format_summary(results):
             floors.append(f"floor of {r['case']} {r['dtype']}: six_matmuls "
                           f"{_cell_ms(r, 'six_matmuls')} ms, ours/floor "
                           f"{r['ratio_vs_floor']:.2f}")
+        for impl, p in (r.get("paired_ratios") or {}).items():
+            floors.append(f"paired {r['case']} {r['dtype']}: ours/{impl} median "
+                          f"{p['median']:.3f} (range {p['min']:.3f}-{p['max']:.3f}, "
+                          f"{p['rounds']} settled rounds)")
     out = _layout(header, rows, left=3)
     threads = sorted({r["n_threads"] for r in results})
     peaks = {r["dtype"]: r["gemm_peak_gflops"] for r in results
@@ -1952,7 +2056,8 @@ def _format_summary(results):
     out.append(
         f"threads: {', '.join(map(str, threads)) or '-'}; median of repeats (conv, pool, "
         "lstm: forward + backward); vs ref = reference ms / ours ms; ours/peer < 1: ours "
-        "faster (peer: torch; kNN: the fastest of scipy, sklearn, faiss, paired rounds)"
+        "faster (peer: torch; kNN: the fastest of scipy, sklearn, faiss; kNN and lstm: "
+        "median of paired rounds)"
     )
     if peaks:
         m, k, n = GEMM_PEAK_SHAPE
