@@ -308,28 +308,23 @@ cdef void _step_grad_unit(Py_ssize_t k, Py_ssize_t nbx, Py_ssize_t nbh,
     of dprev_h = da Wh^T (nbh), row blocks of dWx = x^T da (nbx), of dWh = prev_h^T da (nbh).
     Row blocks of the weight gradients are contiguous, and each is one product over all G*H
     columns."""
-    cdef Py_ssize_t lo, hi
-    if k < nbx:
-        lo, hi = _bstart(k, nbx, d), _bstart(k + 1, nbx, d)
-        if hi > lo:
-            gemm(c"N", c"T", n, hi - lo, gh, 1, da, gh, wx + lo * gh, gh, 0, dx + lo, d)
+    cdef bint weight = k >= nbx + nbh, hidden
+    cdef Py_ssize_t lo, hi, nbk, dim
+    if weight:
+        k -= nbx + nbh
+    hidden = k >= nbx
+    if hidden:
+        k -= nbx
+    nbk, dim = (nbh, hd) if hidden else (nbx, d)
+    lo, hi = _bstart(k, nbk, dim), _bstart(k + 1, nbk, dim)
+    if hi <= lo:
         return
-    k -= nbx
-    if k < nbh:
-        lo, hi = _bstart(k, nbh, hd), _bstart(k + 1, nbh, hd)
-        if hi > lo:
-            gemm(c"N", c"T", n, hi - lo, gh, 1, da, gh, wh + lo * gh, gh, 0, dhp + lo, hd)
-        return
-    k -= nbh
-    if k < nbx:
-        lo, hi = _bstart(k, nbx, d), _bstart(k + 1, nbx, d)
-        if hi > lo:
-            gemm(c"T", c"N", hi - lo, gh, n, 1, x + lo, d, da, gh, 0, dwx + lo * gh, gh)
-        return
-    k -= nbx
-    lo, hi = _bstart(k, nbh, hd), _bstart(k + 1, nbh, hd)
-    if hi > lo:
-        gemm(c"T", c"N", hi - lo, gh, n, 1, hp + lo, hd, da, gh, 0, dwh + lo * gh, gh)
+    if weight:  # rows [lo, hi) of dW = src^T da
+        gemm(c"T", c"N", hi - lo, gh, n, 1, (hp if hidden else x) + lo, dim, da, gh,
+             0, (dwh if hidden else dwx) + lo * gh, gh)
+    else:  # columns [lo, hi) of d(src) = da W^T
+        gemm(c"N", c"T", n, hi - lo, gh, 1, da, gh, (wh if hidden else wx) + lo * gh, gh,
+             0, (dhp if hidden else dx) + lo, dim)
 
 
 def step_backward(int g,
