@@ -195,6 +195,17 @@ def test_settled_rounds_rotate_settle_and_pair():
     assert ratios == {"peer": {"median": 1.0, "min": 0.5, "max": 1.5, "mad": 0.5, "rounds": 3}}
 
 
+def test_format_lists_settled_rounds_for_lstm_rows_only():
+    lstm = {"kernel": "lstm", "case": STEP.id, "dtype": "float32", "n_threads": 2,
+            "impls": {}, "rate": None, "speedup_vs_reference": None, "peer": "torch",
+            "paired_ratios": {"torch": {"median": 0.5, "min": 0.4, "max": 0.6, "mad": 0.1, "rounds": 3}}}
+    knn = dict(lstm, kernel="knn", case="knn-x", peer="sklearn", ratios_vs_peers={},
+               paired_ratios={"sklearn": {"median": 0.3, "min": 0.3, "max": 0.3, "mad": 0.0, "rounds": 2}})
+    text = "\n".join(bm._format_summary([lstm, knn]))
+    assert f"paired {STEP.id} float32: ours/torch median 0.500 (range 0.400-0.600, 3 settled rounds)" in text
+    assert "paired knn-x" not in text
+
+
 def test_settled_rounds_settle_before_timing():
     calls = []
     start = bm.time.perf_counter()
