@@ -24,6 +24,20 @@ from . import _blas  # noqa: E402
 _blas.select((_conv, _distances, _rnn))
 
 
+def blas_single_thread():
+    """Context manager holding the BLAS the kernels call (NumPy's OpenBLAS) to one thread.
+
+    Wrap a training step of your own that mixes the kernels with NumPy products (affine
+    layers, say): after a multi-threaded NumPy product, OpenBLAS's idle threads spin for about
+    0.1 s, and kernels run in that window share their cores with them (on 2 cores the course's
+    models ran 1.6-1.8x faster held). The course models of this package do it themselves.
+    Nested and concurrent uses share one limit; the last to leave restores the thread count.
+    """
+    from ._threads import blas_single_thread as hold
+
+    return hold()
+
+
 def release_memory():
     """Free the memory the kernels keep for reuse.
 

@@ -39,6 +39,7 @@ from ..layer_utils import (
     softmax_loss,
 )
 from .._model import float_dtype, hyperparameters, l2_penalty, labels, weight_source
+from .._threads import holds_blas_single_thread
 
 __all__ = ["ThreeLayerConvNet"] + layer_utils.__all__
 
@@ -157,10 +158,13 @@ class ThreeLayerConvNet:
             )
         return X.astype(self.dtype, copy=False)
 
+    @holds_blas_single_thread(lambda self: self.backend == "fast")
     def loss(self, X, y=None):
         """Evaluate loss and gradient for the three-layer convolutional network.
 
-        Input / output: Same API as TwoLayerNet in fc_net.py.
+        Input / output: Same API as TwoLayerNet in fc_net.py. With the fast backend, NumPy's
+        products (the affine layers) run on one BLAS thread beside the kernels' threads (see
+        :func:`cs231n_fast.blas_single_thread`).
 
         Parameters
         ----------

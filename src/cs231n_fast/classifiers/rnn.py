@@ -25,7 +25,7 @@ import numpy as np
 
 from .. import _validation as v
 from .. import rnn_layers
-from .._threads import effective_n_threads
+from .._threads import effective_n_threads, holds_blas_single_thread
 
 __all__ = ["CaptioningRNN"]
 
@@ -158,8 +158,12 @@ class CaptioningRNN:
 
     # --- training --------------------------------------------------------------------------
 
+    @holds_blas_single_thread()
     def loss(self, features, captions):
         """Training loss and gradients for a minibatch of images and their captions.
+
+        NumPy's products here (the projections) run on one BLAS thread beside the recurrent
+        kernels' threads (see :func:`cs231n_fast.blas_single_thread`).
 
         Parameters
         ----------
@@ -210,6 +214,7 @@ class CaptioningRNN:
 
     # --- test time -------------------------------------------------------------------------
 
+    @holds_blas_single_thread()
     def sample(self, features, max_length=30):
         """Greedy captions for a minibatch of images.
 

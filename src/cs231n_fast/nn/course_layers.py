@@ -73,6 +73,7 @@ class _CourseLayer(_Layer):
 
     _forward = _backward = None
     _backends = {"fast": None}  # the functional layers: one implementation, no threads
+    _runs_kernels = False
 
     def __init__(self):
         super().__init__("fast", None)

@@ -17,6 +17,13 @@ class _Layer:
     #: backend name -> the module of functions it runs (a class table, so that layers hold
     #: only the name and pickle, e.g. in a Solver checkpoint).
     _backends = {"fast": ops, "reference": reference}
+    #: True for the layers whose "fast" backend runs the compiled, multi-threaded kernels.
+    _runs_kernels = True
+
+    @property
+    def runs_kernels(self):
+        """True when this layer's forward and backward run the compiled kernels."""
+        return self._runs_kernels and self.backend == "fast"
 
     def __init__(self, backend, n_threads):
         if backend not in self._backends:

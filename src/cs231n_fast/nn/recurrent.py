@@ -26,6 +26,7 @@ class _SequenceLayer(_Layer):
     (``cs231n_fast.ops`` does not re-export them, so the modules that do are named here)."""
 
     _backends = {"fast": rnn_layers, "reference": reference_rnn}
+    _runs_kernels = False  # Embedding and TemporalAffine: NumPy either way
 
     @property
     def dtype(self):
@@ -36,6 +37,7 @@ class _SequenceLayer(_Layer):
 class _Recurrent(_SequenceLayer):
     """Shared code of :class:`RNN` and :class:`LSTM` (``_gates`` blocks of H columns)."""
 
+    _runs_kernels = True
     _gates = 1
     _forward_name = "rnn_forward"
     _backward_name = "rnn_backward"

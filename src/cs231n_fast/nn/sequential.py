@@ -13,6 +13,7 @@ import numpy as np
 from .. import layers as _functional
 from .._validation import as_array, check_shape, real_number
 from .._model import l2_penalty
+from .._threads import holds_blas_single_thread
 
 __all__ = ["Sequential"]
 
@@ -183,6 +184,7 @@ class Sequential:
         self._set_mode(False)
         return self
 
+    @holds_blas_single_thread(lambda self: self._uses_kernels())
     def forward(self, x):
         """x -> the last layer's output, in the current mode."""
         for layer in self.layers:
@@ -192,11 +194,17 @@ class Sequential:
     def __call__(self, x):
         return self.forward(x)
 
+    @holds_blas_single_thread(lambda self: self._uses_kernels())
     def backward(self, dout):
         """dout (of the forward output's shape) -> dx; fills every layer's ``grads``."""
         for layer in reversed(self.layers):
             dout = layer.backward(dout)
         return dout
+
+    def _uses_kernels(self):
+        """True when a layer runs the compiled kernels: then forward and backward hold NumPy's
+        BLAS to one thread (:func:`cs231n_fast._threads.holds_blas_single_thread`)."""
+        return any(getattr(layer, "runs_kernels", False) for layer in self.layers)
 
     def _forward_in_mode(self, X, training):
         """:meth:`forward` in the given mode, then back to the model's mode."""
