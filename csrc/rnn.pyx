@@ -100,6 +100,48 @@ cdef inline Py_ssize_t _bstart(Py_ssize_t k, Py_ssize_t nb, Py_ssize_t total) no
     return k * w if k * w < total else total
 
 
+# --- fused-type entry points to rnn_kernels.h's row kernels ------------------------------------
+
+cdef inline const floating* _row(const floating* p, Py_ssize_t r, Py_ssize_t ld) noexcept nogil:
+    """Row ``r`` of a matrix ``ld`` apart, or NULL for a NULL matrix (an absent operand)."""
+    return (p + r * ld) if p != NULL else NULL
+
+
+cdef inline void _rnn_row(const floating* a, const floating* b, floating* hn,
+                          Py_ssize_t j0, Py_ssize_t j1) noexcept nogil:
+    if floating is float:
+        cs_rnn_row_f(a, b, hn, j0, j1)
+    else:
+        cs_rnn_row_d(a, b, hn, j0, j1)
+
+
+cdef inline void _lstm_row(floating* a, const floating* b, const floating* cp, floating* cn,
+                           floating* tc, floating* hn, Py_ssize_t hd,
+                           Py_ssize_t j0, Py_ssize_t j1) noexcept nogil:
+    if floating is float:
+        cs_lstm_row_f(a, b, cp, cn, tc, hn, hd, j0, j1)
+    else:
+        cs_lstm_row_d(a, b, cp, cn, tc, hn, hd, j0, j1)
+
+
+cdef inline void _rnn_bwd_row(const floating* up, const floating* rec, const floating* hn,
+                              floating* da, Py_ssize_t j0, Py_ssize_t j1) noexcept nogil:
+    if floating is float:
+        cs_rnn_bwd_row_f(up, rec, hn, da, j0, j1)
+    else:
+        cs_rnn_bwd_row_d(up, rec, hn, da, j0, j1)
+
+
+cdef inline void _lstm_bwd_row(const floating* up, const floating* rec, const floating* dcin,
+                               floating* dcout, const floating* g, const floating* cp,
+                               const floating* tc, floating* da, Py_ssize_t hd,
+                               Py_ssize_t j0, Py_ssize_t j1) noexcept nogil:
+    if floating is float:
+        cs_lstm_bwd_row_f(up, rec, dcin, dcout, g, cp, tc, da, hd, j0, j1)
+    else:
+        cs_lstm_bwd_row_d(up, rec, dcin, dcout, g, cp, tc, da, hd, j0, j1)
+
+
 # --- forward ----------------------------------------------------------------------------------
 
 cdef void _fwd_elem(int g, Py_ssize_t n, Py_ssize_t hd,
@@ -113,23 +155,14 @@ cdef void _fwd_elem(int g, Py_ssize_t n, Py_ssize_t hd,
     ``cp`` NULL means a zero previous cell. ``cn``/``tc`` are only used by the LSTM (g == 4).
     """
     cdef Py_ssize_t r
-    cdef floating* ar
     if j1 <= j0:
         return
     for r in range(n):
-        ar = a + r * lda
-        if floating is float:
-            if g == 1:
-                cs_rnn_row_f(ar, b, hn + r * ldo, j0, j1)
-            else:
-                cs_lstm_row_f(ar, b, (cp + r * ldcp) if cp != NULL else NULL,
-                              cn + r * ldo, tc + r * ldo, hn + r * ldo, hd, j0, j1)
+        if g == 1:
+            _rnn_row(a + r * lda, b, hn + r * ldo, j0, j1)
         else:
-            if g == 1:
-                cs_rnn_row_d(ar, b, hn + r * ldo, j0, j1)
-            else:
-                cs_lstm_row_d(ar, b, (cp + r * ldcp) if cp != NULL else NULL,
-                              cn + r * ldo, tc + r * ldo, hn + r * ldo, hd, j0, j1)
+            _lstm_row(a + r * lda, b, _row(cp, r, ldcp), cn + r * ldo, tc + r * ldo,
+                      hn + r * ldo, hd, j0, j1)
 
 
 def step_forward(int g,
@@ -232,24 +265,13 @@ cdef void _bwd_elem(int g, Py_ssize_t n, Py_ssize_t hd,
     """
     cdef Py_ssize_t r
     for r in range(n):
-        if floating is float:
-            if g == 1:
-                cs_rnn_bwd_row_f(dh_up + r * ldu, (dh_rec + r * ldr) if dh_rec != NULL else NULL,
-                                 hn + r * ldo, da + r * ldda, j0, j1)
-            else:
-                cs_lstm_bwd_row_f(dh_up + r * ldu, (dh_rec + r * ldr) if dh_rec != NULL else NULL,
-                                  (dc_in + r * lddc) if dc_in != NULL else NULL, dc_out + r * lddc,
-                                  gates + r * ldg, (cp + r * ldcp) if cp != NULL else NULL,
-                                  tc + r * ldo, da + r * ldda, hd, j0, j1)
+        if g == 1:
+            _rnn_bwd_row(dh_up + r * ldu, _row(dh_rec, r, ldr), hn + r * ldo, da + r * ldda,
+                         j0, j1)
         else:
-            if g == 1:
-                cs_rnn_bwd_row_d(dh_up + r * ldu, (dh_rec + r * ldr) if dh_rec != NULL else NULL,
-                                 hn + r * ldo, da + r * ldda, j0, j1)
-            else:
-                cs_lstm_bwd_row_d(dh_up + r * ldu, (dh_rec + r * ldr) if dh_rec != NULL else NULL,
-                                  (dc_in + r * lddc) if dc_in != NULL else NULL, dc_out + r * lddc,
-                                  gates + r * ldg, (cp + r * ldcp) if cp != NULL else NULL,
-                                  tc + r * ldo, da + r * ldda, hd, j0, j1)
+            _lstm_bwd_row(dh_up + r * ldu, _row(dh_rec, r, ldr), _row(dc_in, r, lddc),
+                          dc_out + r * lddc, gates + r * ldg, _row(cp, r, ldcp), tc + r * ldo,
+                          da + r * ldda, hd, j0, j1)
 
 
 cdef void _col_sums(Py_ssize_t m, const floating* da, Py_ssize_t ldda, floating* db,
