@@ -32,7 +32,6 @@ They may depend on ``nb`` through BLAS's blocking of a product's columns; the ca
 
 from cython cimport floating
 from cython.parallel cimport prange
-from libc.string cimport memcpy
 
 from blas cimport cs_set_gemm64, gemm
 
@@ -301,22 +300,13 @@ cdef void _weight_grads(Py_ssize_t m, Py_ssize_t d, Py_ssize_t hd, Py_ssize_t gh
     _col_sums(m, da, gh, db, c0, c1)
 
 
-cdef void _input_grads(Py_ssize_t m, Py_ssize_t d, Py_ssize_t hd, Py_ssize_t gh,
-                       const floating* da, Py_ssize_t ldda,
-                       const floating* wx, const floating* wh,
-                       floating* dx, floating* dh, Py_ssize_t ldh,
-                       Py_ssize_t c0, Py_ssize_t c1) noexcept nogil:
-    """Columns [c0, c1) of [dx | dh] = da [Wx | Wh]^T over m rows (dx: (m, d) contiguous,
-    dh: ldh apart); ``wx`` NULL skips dx, ``wh`` NULL skips dh."""
-    cdef Py_ssize_t lo, hi
-    if wx != NULL:
-        lo, hi = c0, (c1 if c1 < d else d)
-        if hi > lo:
-            gemm(c"N", c"T", m, hi - lo, gh, 1, da, ldda, wx + lo * gh, gh, 0, dx + lo, d)
-    if wh != NULL:
-        lo, hi = (c0 if c0 > d else d) - d, c1 - d
-        if hi > lo:
-            gemm(c"N", c"T", m, hi - lo, gh, 1, da, ldda, wh + lo * gh, gh, 0, dh + lo, ldh)
+cdef inline void _input_grad_cols(Py_ssize_t m, Py_ssize_t gh, const floating* da, Py_ssize_t ldda,
+                                  const floating* w, floating* out, Py_ssize_t ldo,
+                                  Py_ssize_t c0, Py_ssize_t c1) noexcept nogil:
+    """Columns [c0, c1) of ``out = da W^T`` over m rows: the gradient of a product's input
+    (dx with W = Wx, dh with W = Wh; W has G*H columns)."""
+    if c1 > c0:
+        gemm(c"N", c"T", m, c1 - c0, gh, 1, da, ldda, w + c0 * gh, gh, 0, out + c0, ldo)
 
 
 cdef inline Py_ssize_t _unit_blocks(Py_ssize_t w) noexcept nogil:
@@ -350,8 +340,7 @@ cdef void _step_grad_unit(Py_ssize_t k, Py_ssize_t nbx, Py_ssize_t nbh,
         gemm(c"T", c"N", hi - lo, gh, n, 1, (hp if hidden else x) + lo, dim, da, gh,
              0, (dwh if hidden else dwx) + lo * gh, gh)
     else:  # columns [lo, hi) of d(src) = da W^T
-        gemm(c"N", c"T", n, hi - lo, gh, 1, da, gh, (wh if hidden else wx) + lo * gh, gh,
-             0, (dhp if hidden else dx) + lo, dim)
+        _input_grad_cols(n, gh, da, gh, wh if hidden else wx, dhp if hidden else dx, dim, lo, hi)
 
 
 def step_backward(int g,
@@ -447,8 +436,7 @@ def seq_backward(int g,
             for k in prange(nb, schedule="static", num_threads=n_threads):
                 j0 = _bstart(k, nb, hd)
                 j1 = _bstart(k + 1, nb, hd)
-                _input_grads(n, 0, hd, gh, &da[0, t, 0], tt * gh, NULL, &wh[0, 0],
-                             NULL, &dh0[0, 0], hd, j0, j1)
+                _input_grad_cols(n, gh, &da[0, t, 0], tt * gh, &wh[0, 0], &dh0[0, 0], hd, j0, j1)
         # All time steps at once: weight gradients and dx.
         for k in prange(nb, schedule="static", num_threads=n_threads):
             j0 = _bstart(k, nb, gh)
@@ -458,8 +446,7 @@ def seq_backward(int g,
         for k in prange(nb, schedule="static", num_threads=n_threads):
             j0 = _bstart(k, nb, d)
             j1 = _bstart(k + 1, nb, d)
-            _input_grads(n * tt, d, hd, gh, &da[0, 0, 0], gh, &wx[0, 0], NULL,
-                         &dx[0, 0, 0], NULL, 0, j0, j1)
+            _input_grad_cols(n * tt, gh, &da[0, 0, 0], gh, &wx[0, 0], &dx[0, 0, 0], d, j0, j1)
 
 
 def _use_gemm64(size_t sgemm64, size_t dgemm64):

@@ -96,8 +96,10 @@ def test_release_and_cap():
 
 
 def test_set_max_bytes_rejects_bad_values():
-    for bad in (-1, 1.5, "1", True, None):
-        with pytest.raises(ValueError, match="max_bytes"):
+    with pytest.raises(ValueError, match="max_bytes"):
+        _memory.set_max_bytes(-1)
+    for bad in (1.5, "1", True, None):
+        with pytest.raises(TypeError, match="max_bytes"):
             _memory.set_max_bytes(bad)
 
 

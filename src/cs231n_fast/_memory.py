@@ -44,8 +44,10 @@ def info():
 
 def set_max_bytes(n):
     """Cap the memory the pool keeps for reuse, in bytes (0 keeps none); returns the old cap."""
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
-        raise ValueError(f"max_bytes must be a non-negative int; got {n!r}")
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+        raise TypeError(f"max_bytes must be a non-negative int; got {n!r} of type {type(n).__name__}")
+    if n < 0:
+        raise ValueError(f"max_bytes must be a non-negative int; got {n}")
     old = _mem.info()[2]
     _mem.set_max_bytes(int(n))
     return old

@@ -164,6 +164,7 @@ __all__ = [
     "Rounds",
     "SettledRounds",
     "lstm_rounds",
+    "paired_ratios",
     "quick_timers",
     "full_timers",
     "knn_timers",

@@ -5,41 +5,11 @@
 :mod:`cs231n_fast.layers`. ``Sequential`` composes them into a model the Solver trains.
 """
 
-from .course_layers import (
-    ELU,
-    Affine,
-    BatchNorm,
-    Dropout,
-    Flatten,
-    LayerNorm,
-    LeakyReLU,
-    Maxout,
-    PReLU,
-    ReLU,
-    Sigmoid,
-    SpatialBatchNorm,
-    SpatialGroupNorm,
-    Tanh,
-)
+from . import course_layers
+from .course_layers import *  # noqa: F401,F403  (its __all__: the course layers)
 from .layers import Conv2D, MaxPool2D
 from .recurrent import LSTM, RNN, Embedding, TemporalAffine
 from .sequential import Sequential
 
 __all__ = ["Conv2D", "MaxPool2D", "RNN", "LSTM", "Embedding", "TemporalAffine"]
-__all__ += [
-    "Affine",
-    "ReLU",
-    "Sigmoid",
-    "Tanh",
-    "LeakyReLU",
-    "PReLU",
-    "ELU",
-    "Maxout",
-    "BatchNorm",
-    "LayerNorm",
-    "SpatialBatchNorm",
-    "SpatialGroupNorm",
-    "Dropout",
-    "Flatten",
-    "Sequential",
-]
+__all__ += course_layers.__all__ + ["Sequential"]
