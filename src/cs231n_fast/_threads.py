@@ -62,8 +62,13 @@ def effective_n_threads(n_threads=None):
     if n_threads is not None:
         return int(n_threads)
     n = openmp_info.max_threads()
-    if not os.environ.get("OMP_NUM_THREADS"):
-        n = min(n, _cpu_count())
+    # The cap changes n only when n exceeds the CPUs, so the environment (the slower look-up)
+    # is read only then. Nothing is cached: threadpoolctl, the environment and the affinity
+    # mask may all change between calls.
+    if n > 1:
+        cpus = _cpu_count()
+        if n > cpus and not os.environ.get("OMP_NUM_THREADS"):
+            n = cpus
     return max(1, n)
 
 

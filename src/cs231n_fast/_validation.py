@@ -384,6 +384,10 @@ __all__ += [
 
 
 # --- recurrent layers: shared by ops.rnn (fast) and reference.rnn -------------------------------
+#
+# These run once or twice per time step of a training loop, beside kernels of about a
+# millisecond, so each check runs as one cheap comparison of shapes first; the detailed checks,
+# which build the messages, run only when that comparison fails (and then raise).
 
 #: Gate blocks per hidden unit: the vanilla RNN has one (tanh), the LSTM four (i, f, o, g).
 RNN_GATES = {"rnn": 1, "lstm": 4}
@@ -399,17 +403,46 @@ def recurrent_args(kind, x, h0, Wx, Wh, b, c0=None, *, step):
     ``b`` (G*H,) with G = 1 for "rnn" and 4 for "lstm". An LSTM step requires ``prev_c``.
     """
     g = RNN_GATES[kind]
-    gh = "H" if g == 1 else "4H"
     hname, cname = ("prev_h", "prev_c") if step else ("h0", "c0")
     if kind == "lstm" and step and c0 is None:
         raise TypeError("prev_c must be an array of shape (N, H), the previous cell state; got None")
     x = as_array("x", x)
     h0 = as_array(hname, h0)
     Wx, Wh, b = as_array("Wx", Wx), as_array("Wh", Wh), as_array("b", b)
-    arrays = [x, h0, Wx, Wh, b]
     if c0 is not None:
         c0 = as_array(cname, c0)
-        arrays.append(c0)
+    if not _recurrent_shapes_agree(g, step, x, h0, c0, Wx, Wh, b):
+        _check_recurrent_shapes(g, step, hname, cname, x, h0, c0, Wx, Wh, b)
+    dt = result_dtype(x, h0, Wx, Wh, b) if c0 is None else result_dtype(x, h0, Wx, Wh, b, c0)
+    return (
+        as_contiguous(x, dt),
+        as_contiguous(h0, dt),
+        None if c0 is None else as_contiguous(c0, dt),
+        as_contiguous(Wx, dt),
+        as_contiguous(Wh, dt),
+        as_contiguous(b, dt),
+    )
+
+
+def _recurrent_shapes_agree(g, step, x, h0, c0, Wx, Wh, b):
+    """True exactly when :func:`_check_recurrent_shapes` passes: plain tuple comparisons, no
+    message built (``c0`` may be None)."""
+    xs, hs = x.shape, h0.shape
+    if len(xs) != (2 if step else 3) or len(hs) != 2 or 0 in xs or 0 in hs or hs[0] != xs[0]:
+        return False
+    h = hs[1]
+    return (
+        Wx.shape == (xs[-1], g * h)
+        and Wh.shape == (h, g * h)
+        and b.shape == (g * h,)
+        and (c0 is None or c0.shape == hs)
+    )
+
+
+def _check_recurrent_shapes(g, step, hname, cname, x, h0, c0, Wx, Wh, b):
+    """The shape checks of :func:`recurrent_args` one by one, raising ValueError at the first
+    that fails with a message naming the argument (``c0`` may be None)."""
+    gh = "H" if g == 1 else "4H"
     if step:
         check_ndim("x", x, 2, "(N, D)")
     else:
@@ -430,9 +463,6 @@ def recurrent_args(kind, x, h0, Wx, Wh, b, c0=None, *, step):
     check_shape("Wh", Wh, (h, g * h), f"(H, {gh}) for {hname} with H = {h}")
     check_ndim("b", b, 1, f"({gh},)")
     check_shape("b", b, (g * h,), f"({gh},) for {hname} with H = {h}")
-    dt = result_dtype(*arrays)
-    out = [as_contiguous(a, dt) if a is not None else None for a in (x, h0, c0, Wx, Wh, b)]
-    return tuple(out)
 
 
 def recurrent_grad(name, dout, cache, cache_type, producer, layout, *, check_cache=True):
@@ -451,8 +481,11 @@ def recurrent_grad(name, dout, cache, cache_type, producer, layout, *, check_cac
     if check_cache:
         _check_recurrent_cache(cache, producer)
     dout = as_array(name, dout)
-    check_ndim(name, dout, len(cache.out_shape), layout)
-    check_shape(name, dout, cache.out_shape, f"{layout}, the shape of the {producer} output it is the gradient of")
+    out_shape = cache.out_shape
+    if dout.shape != out_shape:
+        check_ndim(name, dout, len(out_shape), layout)
+        why = f"{layout}, the shape of the {producer} output it is the gradient of"
+        check_shape(name, dout, out_shape, why)
     return dout
 
 
@@ -479,24 +512,44 @@ _RECURRENT_CACHE_SHAPES = {
 
 
 def _compile_cache_shapes(spec):
-    """``{field: "N 4H"}`` -> ``[(field, layout, ((symbol, factor), ...)), ...]``."""
+    """``{field: "N 4H"}`` -> ``(fields, [(field, layout, ((symbol, factor), ...)), ...])``, where
+    ``fields(cache)`` is the tuple of the cache's fields in that order."""
     out = []
     for field, symbols in spec.items():
         want = symbols.split()
         parts = tuple((sym[1:], 4) if sym.startswith("4") else (sym, 1) for sym in want)
         out.append((field, want, parts))
-    return out
+    return operator.attrgetter(*spec), out
 
 
 _RECURRENT_CACHE_CHECKS = {name: _compile_cache_shapes(spec) for name, spec in _RECURRENT_CACHE_SHAPES.items()}
 
+#: ``(cache type name, field shapes...)`` of caches that passed :func:`_check_recurrent_cache`.
+#: The verdict depends on the shapes only, so a training loop, whose caches repeat a few
+#: combinations, pays one set look-up per check. Emptied when it reaches the cap.
+_ACCEPTED_CACHE_SHAPES = set()
+_ACCEPTED_CACHE_SHAPES_MAX = 256
+
 
 def _check_recurrent_cache(cache, producer):
     """Raise ValueError unless a recurrent cache's arrays have consistent shapes (a cache altered
-    after its forward call must not reach native code)."""
+    after its forward call must not reach native code).
+
+    Shapes already accepted (:data:`_ACCEPTED_CACHE_SHAPES`) pass at once; others, and fields
+    that are not arrays, are checked field by field.
+    """
+    name = type(cache).__name__
+    fields, checks = _RECURRENT_CACHE_CHECKS[name]
+    values = fields(cache)
+    try:
+        key = (name, *[a.shape for a in values])
+        if key in _ACCEPTED_CACHE_SHAPES:
+            return
+    except (AttributeError, TypeError):  # a field without a hashable shape: check it in full
+        key = None
     sizes = {}
-    for field, want, parts in _RECURRENT_CACHE_CHECKS[type(cache).__name__]:
-        shape = np.shape(getattr(cache, field))
+    for (field, want, parts), value in zip(checks, values):
+        shape = np.shape(value)
         ok = len(shape) == len(parts)
         if ok:
             for (sym, factor), size in zip(parts, shape):
@@ -511,6 +564,10 @@ def _check_recurrent_cache(cache, producer):
                 f"cache is not the one {producer} returned: its {field} has shape {shape}, "
                 f"which disagrees with ({', '.join(want)}) of its other arrays"
             )
+    if key is not None:
+        if len(_ACCEPTED_CACHE_SHAPES) >= _ACCEPTED_CACHE_SHAPES_MAX:
+            _ACCEPTED_CACHE_SHAPES.clear()
+        _ACCEPTED_CACHE_SHAPES.add(key)
 
 
 def word_ids(name, x, vocab_size, ndim=2, layout="(N, T)"):

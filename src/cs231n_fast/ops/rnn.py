@@ -44,9 +44,9 @@ _INT_MAX = np.iinfo(np.int32).max
 _BLOCK = 256
 
 
-def _none(dtype, ndim=2):
-    """The empty array the kernels read as "not given"."""
-    return np.empty((0,) * ndim, dtype=dtype)
+#: Per dtype, the empty 2-D and 3-D arrays the kernels read as "not given" (nothing ever
+#: writes into a zero-size array, so every call can share them).
+_NONE = {np.dtype(t): (np.empty((0, 0), t), np.empty((0, 0, 0), t)) for t in (np.float32, np.float64)}
 
 
 def _plan(n_threads, n_rows, d, hd, g):
@@ -57,7 +57,7 @@ def _plan(n_threads, n_rows, d, hd, g):
     column splits of one product, so a fixed split keeps results independent of ``n_threads``
     and equal to the build without OpenMP.
     """
-    big = max(n_rows, d, hd, g * hd)
+    big = max(n_rows, d, g * hd)
     if big > _INT_MAX:
         raise ValueError(
             f"a matrix dimension of this recurrent layer ({big}) exceeds the 2**31 - 1 that "
@@ -78,7 +78,7 @@ def _check_ld(t, cols):
 
 def _fields(cache, dtype, *names):
     """The named cache arrays, C-contiguous in ``dtype`` (copied only when they are not)."""
-    return (as_contiguous(getattr(cache, name), dtype) for name in names)
+    return [as_contiguous(getattr(cache, name), dtype) for name in names]
 
 
 def sigmoid(x, *, n_threads=None):
@@ -126,7 +126,7 @@ def rnn_step_forward(x, prev_h, Wx, Wh, b, *, n_threads=None):
     dt = x.dtype
     a = _memory.empty((n, hd), dtype=dt)
     next_h = _memory.empty((n, hd), dtype=dt)
-    e = _none(dt)
+    e = _NONE[dt][0]
     with blas_single_thread():
         _k.step_forward(1, x, h, e, Wx, Wh, b, a, e, e, next_h, nb, nt)
     return next_h, RNNStepCache(x=x, prev_h=h, Wx=Wx, Wh=Wh, next_h=next_h)
@@ -147,7 +147,7 @@ def rnn_step_backward(dnext_h, cache, *, n_threads=None):
     nt, nb = _plan(n_threads, n, d, hd, 1)
     dx, dprev_h = _memory.empty((n, d), dtype=dt), _memory.empty((n, hd), dtype=dt)
     dWx, dWh, db = _memory.empty((d, hd), dtype=dt), _memory.empty((hd, hd), dtype=dt), _memory.empty(hd, dtype=dt)
-    e = _none(dt)
+    e = _NONE[dt][0]
     da = _memory.empty((n, hd), dtype=dt)
     with blas_single_thread():
         _k.step_backward(1, dnh, e, x, hp, e, Wx, Wh, e, e, hn,
@@ -181,7 +181,7 @@ def rnn_forward(x, h0, Wx, Wh, b, *, n_threads=None):
     dt = x.dtype
     a = _memory.empty((n, t, hd), dtype=dt)
     h = _memory.empty((n, t, hd), dtype=dt)
-    e, e3 = _none(dt), _none(dt, 3)
+    e, e3 = _NONE[dt]
     with blas_single_thread():
         _k.seq_forward(1, x, h0, e, Wx, Wh, b, a, e3, e3, h, nb, nt)
     return h, RNNCache(x=x, h0=h0, Wx=Wx, Wh=Wh, h=h)
@@ -210,7 +210,7 @@ def rnn_backward(dh, cache, *, n_threads=None):
     nt, nb = _plan(n_threads, n * t, d, hd, 1)
     dx, dh0 = _memory.empty((n, t, d), dtype=dt), _memory.empty((n, hd), dtype=dt)
     dWx, dWh, db = _memory.empty((d, hd), dtype=dt), _memory.empty((hd, hd), dtype=dt), _memory.empty(hd, dtype=dt)
-    e, e3 = _none(dt), _none(dt, 3)
+    e, e3 = _NONE[dt]
     da, hprev = _memory.empty((n, t, hd), dt), _memory.empty((n, t, hd), dt)
     with blas_single_thread():
         _shifted(h0, h, hprev)
@@ -280,7 +280,7 @@ def lstm_step_backward(dnext_h, dnext_c, cache, *, n_threads=None):
     dprev_h, dprev_c = _memory.empty((n, hd), dtype=dt), _memory.empty((n, hd), dtype=dt)
     dWx, dWh = _memory.empty((d, 4 * hd), dtype=dt), _memory.empty((hd, 4 * hd), dtype=dt)
     db = _memory.empty(4 * hd, dtype=dt)
-    e = _none(dt)
+    e = _NONE[dt][0]
     da = _memory.empty((n, 4 * hd), dtype=dt)
     with blas_single_thread():
         _k.step_backward(4, dnh, dnc, x, hp, cp, Wx, Wh, gates, tc, e,
