@@ -532,24 +532,28 @@ _ACCEPTED_CACHE_SHAPES_MAX = 256
 
 
 def _check_recurrent_cache(cache, producer):
-    """Raise ValueError unless a recurrent cache's arrays have consistent shapes (a cache altered
-    after its forward call must not reach native code).
+    """Raise unless a recurrent cache holds arrays of consistent shapes (a cache altered after
+    its forward call must not reach native code): TypeError for a field that is not a NumPy
+    array, ValueError for shapes that disagree.
 
-    Shapes already accepted (:data:`_ACCEPTED_CACHE_SHAPES`) pass at once; others, and fields
-    that are not arrays, are checked field by field.
+    Shapes already accepted (:data:`_ACCEPTED_CACHE_SHAPES`) pass at once; others are checked
+    field by field.
     """
     name = type(cache).__name__
     fields, checks = _RECURRENT_CACHE_CHECKS[name]
     values = fields(cache)
-    try:
-        key = (name, *[a.shape for a in values])
-        if key in _ACCEPTED_CACHE_SHAPES:
-            return
-    except (AttributeError, TypeError):  # a field without a hashable shape: check it in full
-        key = None
+    for (field, _, _), value in zip(checks, values):
+        if not isinstance(value, np.ndarray):
+            raise TypeError(
+                f"cache is not the one {producer} returned: its {field} is a "
+                f"{type(value).__name__}, not a NumPy array"
+            )
+    key = (name, *[a.shape for a in values])
+    if key in _ACCEPTED_CACHE_SHAPES:
+        return
     sizes = {}
     for (field, want, parts), value in zip(checks, values):
-        shape = np.shape(value)
+        shape = value.shape
         ok = len(shape) == len(parts)
         if ok:
             for (sym, factor), size in zip(parts, shape):
@@ -564,10 +568,9 @@ def _check_recurrent_cache(cache, producer):
                 f"cache is not the one {producer} returned: its {field} has shape {shape}, "
                 f"which disagrees with ({', '.join(want)}) of its other arrays"
             )
-    if key is not None:
-        if len(_ACCEPTED_CACHE_SHAPES) >= _ACCEPTED_CACHE_SHAPES_MAX:
-            _ACCEPTED_CACHE_SHAPES.clear()
-        _ACCEPTED_CACHE_SHAPES.add(key)
+    if len(_ACCEPTED_CACHE_SHAPES) >= _ACCEPTED_CACHE_SHAPES_MAX:
+        _ACCEPTED_CACHE_SHAPES.clear()
+    _ACCEPTED_CACHE_SHAPES.add(key)
 
 
 def word_ids(name, x, vocab_size, ndim=2, layout="(N, T)"):

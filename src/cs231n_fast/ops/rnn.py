@@ -77,8 +77,23 @@ def _check_ld(t, cols):
 
 
 def _fields(cache, dtype, *names):
-    """The named cache arrays, C-contiguous in ``dtype`` (copied only when they are not)."""
-    return [as_contiguous(getattr(cache, name), dtype) for name in names]
+    """The named cache arrays, C-contiguous in ``dtype`` (copied only when they are not).
+
+    ``recurrent_grad`` checked the fields' ``shape``s; an array whose ``shape`` disagrees with
+    the array it converts to (a subclass that overrides it) is refused here, before native code
+    sees it.
+    """
+    out = []
+    for name in names:
+        field = getattr(cache, name)
+        arr = as_contiguous(field, dtype)
+        if arr.shape != field.shape:
+            raise ValueError(
+                f"cache is not the one its forward returned: its {name} converts to an array of "
+                f"shape {arr.shape}, not the {field.shape} it reports"
+            )
+        out.append(arr)
+    return out
 
 
 def sigmoid(x, *, n_threads=None):
