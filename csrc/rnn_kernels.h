@@ -44,6 +44,10 @@
 /* Vectors evaluated together by the stream functions (see "Speed" above). The LSTM row kernel's
  * streams are its four gates, so this is 4. */
 #define CS_NS 4
+/* The vector helpers are always inlined: the streams must stay in registers, and a helper taking
+ * another as an argument (cs_map_vectors) must see it as a constant (not inlining it made the
+ * array sigmoid 3x slower). */
+#define CS_VINLINE static inline __attribute__((always_inline))
 #endif
 
 /* ---- constants (CSF_: float, CSD_: double) ------------------------------------------------- */
@@ -128,15 +132,6 @@ typedef uint32_t cs_vfu __attribute__((vector_size(32)));
 #define CS_NV 8
 #endif
 #include "rnn_kernels_impl.h"
-#undef CS_T
-#undef CS_I
-#undef CS_U
-#undef CS_F
-#undef CS_K
-#undef CS_V
-#undef CS_VI
-#undef CS_VU
-#undef CS_NV
 
 /* ---- double -------------------------------------------------------------------------------- */
 #define CS_T double
@@ -154,14 +149,5 @@ typedef uint64_t cs_vdu __attribute__((vector_size(32)));
 #define CS_NV 4
 #endif
 #include "rnn_kernels_impl.h"
-#undef CS_T
-#undef CS_I
-#undef CS_U
-#undef CS_F
-#undef CS_K
-#undef CS_V
-#undef CS_VI
-#undef CS_VU
-#undef CS_NV
 
 #endif /* CS231N_FAST_RNN_KERNELS_H */

@@ -53,14 +53,14 @@ static inline CS_T CS_F(cs_tanh_s)(CS_T z)
 /* ---- vector: CS_NS streams at a time --------------------------------------------------------- */
 #ifdef CS_RNN_VECTOR
 
-static inline CS_V CS_F(cs_ldv)(const CS_T *p) { CS_V v; memcpy(&v, p, sizeof v); return v; }
-static inline void CS_F(cs_stv)(CS_T *p, CS_V v) { memcpy(p, &v, sizeof v); }
+CS_VINLINE CS_V CS_F(cs_ldv)(const CS_T *p) { CS_V v; memcpy(&v, p, sizeof v); return v; }
+CS_VINLINE void CS_F(cs_stv)(CS_T *p, CS_V v) { memcpy(p, &v, sizeof v); }
 /* m ? a : b, lane by lane (m all-ones or all-zeros per lane) */
-static inline CS_V CS_F(cs_sel)(CS_VI m, CS_V a, CS_V b) { return (CS_V)(((CS_VI)a & m) | ((CS_VI)b & ~m)); }
-static inline CS_V CS_F(cs_abs_v)(CS_V z) { return (CS_V)((CS_VI)z & CS_K(ABS_MASK)); }
+CS_VINLINE CS_V CS_F(cs_sel)(CS_VI m, CS_V a, CS_V b) { return (CS_V)(((CS_VI)a & m) | ((CS_VI)b & ~m)); }
+CS_VINLINE CS_V CS_F(cs_abs_v)(CS_V z) { return (CS_V)((CS_VI)z & CS_K(ABS_MASK)); }
 
 /* x[k] = exp(x[k]) for x <= 0 (or NaN), the CS_NS streams' steps interleaved. */
-static inline void CS_F(cs_expn4)(CS_V x[CS_NS])
+CS_VINLINE void CS_F(cs_expn4)(CS_V x[CS_NS])
 {
     const CS_V lo = CS_K(MIN_ARG) - (CS_V){0}, zero = {0};
     CS_VI small[CS_NS];
@@ -81,14 +81,14 @@ static inline void CS_F(cs_expn4)(CS_V x[CS_NS])
 }
 
 /* sigmoid(z) from e = exp(-|z|) */
-static inline CS_V CS_F(cs_sigmoid_fin)(CS_V z, CS_V e)
+CS_VINLINE CS_V CS_F(cs_sigmoid_fin)(CS_V z, CS_V e)
 {
     const CS_V one = (CS_T)1 - (CS_V){0}, zero = {0};
     return CS_F(cs_sel)(z >= zero, one, e) / ((CS_T)1 + e);
 }
 
 /* tanh(z) from a = |z| and e = exp(-2a) */
-static inline CS_V CS_F(cs_tanh_fin)(CS_V z, CS_V a, CS_V e)
+CS_VINLINE CS_V CS_F(cs_tanh_fin)(CS_V z, CS_V a, CS_V e)
 {
     const CS_V thr = CS_K(TANH_SMALL) - (CS_V){0};
     CS_V r = a * a, p, big, res;
@@ -98,7 +98,7 @@ static inline CS_V CS_F(cs_tanh_fin)(CS_V z, CS_V a, CS_V e)
     return (CS_V)((CS_VI)res | ((CS_VI)z & CS_K(SIGN_MASK)));
 }
 
-static inline void CS_F(cs_sigmoid4)(CS_V z[CS_NS]) /* in place */
+CS_VINLINE void CS_F(cs_sigmoid4)(CS_V z[CS_NS]) /* in place */
 {
     CS_V e[CS_NS];
     int k;
@@ -107,7 +107,7 @@ static inline void CS_F(cs_sigmoid4)(CS_V z[CS_NS]) /* in place */
     for (k = 0; k < CS_NS; k++) z[k] = CS_F(cs_sigmoid_fin)(z[k], e[k]);
 }
 
-static inline void CS_F(cs_tanh4)(CS_V z[CS_NS]) /* in place */
+CS_VINLINE void CS_F(cs_tanh4)(CS_V z[CS_NS]) /* in place */
 {
     CS_V a[CS_NS], e[CS_NS];
     int k;
@@ -120,13 +120,13 @@ static inline void CS_F(cs_tanh4)(CS_V z[CS_NS]) /* in place */
 }
 
 /* v[k] = the k-th vector at p for k < m, zeros above (computed on, never stored). */
-static inline void CS_F(cs_ld4)(CS_V v[CS_NS], const CS_T *p, int m)
+CS_VINLINE void CS_F(cs_ld4)(CS_V v[CS_NS], const CS_T *p, int m)
 {
     int k;
     for (k = 0; k < CS_NS; k++) v[k] = k < m ? CS_F(cs_ldv)(p + k * CS_NV) : (CS_V){0};
 }
 
-static inline void CS_F(cs_st4)(CS_T *p, const CS_V v[CS_NS], int m)
+CS_VINLINE void CS_F(cs_st4)(CS_T *p, const CS_V v[CS_NS], int m)
 {
     int k;
     for (k = 0; k < m; k++) CS_F(cs_stv)(p + k * CS_NV, v[k]);
@@ -146,7 +146,7 @@ static inline void CS_F(cs_st4)(CS_T *p, const CS_V v[CS_NS], int m)
     } while (0)
 
 /* Group bodies (m <= CS_NS vectors from each pointer). */
-static inline void CS_F(cs_lstm_out4)(const CS_T *cn, const CS_T *o, CS_T *tc, CS_T *hn, int m)
+CS_VINLINE void CS_F(cs_lstm_out4)(const CS_T *cn, const CS_T *o, CS_T *tc, CS_T *hn, int m)
 {
     CS_V t[CS_NS], h[CS_NS];
     int k;
@@ -158,7 +158,7 @@ static inline void CS_F(cs_lstm_out4)(const CS_T *cn, const CS_T *o, CS_T *tc, C
     CS_F(cs_st4)(hn, h, m);
 }
 
-static inline void CS_F(cs_rnn_out4)(const CS_T *a, const CS_T *b, CS_T *hn, int m)
+CS_VINLINE void CS_F(cs_rnn_out4)(const CS_T *a, const CS_T *b, CS_T *hn, int m)
 {
     CS_V z[CS_NS], bb[CS_NS];
     int k;
@@ -167,22 +167,6 @@ static inline void CS_F(cs_rnn_out4)(const CS_T *a, const CS_T *b, CS_T *hn, int
     for (k = 0; k < CS_NS; k++) z[k] = z[k] + bb[k];
     CS_F(cs_tanh4)(z);
     CS_F(cs_st4)(hn, z, m);
-}
-
-static inline void CS_F(cs_sigmoid_out4)(const CS_T *z, CS_T *out, int m)
-{
-    CS_V v[CS_NS];
-    CS_F(cs_ld4)(v, z, m);
-    CS_F(cs_sigmoid4)(v);
-    CS_F(cs_st4)(out, v, m);
-}
-
-static inline void CS_F(cs_tanh_out4)(const CS_T *z, CS_T *out, int m)
-{
-    CS_V v[CS_NS];
-    CS_F(cs_ld4)(v, z, m);
-    CS_F(cs_tanh4)(v);
-    CS_F(cs_st4)(out, v, m);
 }
 #endif /* CS_RNN_VECTOR */
 
@@ -309,25 +293,51 @@ static void CS_F(cs_add_row)(CS_T *restrict acc, const CS_T *restrict x, ptrdiff
     for (ptrdiff_t j = j0; j < j1; j++) acc[j] += x[j];
 }
 
-/* out[i] = sigmoid(z[i]) / tanh(z[i]) for i in [0, n). */
-CS_RNN_CLONES static void CS_F(cs_sigmoid)(const CS_T *z, CS_T *out, ptrdiff_t n)
+#ifdef CS_RNN_VECTOR
+/* out[i] = f(z[i]) over the whole vectors of [0, n), fn4 being f on CS_NS vectors in place (a
+ * constant at every call, so the compiler inlines it); returns where the scalar tail starts. */
+CS_VINLINE ptrdiff_t CS_F(cs_map_vectors)(void (*fn4)(CS_V *), const CS_T *z, CS_T *out,
+                                             ptrdiff_t n)
 {
     ptrdiff_t i = 0;
-#ifdef CS_RNN_VECTOR
-#define CS_GROUP(j, m) CS_F(cs_sigmoid_out4)(z + (j), out + (j), (m))
+#define CS_GROUP(j, m)                                                                         \
+    do {                                                                                       \
+        CS_V v[CS_NS];                                                                         \
+        CS_F(cs_ld4)(v, z + (j), (m));                                                         \
+        fn4(v);                                                                                \
+        CS_F(cs_st4)(out + (j), v, (m));                                                       \
+    } while (0)
     CS_FOR_GROUPS(i, n, CS_GROUP);
 #undef CS_GROUP
+    return i;
+}
+#define CS_MAP_VECTORS(fn4, z, out, n) CS_F(cs_map_vectors)(fn4, z, out, n)
+#else
+#define CS_MAP_VECTORS(fn4, z, out, n) 0
 #endif
+
+/* out[i] = sigmoid(z[i]) for i in [0, n). */
+CS_RNN_CLONES static void CS_F(cs_sigmoid)(const CS_T *z, CS_T *out, ptrdiff_t n)
+{
+    ptrdiff_t i = CS_MAP_VECTORS(CS_F(cs_sigmoid4), z, out, n);
     for (; i < n; i++) out[i] = CS_F(cs_sigmoid_s)(z[i]);
 }
 
+/* out[i] = tanh(z[i]) for i in [0, n). */
 CS_RNN_CLONES static void CS_F(cs_tanh)(const CS_T *z, CS_T *out, ptrdiff_t n)
 {
-    ptrdiff_t i = 0;
-#ifdef CS_RNN_VECTOR
-#define CS_GROUP(j, m) CS_F(cs_tanh_out4)(z + (j), out + (j), (m))
-    CS_FOR_GROUPS(i, n, CS_GROUP);
-#undef CS_GROUP
-#endif
+    ptrdiff_t i = CS_MAP_VECTORS(CS_F(cs_tanh4), z, out, n);
     for (; i < n; i++) out[i] = CS_F(cs_tanh_s)(z[i]);
 }
+#undef CS_MAP_VECTORS
+
+/* The instantiation's parameters end here (rnn_kernels.h sets them again for the next type). */
+#undef CS_T
+#undef CS_I
+#undef CS_U
+#undef CS_F
+#undef CS_K
+#undef CS_V
+#undef CS_VI
+#undef CS_VU
+#undef CS_NV
