@@ -26,8 +26,9 @@ Nothing here validates, raises or touches Python objects inside ``nogil``.
 
 Determinism. Every output element has exactly one writer and every sum runs in a fixed
 order (db sums rows in order; BLAS on one thread); results do not depend on ``n_threads``.
-They may depend on ``nb`` through BLAS's blocking of a product's columns; the callers choose
-``nb`` from the problem's size and the thread count.
+They may depend on ``nb`` through BLAS's blocking of a product's columns, so the callers choose
+``nb`` from the problem's size only (and the step backward's units, ``_unit_blocks``, depend on
+the problem only too).
 """
 
 from cython cimport floating

@@ -8,12 +8,12 @@ count), makes inputs C-contiguous only when needed, allocates fresh outputs, and
 kernel with the GIL released and BLAS held to one thread (the kernels split every product
 between their own threads). Inputs are never modified.
 
-What is fused: a step forward is, per block of hidden units, the products ``x Wx + h Wh`` for
-that block's gate columns followed at once by the bias, the gates, the cell and the hidden
-state; a step backward is one pass producing the pre-activation gradient and the block's
-weight-gradient columns, then one product each for dx and dh. Sequences compute the input
-products of all steps as one product before the time loop and dWx, dWh, db and dx of all
-steps as one product each after it.
+What is fused: a step forward is the products ``x Wx + h Wh`` (by blocks of columns) and then
+one elementwise pass for the bias, the gates, the cell and the hidden state; a step backward is
+one pass producing the pre-activation gradient and db, then the four products dx, dh, dWx, dWh
+in equal units shared between the threads. Sequences compute the input products of all steps
+as one product before the time loop and dWx, dWh, db and dx of all steps as one product each
+after it (``csrc/rnn.pyx`` has the details).
 
 Results do not depend on the thread count: every output element has one writer and every sum
 a fixed order (tested bitwise, and checked against the build without OpenMP in CI).
@@ -206,7 +206,6 @@ def _shifted(h0, h, hprev):
     """Fill ``hprev`` (N, T, H) with the previous hidden states h0, h[:, 0], ..., h[:, T-2]."""
     hprev[:, 0] = h0
     hprev[:, 1:] = h[:, :-1]
-    return hprev
 
 
 def rnn_backward(dh, cache, *, n_threads=None):
