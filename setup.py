@@ -10,6 +10,8 @@ how the native modules in ``csrc/`` are compiled:
 * ``CS231N_FAST_REQUIRE_OPENMP=1`` turns a failed probe into a build error.
 * ``CS231N_FAST_NO_OPENMP=1`` skips the probe and builds without OpenMP.
 * ``CS231N_FAST_NATIVE=1`` adds ``-march=native`` (off by default: wheels must run anywhere).
+* ``CS231N_FAST_MODULES=a,b`` (development) builds only those modules, for quick rebuilds in
+  place (``python setup.py build_ext --inplace``).
 * ``CS231N_FAST_DEBUG=1`` turns Cython's boundscheck/wraparound/initializedcheck on and, where
   the compiler supports it, AddressSanitizer (run the tests with the ASan runtime preloaded).
 
@@ -28,7 +30,17 @@ import numpy as np
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
-MODULES = ["openmp_info", "memory", "conv", "pool", "distances", "rnn"]
+_HERE = os.path.dirname(os.path.abspath(__file__))
+# Every csrc/<family>.pyx is the module cs231n_fast._ext.<family>.
+MODULES = sorted(os.path.splitext(f)[0] for f in os.listdir(os.path.join(_HERE, "csrc")) if f.endswith(".pyx"))
+# Development only: CS231N_FAST_MODULES=norm,activations rebuilds just those (the others keep
+# the .so files already built in place). Never set it for an install.
+if os.environ.get("CS231N_FAST_MODULES", "").strip():
+    _only = {m.strip() for m in os.environ["CS231N_FAST_MODULES"].split(",") if m.strip()}
+    _unknown = _only - set(MODULES)
+    if _unknown:
+        raise SystemExit(f"CS231N_FAST_MODULES names no csrc/*.pyx: {sorted(_unknown)}")
+    MODULES = sorted(_only)
 
 
 def _env_flag(name):

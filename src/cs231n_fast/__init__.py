@@ -8,7 +8,20 @@ drop-in modules in :mod:`cs231n_fast.fast_layers`, :mod:`cs231n_fast.layers` and
 
 __version__ = "0.1.0"
 
+#: Every compiled module (csrc/<name>.pyx); one line each, so families add theirs independently.
+_EXT_MODULES = (
+    "openmp_info",
+    "memory",
+    "conv",
+    "pool",
+    "distances",
+    "rnn",
+)
+
 try:
+    import importlib as _importlib
+
+    _ext_modules = [_importlib.import_module(f"._ext.{_m}", __name__) for _m in _EXT_MODULES]
     from ._ext import conv as _conv, distances as _distances, openmp_info as _omp, pool as _pool  # noqa: F401
     from ._ext import memory as _memory_ext, rnn as _rnn  # noqa: F401
 except ImportError as exc:  # a missing or stale build must fail here, never later
@@ -21,7 +34,8 @@ except ImportError as exc:  # a missing or stale build must fail here, never lat
 
 from . import _blas  # noqa: E402
 
-_blas.select((_conv, _distances, _rnn))
+# Every module with GEMMs takes its BLAS entry points at import.
+_blas.select(tuple(_m for _m in _ext_modules if hasattr(_m, "_use_gemm64")))
 
 
 def blas_single_thread():
