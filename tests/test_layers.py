@@ -352,11 +352,13 @@ def test_dropout_forward_seed_reproducible(rng):
     c, _ = L.dropout_forward(x, {"mode": "train", "p": 0.5, "seed": 124})
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a != 0, c != 0)
-    # The course's mask for this seed, and NumPy's global random state left alone.
+    # NumPy's global random state left alone, and the mask is the counter-based hash of
+    # (seed, element index) that reference.activations spells in NumPy (not NumPy's stream).
     after = np.random.get_state()
     assert all(np.array_equal(s, t) for s, t in zip(state, after))
-    course_mask = np.random.RandomState(123).rand(30, 40) < 0.5
-    np.testing.assert_array_equal(a != 0, course_mask)
+    from cs231n_fast.reference.activations import dropout_keep, dropout_key
+
+    np.testing.assert_array_equal(a != 0, dropout_keep((30, 40), dropout_key(123), 0.5))
 
 
 def test_dropout_forward_p1_is_identity(rng):

@@ -19,6 +19,7 @@ from cs231n_fast.classifiers.cnn import ThreeLayerConvNet
 from cs231n_fast.classifiers.fc_net import FullyConnectedNet, TwoLayerNet
 from cs231n_fast.data import get_digits_data
 from cs231n_fast.solver import Solver
+from cs231n_fast.reference.activations import dropout_keep, dropout_key
 
 STEP = 1e-5  # centred-difference step
 # Gradient check of a scalar loss: |analytic - numeric| <= GRAD_RTOL * (|analytic| + |numeric|)
@@ -66,9 +67,9 @@ def np_fc_forward(model, X, train):
             a = (a - mean) / np.sqrt(var + EPS) * p[f"gamma{i}"] + p[f"beta{i}"]
         relu_in.append(a)
         out = np.maximum(a, 0)
-        if dropout:  # the course's mask: np.random.seed(seed); np.random.rand(*shape) < p
+        if dropout:  # the counter-based mask of (seed, element index), spelled in NumPy
             keep = model.dropout_param["p"]
-            out = out * (np.random.RandomState(model.dropout_param["seed"]).rand(*out.shape) < keep) / keep
+            out = out * dropout_keep(out.shape, dropout_key(model.dropout_param["seed"]), keep) / keep
     return out @ p[f"W{num_layers}"] + p[f"b{num_layers}"], relu_in
 
 

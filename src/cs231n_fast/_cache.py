@@ -165,3 +165,26 @@ class TemporalAffineCache:
 
     def __repr__(self):
         return f"TemporalAffineCache(x={self.x.shape}, w={self.w.shape}, dtype={self.x.dtype})"
+
+
+# --- activations and dropout ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, repr=False)
+class ActivationCache:
+    """What an activation's (or dropout's, or maxout's) backward needs.
+
+    ``producer`` names the forward function (``relu_forward``, ...), ``out_shape`` is the shape
+    ``dout`` must have, ``dtype`` the compute dtype and ``saved`` the arrays and numbers kept
+    (contiguous, in ``dtype``): ``x`` or the output ``out``, slopes, dropout's mask key, ...
+    ``cs231n_fast.ops.activations`` and ``cs231n_fast.reference.activations`` make the same
+    caches, so either backward accepts either's cache.
+    """
+
+    producer: str
+    out_shape: tuple
+    dtype: np.dtype
+    saved: dict
+
+    def __repr__(self):
+        return f"ActivationCache({self.producer}, out_shape={self.out_shape}, dtype={self.dtype})"

@@ -33,7 +33,7 @@ import numpy as np
 from . import _validation as v
 from ._validation import real_number
 from .fast_layers import _get
-from .ops.rnn import sigmoid as _sigmoid
+from .ops import activations as _act
 from .ops.temporal import temporal_softmax_loss
 from .reference.naive import (
     conv_backward_naive,
@@ -315,9 +315,7 @@ def relu_forward(x):
     cache : LayerCache
         x, for ``relu_backward``.
     """
-    x = _float(x)
-    out = np.maximum(x, 0)
-    return out, LayerCache("relu_forward", out.shape, out.dtype, {"x": x})
+    return _wrap(_act.relu_forward(x))
 
 
 def relu_backward(dout, cache):
@@ -335,8 +333,7 @@ def relu_backward(dout, cache):
     dx : ndarray
         Gradient with respect to x: ``dout`` where ``x > 0``, else 0 (0 at ``x == 0`` too).
     """
-    dout, s = _backward_args(dout, cache, "relu_forward")
-    return np.where(s["x"] > 0, dout, 0)
+    return _act.relu_backward(dout, _op_cache(cache, "relu_forward"))
 
 
 # --- batch and layer normalisation --------------------------------------------------------------
@@ -575,19 +572,30 @@ def layernorm_backward(dout, cache):
 # --- dropout ------------------------------------------------------------------------------------
 
 
-def _uniform(dropout_param, shape):
-    """Uniform draws in [0, 1) for a dropout mask.
-
-    With ``dropout_param['seed']``: the numbers ``np.random.seed(seed); np.random.rand(*shape)``
-    gives (so the course's masks exactly), from a private ``np.random.RandomState(seed)``, which
-    leaves NumPy's global random state alone. Without: from the global state, as the course.
-    """
+def _seed(dropout_param):
+    """``dropout_param['seed']`` (an int in [0, 2**32 - 1], the seeds ``np.random.seed`` takes),
+    or None when absent."""
     if "seed" not in dropout_param:
-        return np.random.random_sample(shape)
+        return None
     seed = v.positive_int("dropout_param['seed']", dropout_param["seed"], minimum=0)
     if seed >= 2**32:
         raise ValueError(f"dropout_param['seed'] must be an int in [0, 2**32 - 1]; got {seed}")
-    return np.random.RandomState(seed).random_sample(shape)
+    return seed
+
+
+def _wrap(result):
+    """An ops.activations ``(out, cache)`` with the cache wrapped in a :class:`LayerCache`."""
+    out, c = result
+    return out, LayerCache(c.producer, c.out_shape, c.dtype, {"op": c})
+
+
+def _op_cache(cache, producer):
+    """The ops.activations cache inside a ``cache`` made by ``producer``."""
+    if not isinstance(cache, LayerCache):
+        raise TypeError(f"cache must be the LayerCache returned by {producer}; got {type(cache).__name__}")
+    if cache.producer != producer:
+        raise TypeError(f"cache must be the cache returned by {producer}; got one from {cache.producer}")
+    return cache.saved["op"]
 
 
 def dropout_forward(x, dropout_param):
@@ -608,18 +616,26 @@ def dropout_forward(x, dropout_param):
         - mode: 'test' or 'train'; required. If the mode is train, then perform dropout; if
           the mode is test, then just return the input.
         - seed: Seed for the random number generator. Passing seed makes this function
-          deterministic, which is needed for gradient checking but not in real networks. The
-          mask is then the course's (``np.random.seed(seed)`` then ``np.random.rand``), drawn
-          from a private ``RandomState(seed)`` so NumPy's global random state is left alone.
-          Without a seed the draws come from the global state (``np.random.seed`` makes a
-          whole run reproducible).
+          deterministic, which is needed for gradient checking but not in real networks.
+          The seed keys the mask and NumPy's global random state is left alone. Without a
+          seed the key is drawn from the global state (``np.random.seed`` makes a whole run
+          reproducible).
 
     Returns
     -------
     out : ndarray of the same shape as x
-        Train mode: ``x * mask`` with ``mask = (rand < p) / p``; test mode: a copy of x.
+        Train mode: ``x * mask`` with ``mask = keep / p``; test mode: a copy of x.
     cache : LayerCache
-        The mask, for ``dropout_backward``; in test mode it is None.
+        The mask's key, for ``dropout_backward`` (which regenerates the mask).
+
+    Notes
+    -----
+    The masks are not NumPy's stream: the course draws ``np.random.rand(*x.shape) < p``; here
+    element ``i`` (flat, row-major) is kept when a counter-based hash of (key, i) falls below
+    ``p`` (see ``cs231n_fast.reference.activations.dropout_keep``, which spells it in NumPy).
+    Each element is still kept independently with probability ``p`` (to 2**-24), and a seeded
+    mask is reproducible and the same for any thread count; but a given seed gives a different
+    mask than ``np.random.seed(seed); np.random.rand(...) < p`` does.
 
     Raises
     ------
@@ -631,14 +647,7 @@ def dropout_forward(x, dropout_param):
     """
     p = real_number("dropout_param['p']", _get(dropout_param, "dropout_param", "p"), 0.0, 1.0, low_open=True)
     mode = _mode(dropout_param, "dropout_param")
-    x = _float(x)
-    if mode == "train":
-        mask = ((_uniform(dropout_param, x.shape) < p) / p).astype(x.dtype)
-        out = x * mask
-    else:
-        mask = None
-        out = x.copy()
-    return out, LayerCache("dropout_forward", out.shape, out.dtype, {"mask": mask})
+    return _wrap(_act.dropout_forward(x, p, mode, _seed(dropout_param)))
 
 
 def dropout_backward(dout, cache):
@@ -656,8 +665,7 @@ def dropout_backward(dout, cache):
     dx : ndarray
         ``dout * mask`` in train mode, a copy of ``dout`` in test mode.
     """
-    dout, s = _backward_args(dout, cache, "dropout_forward")
-    return dout.copy() if s["mask"] is None else dout * s["mask"]
+    return _act.dropout_backward(dout, _op_cache(cache, "dropout_forward"))
 
 
 # --- spatial normalisation ----------------------------------------------------------------------
@@ -910,15 +918,12 @@ def sigmoid_forward(x):
     cache : LayerCache
         out, for ``sigmoid_backward``.
     """
-    out = _sigmoid(x)
-    return out, LayerCache("sigmoid_forward", out.shape, out.dtype, {"out": out})
+    return _wrap(_act.sigmoid_forward(x))
 
 
 def sigmoid_backward(dout, cache):
     """Backward pass for the sigmoid: ``dx = dout * out * (1 - out)``."""
-    dout, s = _backward_args(dout, cache, "sigmoid_forward")
-    out = s["out"]
-    return dout * out * (1 - out)
+    return _act.sigmoid_backward(dout, _op_cache(cache, "sigmoid_forward"))
 
 
 def tanh_forward(x):
@@ -934,15 +939,12 @@ def tanh_forward(x):
     cache : LayerCache
         out, for ``tanh_backward``.
     """
-    out = np.tanh(_float(x))
-    return out, LayerCache("tanh_forward", out.shape, out.dtype, {"out": out})
+    return _wrap(_act.tanh_forward(x))
 
 
 def tanh_backward(dout, cache):
     """Backward pass for tanh: ``dx = dout * (1 - out ** 2)``."""
-    dout, s = _backward_args(dout, cache, "tanh_forward")
-    out = s["out"]
-    return dout * (1 - out * out)
+    return _act.tanh_backward(dout, _op_cache(cache, "tanh_forward"))
 
 
 def leaky_relu_forward(x, alpha=0.01):
@@ -960,29 +962,12 @@ def leaky_relu_forward(x, alpha=0.01):
     cache : LayerCache
         (x, alpha), for ``leaky_relu_backward``.
     """
-    alpha = real_number("alpha", alpha)
-    x = _float(x)
-    out = np.where(x > 0, x, alpha * x)
-    return out, LayerCache("leaky_relu_forward", out.shape, out.dtype, {"x": x, "alpha": alpha})
+    return _wrap(_act.leaky_relu_forward(x, alpha))
 
 
 def leaky_relu_backward(dout, cache):
     """Backward pass for the leaky ReLU: ``dout`` where ``x > 0``, else ``alpha * dout``."""
-    dout, s = _backward_args(dout, cache, "leaky_relu_forward")
-    return np.where(s["x"] > 0, dout, s["alpha"] * dout)
-
-
-def _prelu_slope(x, alpha):
-    """Validate ``alpha`` against ``x``; return it shaped to broadcast over ``x``'s axis 1."""
-    if alpha.ndim == 0:
-        return alpha
-    if alpha.ndim != 1 or x.ndim < 2 or alpha.shape[0] != x.shape[1]:
-        channels = f"(C,) = ({x.shape[1]},)" if x.ndim >= 2 else "(C,) (for x with an axis 1)"
-        raise ValueError(
-            f"alpha must have shape () (one slope) or {channels} (one per channel, axis 1 of "
-            f"x {x.shape}); got shape {alpha.shape}"
-        )
-    return alpha.reshape(alpha.shape + (1,) * (x.ndim - 2))
+    return _act.leaky_relu_backward(dout, _op_cache(cache, "leaky_relu_forward"))
 
 
 def prelu_forward(x, alpha):
@@ -1003,11 +988,7 @@ def prelu_forward(x, alpha):
     cache : LayerCache
         (x, alpha), for ``prelu_backward``.
     """
-    x, alpha = v.as_array("x", x), v.as_array("alpha", alpha)
-    _prelu_slope(x, alpha)
-    x, alpha = _cast(v.result_dtype(x, alpha), x, alpha)
-    out = np.where(x > 0, x, _prelu_slope(x, alpha) * x)
-    return out, LayerCache("prelu_forward", out.shape, out.dtype, {"x": x, "alpha": alpha})
+    return _wrap(_act.prelu_forward(x, alpha))
 
 
 def prelu_backward(dout, cache):
@@ -1028,13 +1009,7 @@ def prelu_backward(dout, cache):
         ``sum(dout * x)`` over the elements with ``x <= 0`` (per channel for a per-channel
         alpha).
     """
-    dout, s = _backward_args(dout, cache, "prelu_forward")
-    x, alpha = s["x"], s["alpha"]
-    positive = x > 0
-    dx = np.where(positive, dout, _prelu_slope(x, alpha) * dout)
-    axes = tuple(i for i in range(x.ndim) if alpha.ndim == 0 or i != 1)
-    dalpha = np.asarray(np.sum(np.where(positive, 0, dout * x), axis=axes))
-    return dx, dalpha
+    return _act.prelu_backward(dout, _op_cache(cache, "prelu_forward"))
 
 
 def elu_forward(x, alpha=1.0):
@@ -1057,17 +1032,12 @@ def elu_forward(x, alpha=1.0):
     -----
     ``expm1`` is evaluated only at ``min(x, 0)``: no overflow for large positive inputs.
     """
-    alpha = real_number("alpha", alpha)
-    x = _float(x)
-    out = np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0)))
-    return out, LayerCache("elu_forward", out.shape, out.dtype, {"x": x, "alpha": alpha})
+    return _wrap(_act.elu_forward(x, alpha))
 
 
 def elu_backward(dout, cache):
     """Backward pass for the ELU: ``dout`` where ``x > 0``, else ``dout * alpha * exp(x)``."""
-    dout, s = _backward_args(dout, cache, "elu_forward")
-    x = s["x"]
-    return np.where(x > 0, dout, dout * (s["alpha"] * np.exp(np.minimum(x, 0))))
+    return _act.elu_backward(dout, _op_cache(cache, "elu_forward"))
 
 
 def maxout_forward(x, w, b):
@@ -1093,21 +1063,7 @@ def maxout_forward(x, w, b):
     One BLAS product for all K pieces. Where several pieces tie for the maximum the first (the
     lowest k) wins, and the backward sends the whole gradient to it.
     """
-    x, d = _batch(x)
-    w, b = v.as_array("w", w), v.as_array("b", b)
-    v.check_ndim("w", w, 3, "(K, D, M)")
-    v.check_nonempty("w", w, "(K, D, M)")
-    k, _, m = w.shape
-    v.check_shape("w", w, (k, d, m), f"(K, D, M) with D = {d}, the size of one example of x {x.shape}")
-    v.check_ndim("b", b, 2, "(K, M)")
-    v.check_shape("b", b, (k, m), f"(K, M), the piece count and output size of w {w.shape}")
-    x, w, b = _cast(v.result_dtype(x, w, b), x, w, b)
-    n = x.shape[0]
-    z = (x.reshape(n, d) @ w.transpose(1, 0, 2).reshape(d, k * m)).reshape(n, k, m)
-    z += b
-    piece = np.argmax(z, axis=1)  # (N, M): the first maximal piece
-    out = np.take_along_axis(z, piece[:, None, :], axis=1)[:, 0, :]
-    return out, LayerCache("maxout_forward", out.shape, out.dtype, {"x": x, "w": w, "piece": piece})
+    return _wrap(_act.maxout_forward(x, w, b))
 
 
 def maxout_backward(dout, cache):
@@ -1126,12 +1082,4 @@ def maxout_backward(dout, cache):
     dw : ndarray of shape (K, D, M)
     db : ndarray of shape (K, M)
     """
-    dout, s = _backward_args(dout, cache, "maxout_forward", "(N, M)")
-    x, w, piece = s["x"], s["w"], s["piece"]
-    k, d, m = w.shape
-    n = dout.shape[0]
-    dz = np.where(piece[:, None, :] == np.arange(k)[:, None], dout[:, None, :], 0)  # (N, K, M)
-    dz2 = dz.reshape(n, k * m)
-    dx = (dz2 @ w.transpose(0, 2, 1).reshape(k * m, d)).reshape(x.shape)
-    dw = np.ascontiguousarray((x.reshape(n, d).T @ dz2).reshape(d, k, m).transpose(1, 0, 2))
-    return dx, dw, dz.sum(axis=0)
+    return _act.maxout_backward(dout, _op_cache(cache, "maxout_forward"))
