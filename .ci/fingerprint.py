@@ -50,6 +50,32 @@ def fingerprint():
             out.update({f"{kind}_{name}_{i}": v for i, v in enumerate((y,) + tuple(grads))})
         z = np.concatenate([np.linspace(-120, 120, 2001), [0.0, -0.0, np.inf, -np.inf]]).astype(dtype)
         out[f"sigmoid_{name}"] = rnn.sigmoid(z)
+        from cs231n_fast.ops import activations as act
+
+        # ragged sizes (tails of every vector width, two chunks and a tail) and special values
+        xa = np.concatenate([rng.standard_normal(2 * 16384 + 13) * 4, np.linspace(-120, 120, 2001),
+                             -np.logspace(-12, 1, 301), [0.0, -0.0, np.inf, -np.inf, np.nan]]).astype(dtype)
+        da = rng.standard_normal(xa.shape).astype(dtype)
+        with np.errstate(all="ignore"):
+            for op, args in (("relu", ()), ("leaky_relu", (0.1,)), ("elu", (1.3,)), ("sigmoid", ()), ("tanh", ())):
+                y, cache = getattr(act, f"{op}_forward")(xa, *args)
+                out[f"activations_{op}_{name}_y"] = y
+                out[f"activations_{op}_{name}_dx"] = getattr(act, f"{op}_backward")(da, cache)
+            x4 = xa[: 6 * 5 * 1093].reshape(6, 5, 1093)
+            for tag, alpha in (("scalar", np.array(0.2)), ("channel", np.linspace(0.1, 0.5, 5))):
+                y, cache = act.prelu_forward(x4, alpha.astype(dtype))
+                dx, dalpha = act.prelu_backward(da[: x4.size].reshape(x4.shape), cache)
+                out.update({f"activations_prelu_{tag}_{name}_{k}": v for k, v in dict(y=y, dx=dx, da=dalpha).items()})
+            y, cache = act.dropout_forward(xa, 0.37, "train", 2026)
+            out[f"activations_dropout_{name}_y"] = y
+            out[f"activations_dropout_{name}_dx"] = act.dropout_backward(da, cache)
+            xm = rng.standard_normal((9, 23)).astype(dtype)
+            wm = rng.standard_normal((3, 23, 37)).astype(dtype)
+            bm = np.round(rng.standard_normal((3, 37)), 1).astype(dtype)
+            y, cache = act.maxout_forward(xm, wm, bm)
+            grads = act.maxout_backward(rng.standard_normal(y.shape).astype(dtype), cache)
+            out[f"activations_maxout_{name}_piece"] = cache.saved["piece"]
+            out.update({f"activations_maxout_{name}_{i}": v for i, v in enumerate((y,) + grads)})
     return out
 
 
