@@ -263,18 +263,18 @@ def _all_results(x, d, nt):
         res += [out, *F.prelu_backward(d, cache, n_threads=nt)]
     out, cache = F.dropout_forward(x, 0.4, "train", 5, n_threads=nt)
     res += [out, F.dropout_backward(d, cache, n_threads=nt)]
-    n = x.shape[0]
-    x2 = x.reshape(n, -1)[:, :40]
-    w = np.linspace(-1, 1, 3 * 40 * 300).reshape(3, 40, 300).astype(dtype)
-    b = np.zeros((3, 300), dtype)
+    # maxout's passes go parallel from 2M elements of x @ w on: (2048, 2 * 520)
+    x2 = x.reshape(-1)[: 2048 * 8].reshape(2048, 8)
+    w = np.linspace(-1, 1, 2 * 8 * 520).reshape(2, 8, 520).astype(dtype)
+    b = np.zeros((2, 520), dtype)
     out, cache = F.maxout_forward(x2, w, b, n_threads=nt)
-    res += [out, *F.maxout_backward(d.reshape(n, -1)[:, :300], cache, n_threads=nt)]
+    res += [out, *F.maxout_backward(d.reshape(-1)[: 2048 * 520].reshape(2048, 520), cache, n_threads=nt)]
     return res
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_results_identical_for_any_thread_count(rng, dtype):
-    shape = (128, 3, 7, 23)  # > 3 chunks, above the serial threshold
+    shape = (128, 3, 7, 23 * 20)  # many chunks, above the serial threshold
     x = (rng.standard_normal(shape) * 3).astype(dtype)
     d = rng.standard_normal(shape).astype(dtype)
     one = _all_results(x, d, 1)
