@@ -11,12 +11,14 @@ never written to; caches refer to the forward's input when it was already C-cont
 compute dtype, as the course's tuples do.
 """
 
+import math
+
 import numpy as np
 
 from .. import _memory
 from .._cache import ActivationCache
 from .._ext import activations as _k
-from .._threads import work_threads
+from .._threads import SERIAL_WORK, work_threads
 from ..reference.activations import (
     as_float,
     dropout_args,
@@ -49,7 +51,34 @@ __all__ = [
 
 _RELU, _SIGMOID, _TANH, _ELU, _LEAKY = _k.RELU, _k.SIGMOID, _k.TANH, _k.ELU, _k.LEAKY
 _CHUNK = _k.CHUNK
-_empty = _memory.empty
+_POOL_MIN_BYTES = _memory.POOL_MIN_BYTES
+_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
+
+
+def _typed(fn):
+    """The float and double specialisations of a fused kernel, by dtype: calling one directly
+    skips Cython's run-time signature matching (1-3 us a call)."""
+    return {_F32: fn["float"], _F64: fn["double"]}
+
+
+_UNARY, _BINARY, _DROPOUT = _typed(_k.unary), _typed(_k.binary), _typed(_k.dropout)
+_PRELU_F, _PRELU_B = _typed(_k.prelu_forward), _typed(_k.prelu_backward)
+_MAXOUT_F, _MAXOUT_B = _typed(_k.maxout_forward), _typed(_k.maxout_scatter)
+
+
+def _empty(shape, dtype):
+    """A result array: small ones from numpy.empty directly, large ones from the pool."""
+    if dtype.itemsize * math.prod(shape) < _POOL_MIN_BYTES:
+        return np.empty(shape, dtype)
+    return _memory.empty(shape, dtype)
+
+
+def _threads(n_threads, work):
+    """work_threads, short-cut for the default on small inputs (the common course case)."""
+    if n_threads is None and work < SERIAL_WORK:
+        return 1
+    return work_threads(n_threads, work)
+
 # Maxout's passes sit between BLAS calls whose idle threads keep spinning for a while: an OpenMP
 # team started then competes with them for the cores (measured on 2 busy cores, (64, 512) x
 # (2, 512, 512): forward 1.4 ms on one thread, 56 ms on two). So they run on one thread below
@@ -60,7 +89,7 @@ _MAXOUT_SHIFT = 6
 def _unary(op, producer, x, a, n_threads, save_out):
     x = as_float(x)
     out = _empty(x.shape, x.dtype)
-    _k.unary(op, x.reshape(-1), out.reshape(-1), a, work_threads(n_threads, x.size))
+    _UNARY[x.dtype](op, x.reshape(-1), out.reshape(-1), a, _threads(n_threads, x.size))
     saved = {"out": out} if save_out else {"x": x}
     if op == _ELU or op == _LEAKY:
         saved["alpha"] = a
@@ -70,8 +99,8 @@ def _unary(op, producer, x, a, n_threads, save_out):
 def _binary(op, producer, dout, cache, n_threads, key):
     dout, s, dtype = grad_args(dout, cache, producer)
     dx = _empty(dout.shape, dtype)
-    _k.binary(op, s[key].reshape(-1), dout.reshape(-1), dx.reshape(-1), s.get("alpha", 0.0),
-              work_threads(n_threads, dx.size))
+    _BINARY[dtype](op, s[key].reshape(-1), dout.reshape(-1), dx.reshape(-1), s.get("alpha", 0.0),
+                   _threads(n_threads, dx.size))
     return dx
 
 
@@ -186,8 +215,8 @@ def prelu_forward(x, alpha, *, n_threads=None):
     """
     x, alpha = prelu_args(x, alpha)
     out = _empty(x.shape, x.dtype)
-    _k.prelu_forward(x.reshape(-1), alpha.reshape(-1), out.reshape(-1), _planes(x, alpha),
-                     work_threads(n_threads, x.size))
+    _PRELU_F[x.dtype](x.reshape(-1), alpha.reshape(-1), out.reshape(-1), _planes(x, alpha),
+                      _threads(n_threads, x.size))
     return out, ActivationCache("prelu_forward", out.shape, out.dtype, {"x": x, "alpha": alpha})
 
 
@@ -216,8 +245,8 @@ def prelu_backward(dout, cache, *, n_threads=None):
     nq = -(-sp // _CHUNK)
     partial = np.empty(planes * nq)
     dx = _empty(x.shape, dtype)
-    _k.prelu_backward(x.reshape(-1), dout.reshape(-1), alpha.reshape(-1), dx.reshape(-1), partial,
-                      sp, work_threads(n_threads, size))
+    _PRELU_B[dtype](x.reshape(-1), dout.reshape(-1), alpha.reshape(-1), dx.reshape(-1), partial,
+                    sp, _threads(n_threads, size))
     if alpha.ndim == 0:
         dalpha = np.asarray(partial.sum(), dtype=dtype)
     else:
@@ -256,8 +285,8 @@ def maxout_forward(x, w, b, *, n_threads=None):
     z = np.ascontiguousarray(x.reshape(n, d) @ wt)
     out = _empty((n, m), x.dtype)
     piece = np.empty((n, m), np.int32)
-    _k.maxout_forward(z, np.ascontiguousarray(b).reshape(-1), out, piece, k,
-                      work_threads(n_threads, z.size >> _MAXOUT_SHIFT))
+    _MAXOUT_F[x.dtype](z, np.ascontiguousarray(b).reshape(-1), out, piece, k,
+                       _threads(n_threads, z.size >> _MAXOUT_SHIFT))
     return out, ActivationCache("maxout_forward", out.shape, out.dtype,
                                 {"x": x, "wt": wt, "k": k, "piece": piece})
 
@@ -274,7 +303,7 @@ def maxout_backward(dout, cache, *, n_threads=None):
         raise ValueError("cache is not the one maxout_forward returned: its piece or weights "
                          "disagree with its output shape")
     dz = _empty((n, k * m), dtype)
-    _k.maxout_scatter(dout, piece, dz, k, work_threads(n_threads, dz.size >> _MAXOUT_SHIFT))
+    _MAXOUT_B[dtype](dout, piece, dz, k, _threads(n_threads, dz.size >> _MAXOUT_SHIFT))
     dx = (dz @ wt.T).reshape(x.shape)
     dw = np.ascontiguousarray((x.reshape(n, d).T @ dz).reshape(d, k, m).transpose(1, 0, 2))
     return dx, dw, dz.sum(axis=0).reshape(k, m)
@@ -318,8 +347,8 @@ def dropout_forward(x, p, mode="train", seed=None, *, n_threads=None):
         return out, ActivationCache("dropout_forward", out.shape, out.dtype, {"key": None, "p": p})
     key = dropout_key(seed)
     out = _empty(x.shape, x.dtype)
-    _k.dropout(x.reshape(-1), out.reshape(-1), key[0], key[1], dropout_threshold(p), 1 / p,
-               work_threads(n_threads, x.size))
+    _DROPOUT[x.dtype](x.reshape(-1), out.reshape(-1), key[0], key[1], dropout_threshold(p), 1 / p,
+                      _threads(n_threads, x.size))
     return out, ActivationCache("dropout_forward", out.shape, out.dtype, {"key": key, "p": p})
 
 
@@ -333,6 +362,6 @@ def dropout_backward(dout, cache, *, n_threads=None):
         np.copyto(dx, dout)
         return dx
     p = s["p"]
-    _k.dropout(dout.reshape(-1), dx.reshape(-1), key[0], key[1], dropout_threshold(p), 1 / p,
-               work_threads(n_threads, dx.size))
+    _DROPOUT[dtype](dout.reshape(-1), dx.reshape(-1), key[0], key[1], dropout_threshold(p), 1 / p,
+                    _threads(n_threads, dx.size))
     return dx
