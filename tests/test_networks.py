@@ -27,9 +27,9 @@ STEP = 2e-6  # centred-difference step
 # of a loss of ~1 (~1e-16 / STEP) plus truncation (~STEP**2 * |f'''|), measured at up to
 # ~1e-10 here (with STEP = 1e-5 the truncation reached 2e-9 on one draw, batchnorm over 4
 # examples with dropout: W2's numeric gradient moved by 2e-9 at 1e-5 and 1.8e-8 at 3e-5,
-# quadratically, and agreed with the analytic one to 4e-11 at 1e-6). Unlike a layer's dout, the loss cannot be redrawn until every gradient entry is
-# large, so entries below ~1e-2 are checked to this absolute bound; larger ones to a relative
-# error < 1e-7.
+# quadratically, and agreed with the analytic one to 4e-11 at 1e-6). Unlike a layer's dout,
+# the loss cannot be redrawn until every gradient entry is large, so entries below ~1e-2 are
+# checked to this absolute bound; larger ones to a relative error < 1e-7.
 GRAD_RTOL = 1e-7
 GRAD_ATOL = 1e-9
 # Every ReLU input, and the gap between the two largest positive values of every pooling
