@@ -60,13 +60,16 @@ MODEL_NETS = ("three_layer_convnet", "vgg", "vgg_bn", "fc_bn_dropout", "captioni
 REG = 1e-3
 #: The Adam configuration of every parameter (the Solver's ``optim_config``).
 LEARNING_RATE = 1e-3
-#: Vocabulary, word vector, hidden and feature sizes and caption length of the captioning case.
-CAPTION = dict(vocab=1004, wordvec=256, hidden=512, features=512, steps=16)
-#: Hidden sizes of the fully connected network.
-FC_HIDDEN = (512, 256, 128, 64)
-#: Output channels of the VGG-style network's four 3x3 convolutions (a 2x2 pool after the
-#: second and the fourth).
-VGG_CHANNELS = (64, 64, 128, 128)
+#: Sizes of the networks: image side (3 channels, 10 classes); ThreeLayerConvNet's filters,
+#: filter size and hidden units; the output channels of the VGG-style network's four 3x3
+#: convolutions (a 2x2 pool after the second and the fourth); the fully connected network's
+#: hidden sizes; the captioning network's vocabulary, word vector, hidden and feature sizes and
+#: caption length.
+SIZES = dict(side=32, filters=32, filter_size=7, hidden=100, vgg=(64, 64, 128, 128),
+             fc=(512, 256, 128, 64), vocab=1004, wordvec=256, lstm=512, features=512, steps=16)
+#: The same networks shrunk, for tests (``ModelCase(..., tiny=True)``).
+TINY_SIZES = dict(side=8, filters=4, filter_size=3, hidden=10, vgg=(4, 4, 8, 8),
+                  fc=(12, 10, 8, 6), vocab=30, wordvec=8, lstm=12, features=10, steps=5)
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,7 @@ class ModelCase:
     n: int
     dtypes: tuple = ("float32",)
     quick: bool = False  # in the quick subset (``--quick`` / ``--bench-quick``)
+    tiny: bool = False  # the networks shrunk to :data:`TINY_SIZES` (tests)
 
     kernel = "models"
     quick_dtypes = ("float32",)
@@ -89,7 +93,11 @@ class ModelCase:
 
     @property
     def id(self):
-        return f"models-{self.net}-n{self.n}"
+        return f"models-{self.net}-n{self.n}" + ("-tiny" if self.tiny else "")
+
+    @property
+    def sizes(self):
+        return TINY_SIZES if self.tiny else SIZES
 
     def gemm_flops(self):
         return None
@@ -118,15 +126,17 @@ def _vocabulary(size):
 
 def _course_model(case, dtype, keep=0.5):
     """The course network of ``case`` in ``dtype`` (its constructor's initialisation)."""
+    s = case.sizes
     if case.net == "three_layer_convnet":
         from ..classifiers import ThreeLayerConvNet
 
-        return ThreeLayerConvNet(input_dim=(3, 32, 32), num_filters=32, filter_size=7,
-                                 hidden_dim=100, num_classes=10, reg=REG, dtype=dtype, seed=0)
+        return ThreeLayerConvNet(input_dim=(3, s["side"], s["side"]), num_filters=s["filters"],
+                                 filter_size=s["filter_size"], hidden_dim=s["hidden"],
+                                 num_classes=10, reg=REG, dtype=dtype, seed=0)
     if case.net == "fc_bn_dropout":
         from ..classifiers import FullyConnectedNet
 
-        model = FullyConnectedNet(list(FC_HIDDEN), input_dim=3 * 32 * 32, num_classes=10,
+        model = FullyConnectedNet(list(s["fc"]), input_dim=3 * s["side"] ** 2, num_classes=10,
                                   dropout_keep_ratio=keep, normalization="batchnorm", reg=REG,
                                   dtype=dtype, seed=0)
         # A seed would make every step draw the same mask; a training run draws new ones.
@@ -135,13 +145,13 @@ def _course_model(case, dtype, keep=0.5):
     if case.net == "captioning_lstm":
         from ..classifiers import CaptioningRNN
 
-        return CaptioningRNN(_vocabulary(CAPTION["vocab"]), input_dim=CAPTION["features"],
-                             wordvec_dim=CAPTION["wordvec"], hidden_dim=CAPTION["hidden"],
+        return CaptioningRNN(_vocabulary(s["vocab"]), input_dim=s["features"],
+                             wordvec_dim=s["wordvec"], hidden_dim=s["lstm"],
                              cell_type="lstm", dtype=dtype, seed=0)
     from ..nn import Affine, Conv2D, Flatten, MaxPool2D, ReLU, Sequential, SpatialBatchNorm
 
     layers, c = [], 3
-    for i, f in enumerate(VGG_CHANNELS):
+    for i, f in enumerate(s["vgg"]):
         layers.append(Conv2D(c, f, 3, pad=1, dtype=dtype, seed=i))
         if case.net == "vgg_bn":
             layers.append(SpatialBatchNorm(f, dtype=dtype))
@@ -149,7 +159,8 @@ def _course_model(case, dtype, keep=0.5):
         if i % 2 == 1:
             layers.append(MaxPool2D(2))
         c = f
-    layers += [Flatten(), Affine(c * 8 * 8, 10, dtype=dtype, seed=len(VGG_CHANNELS))]
+    side = s["side"] // 4
+    layers += [Flatten(), Affine(c * side * side, 10, dtype=dtype, seed=len(s["vgg"]))]
     return Sequential(*layers, reg=REG)
 
 
@@ -157,17 +168,19 @@ def inputs(case, dtype, seed=0):
     """The minibatch and the initial parameters (``param:<name>``), float32-representable."""
     rng = np.random.default_rng(seed)
     normal = _normal_maker(rng, dtype)
+    s = case.sizes
     if case.net == "captioning_lstm":
-        n, t, v = case.n, CAPTION["steps"], CAPTION["vocab"]
+        n, t, v = case.n, s["steps"], s["vocab"]
         captions = rng.integers(4, v, size=(n, t + 1))
         captions[:, 0] = 1  # <START>
         lengths = rng.integers(t // 2, t + 2, size=n)  # some rows padded with <NULL>
         captions[np.arange(t + 1)[None, :] >= lengths[:, None]] = 0
-        data = {"features": normal(n, CAPTION["features"]), "captions": captions}
+        data = {"features": normal(n, s["features"]), "captions": captions}
     elif case.net == "fc_bn_dropout":
-        data = {"X": normal(case.n, 3 * 32 * 32), "y": rng.integers(0, 10, size=case.n)}
+        data = {"X": normal(case.n, 3 * s["side"] ** 2), "y": rng.integers(0, 10, size=case.n)}
     else:
-        data = {"X": normal(case.n, 3, 32, 32), "y": rng.integers(0, 10, size=case.n)}
+        data = {"X": normal(case.n, 3, s["side"], s["side"]),
+                "y": rng.integers(0, 10, size=case.n)}
     params = _course_model(case, np.float64).params
     for name, value in params.items():
         data[f"param:{name}"] = np.asarray(value).astype(np.float32).astype(dtype)
@@ -214,15 +227,16 @@ def _torch_modules(case, torch, keep):
     (to_course, from_course))`` in the course's order, the pair mapping a torch-layout array
     to the course's layout and back; ``extra`` holds what the loss needs."""
     nn = torch.nn
+    s = case.sizes
     # (to the course's layout, from it); both are their own inverses but the gates'.
     same, transpose = (lambda a: a, lambda a: a), (lambda a: a.T, lambda a: a.T)
     if case.net == "captioning_lstm":
-        h = CAPTION["hidden"]
+        h = s["lstm"]
         order = _gate_swap(h)  # swaps blocks: its own inverse
-        embed = nn.Embedding(CAPTION["vocab"], CAPTION["wordvec"])
-        proj = nn.Linear(CAPTION["features"], h)
-        lstm = nn.LSTM(CAPTION["wordvec"], h, batch_first=True)
-        vocab = nn.Linear(h, CAPTION["vocab"])
+        embed = nn.Embedding(s["vocab"], s["wordvec"])
+        proj = nn.Linear(s["features"], h)
+        lstm = nn.LSTM(s["wordvec"], h, batch_first=True)
+        vocab = nn.Linear(h, s["vocab"])
         modules = nn.ModuleList([embed, proj, lstm, vocab])
         gates = (lambda a: a[order].T, lambda a: a.T[order])
         gate_bias = (lambda a: a[order], lambda a: a[order])
@@ -233,14 +247,15 @@ def _torch_modules(case, torch, keep):
         return modules, named, {"order": order, "embed": embed, "proj": proj, "lstm": lstm,
                                 "vocab": vocab}
     if case.net == "three_layer_convnet":
-        conv = nn.Conv2d(3, 32, 7, padding=3)
-        fc1, fc2 = nn.Linear(32 * 16 * 16, 100), nn.Linear(100, 10)
+        f, k, half = s["filters"], s["filter_size"], s["side"] // 2
+        conv = nn.Conv2d(3, f, k, padding=(k - 1) // 2)
+        fc1, fc2 = nn.Linear(f * half * half, s["hidden"]), nn.Linear(s["hidden"], 10)
         net = nn.Sequential(conv, nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), fc1, nn.ReLU(), fc2)
         named = [("W1", conv.weight, same), ("b1", conv.bias, same), ("W2", fc1.weight, transpose),
                  ("b2", fc1.bias, same), ("W3", fc2.weight, transpose), ("b3", fc2.bias, same)]
         return net, named, {"weights": [conv.weight, fc1.weight, fc2.weight]}
     if case.net == "fc_bn_dropout":
-        dims = (3 * 32 * 32,) + FC_HIDDEN
+        dims = (3 * s["side"] ** 2,) + tuple(s["fc"])
         layers, named, weights = [], [], []
         for i in range(1, len(dims)):
             linear = nn.Linear(dims[i - 1], dims[i])
@@ -259,7 +274,7 @@ def _torch_modules(case, torch, keep):
         return nn.Sequential(*layers), named, {"weights": weights}
     # vgg, vgg_bn: the Sequential's keys "<index>.w" etc. follow the layer indices.
     layers, named, weights, c, index = [], [], [], 3, 0
-    for i, f in enumerate(VGG_CHANNELS):
+    for i, f in enumerate(s["vgg"]):
         conv = nn.Conv2d(c, f, 3, padding=1)
         layers.append(conv)
         named += [(f"{index}.w", conv.weight, same), (f"{index}.b", conv.bias, same)]
@@ -276,7 +291,7 @@ def _torch_modules(case, torch, keep):
             layers.append(nn.MaxPool2d(2))
             index += 1
         c = f
-    head = nn.Linear(c * 8 * 8, 10)
+    head = nn.Linear(c * (s["side"] // 4) ** 2, 10)
     layers += [nn.Flatten(), head]
     index += 1
     named += [(f"{index}.W", head.weight, transpose), (f"{index}.b", head.bias, same)]
