@@ -499,3 +499,13 @@ def test_run_pairs_the_conv_cases_marked_paired(monkeypatch):
 def test_layer_and_model_cases_bad_input_raises(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_step_timing_is_lighter_in_the_quick_run():
+    timers, settled = bm.step_timing(True)
+    assert settled.rounds < bm.lstm_rounds(True).rounds and settled.settle == bm.SETTLE_SECONDS
+    assert timers["fast"].min_repeat <= bm.quick_timers()["fast"].min_repeat
+    smoke_timers, smoke = bm.step_timing(True, repeat=1)
+    assert (smoke.rounds, smoke.calls, smoke.settle) == (1, 1, 0.0)
+    assert smoke_timers["fast"].repeat == 1
+    assert bm.step_timing(False)[1] == bm.lstm_rounds(False)

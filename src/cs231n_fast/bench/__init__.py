@@ -206,6 +206,7 @@ from .timing import (
     lstm_rounds,
     paired_ratios,
     quick_timers,
+    step_timing,
     summarize,
 )
 
@@ -263,6 +264,7 @@ __all__ = [
     "quick_timers",
     "full_timers",
     "knn_timers",
+    "step_timing",
     "summarize",
     "GEMM_PEAK_SHAPE",
     "gemm_timer",

@@ -21,7 +21,15 @@ from .knn import _run_knn
 from .layers import Unavailable
 from .machine import _gemm_peak, gemm_timer
 from .results import _case_dtypes, _case_impls, _result, _with_gemm_share
-from .timing import knn_timers, lstm_rounds, full_timers, paired_ratios, quick_timers, summarize
+from .timing import (
+    full_timers,
+    knn_timers,
+    lstm_rounds,
+    paired_ratios,
+    quick_timers,
+    step_timing,
+    summarize,
+)
 
 #: Families whose every case is timed again in :class:`SettledRounds` (ours against the floor
 #: and torch); a conv case is when its ``paired`` is set.
@@ -94,6 +102,7 @@ def run(quick=True, dtypes=DTYPES, n_threads=None, impls=ALL_IMPLS, kernels=DEFA
     timers = (quick_timers if quick else full_timers)(repeat)
     rounds, reference_timer = knn_timers(quick, repeat)
     settled = lstm_rounds(quick, repeat)
+    step_timers, step_settled = step_timing(quick, repeat)
     plans = [(case, _case_dtypes(case, dtypes, quick), _case_impls(case, impls, quick))
              for case in cases]
     plans = [(case, ds, ims) for case, ds, ims in plans if ds and ims]
@@ -141,11 +150,13 @@ def run(quick=True, dtypes=DTYPES, n_threads=None, impls=ALL_IMPLS, kernels=DEFA
                                          "reason": _unavailable_reason("torch")}
                         continue
                     entries[impl] = _bench_impl(
-                        case, impl, inputs, expected, dtype, n_threads, timers[impl]
+                        case, impl, inputs, expected, dtype, n_threads,
+                        (step_timers if case.kernel == "models" else timers)[impl]
                     )
                 paired = None
                 if _is_paired(case):
-                    paired = _paired(case, inputs, entries, n_threads, settled)
+                    paired = _paired(case, inputs, entries, n_threads,
+                                     step_settled if case.kernel == "models" else settled)
                 add(case, _result(case, dtype, n_threads, entries, paired))
     return results
 

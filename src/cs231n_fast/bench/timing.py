@@ -222,3 +222,17 @@ def full_timers(repeat=None):
     return _timers(Timer(warmup=2, budget=1.0, min_repeat=5, max_repeat=100, settle=SETTLE_SECONDS),
                    Timer(warmup=0, budget=1.5, min_repeat=3))
 
+
+
+def step_timing(quick, repeat=None):
+    """``(timers, settled_rounds)`` of the training-step cases (``models``).
+
+    A step of the VGG-style network takes a few hundred ms: the quick run times each
+    implementation with few calls (the settled rounds give the ratio) and three settled
+    rounds of two calls; the full run as the other families. ``repeat`` as in
+    :func:`quick_timers` and :func:`lstm_rounds`.
+    """
+    if repeat is not None or not quick:
+        return (quick_timers if quick else full_timers)(repeat), lstm_rounds(quick, repeat)
+    timer = Timer(warmup=1, budget=0.3, min_repeat=2, max_repeat=20, settle=SETTLE_SECONDS)
+    return _timers(timer, timer), SettledRounds(rounds=3, calls=2)
