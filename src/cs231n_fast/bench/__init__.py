@@ -193,7 +193,14 @@ from .machine import (
 )
 from .models import MODEL_CASES, MODEL_NETS, ModelCase
 from .pool import POOL_CASES, PoolCase
-from .report import PLOT_INSTALL_HINT, _format_knn, _format_summary, format_table, plot_results, require_matplotlib
+from .report import (
+    PLOT_INSTALL_HINT,
+    _format_knn,
+    _format_summary,
+    format_table,
+    plot_results,
+    require_matplotlib,
+)
 from .results import failures
 from .runner import PAIRED_KERNELS, run
 from .timing import (

@@ -33,7 +33,6 @@ from ._common import (
     LAYER_IMPLS,
     RTOL,
     _as_numpy,
-    _check_outputs,
     _import_torch,
     _normal_maker,
     _require_torch,

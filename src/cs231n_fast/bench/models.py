@@ -28,7 +28,6 @@ The L2 strength is ``REG`` (1e-3, as the course notebooks train with) for the co
 and fully connected networks; the captioning network has none.
 """
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,8 +46,8 @@ from .lstm import _gate_swap
 #: Tolerance of the check per dtype, relative to each gradient's largest magnitude. float64 is
 #: held to the layer tolerance; a float32 gradient several layers below the loss sums tens of
 #: thousands of rounded terms that largely cancel (the first convolution's filters): torch's
-#: own float32 step differs from float64 there by up to ~3e-3, ours (today) by up to ~1e-2. A wrong gradient
-#: differs by O(1).
+#: own float32 step differs from float64 there by up to ~3e-3, ours (today) by up to ~1e-2.
+#: A wrong gradient differs by O(1).
 MODEL_RTOL = {"float32": 5e-2, "float64": 1e-9}
 #: Gradients the network makes zero up to rounding (the bias of a layer followed by batch
 #: normalisation) are measured against this fraction of the step's largest gradient.

@@ -1,7 +1,5 @@
 """The run: every selected case checked once, then timed; one result dict per case x dtype."""
 
-import math
-
 import numpy as np
 
 from ._common import (
@@ -82,7 +80,12 @@ def run(quick=True, dtypes=DTYPES, n_threads=None, impls=ALL_IMPLS, kernels=DEFA
         ``blas_peak_share``. LSTM step rows add ``ratio_vs_floor`` (ours ms / six_matmuls
         ms). LSTM rows also add ``paired_ratios`` (per floor/peer: median, min, max, mad,
         rounds of :class:`SettledRounds`); their ``ratio_vs_floor``, ``ratio_vs_peer`` and
-        ``ratio_vs_torch`` are then those medians (``unpaired_ratio_vs_*``: of the medians). kNN results add, per implementation, ``agreement`` (with ``agreement_with``),
+        ``ratio_vs_torch`` are then those medians (``unpaired_ratio_vs_*``: of the medians);
+        so do the rows of ``layers`` and ``models`` and the conv rows whose case has
+        ``paired`` set (ours against torch). Layer and model rows have ``rate`` None (no
+        nominal work); an implementation that cannot run on this installation (a layer
+        without a NumPy twin) has status ``"skipped"`` with the reason. kNN results add,
+        per implementation, ``agreement`` (with ``agreement_with``),
         ``extra_mb``, ``setup_mb``, ``spread_pct``, ``checked_against``; and per case
         ``best_peer``, ``ratio_vs_best_peer`` (ours ms / its ms, medians),
         ``paired_ratio_vs_best_peer`` (median over interleaved rounds), ``ratios_vs_peers``,
