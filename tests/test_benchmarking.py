@@ -509,3 +509,22 @@ def test_step_timing_is_lighter_in_the_quick_run():
     assert (smoke.rounds, smoke.calls, smoke.settle) == (1, 1, 0.0)
     assert smoke_timers["fast"].repeat == 1
     assert bm.step_timing(False)[1] == bm.lstm_rounds(False)
+
+
+def test_run_holds_openmp_to_the_thread_count_for_the_course_api(monkeypatch):
+    """The course functions take no n_threads: run() limits OpenMP's default for them."""
+    from cs231n_fast._threads import effective_n_threads
+
+    seen = []
+    case = bm.LayerCase("relu", (2, 3, 4, 5), quick=True)
+    family = bm.FAMILIES["layers"]
+    original = family.runner
+
+    def runner(case, impl, inputs, n_threads):
+        seen.append(effective_n_threads(None))
+        return original(case, impl, inputs, n_threads)
+
+    monkeypatch.setattr(family, "runner", runner)
+    monkeypatch.setitem(bm.CASES, "layers", (case,))
+    bm.run(quick=True, kernels=("layers",), impls=("fast",), repeat=1, n_threads=1)
+    assert seen and set(seen) == {1}

@@ -112,6 +112,9 @@ def run(quick=True, dtypes=DTYPES, n_threads=None, impls=ALL_IMPLS, kernels=DEFA
     used = {impl for _, _, ims in plans for impl in ims}
     want_torch = "torch" in used and torch_available()
     any_knn = any(case.kernel == "knn" for case, _, _ in plans)
+    # The course functions and models of the layer and step cases take no n_threads: their
+    # default (OpenMP's maximum) is held to the run's count, as for KNearestNeighbor().
+    any_course_api = any(case.kernel in ("layers", "models") for case, _, _ in plans)
     peers = [p for p in KNN_PEERS if p in used and impl_available(p)]
 
     gemm_peaks = {} if gemm_peaks is None else gemm_peaks
@@ -122,7 +125,8 @@ def run(quick=True, dtypes=DTYPES, n_threads=None, impls=ALL_IMPLS, kernels=DEFA
             progress(message)
 
     results = []
-    with thread_limits(n_threads, torch=want_torch, openmp=any_knn, peers=peers):
+    with thread_limits(n_threads, torch=want_torch, openmp=any_knn or any_course_api,
+                       peers=peers):
         for dtype in gemm_dtypes:
             if dtype not in gemm_peaks:
                 say(f"BLAS GEMM peak, {dtype}")
