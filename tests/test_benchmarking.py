@@ -528,3 +528,29 @@ def test_run_holds_openmp_to_the_thread_count_for_the_course_api(monkeypatch):
     monkeypatch.setitem(bm.CASES, "layers", (case,))
     bm.run(quick=True, kernels=("layers",), impls=("fast",), repeat=1, n_threads=1)
     assert seen and set(seen) == {1}
+
+
+def test_settled_rounds_time_cheap_calls_for_min_seconds():
+    clock = {"t": 0.0}
+
+    def call():
+        clock["t"] += 0.001
+
+    real = bm.time.perf_counter
+    bm.time.perf_counter = lambda: clock["t"]
+    counted = []
+    try:
+        def counting():
+            counted.append(1)
+            call()
+
+        rounds = bm.SettledRounds(rounds=1, calls=3, settle=0.0, min_seconds=0.0105)
+        assert rounds({"a": counting}) == {"a": [pytest.approx(0.001)]}
+        assert len(counted) == 11  # until 10.5 ms had passed, not 3 calls
+        counted.clear()
+        capped = bm.SettledRounds(rounds=1, calls=3, settle=0.0, min_seconds=1.0, max_calls=5)
+        capped({"a": counting})
+        assert len(counted) == 5
+    finally:
+        bm.time.perf_counter = real
+    assert bm.layer_rounds(True).min_seconds > 0 and bm.layer_rounds(False, repeat=2).min_seconds == 0

@@ -22,6 +22,7 @@ from .results import _case_dtypes, _case_impls, _result, _with_gemm_share
 from .timing import (
     full_timers,
     knn_timers,
+    layer_rounds,
     lstm_rounds,
     paired_ratios,
     quick_timers,
@@ -106,6 +107,7 @@ def run(quick=True, dtypes=DTYPES, n_threads=None, impls=ALL_IMPLS, kernels=DEFA
     rounds, reference_timer = knn_timers(quick, repeat)
     settled = lstm_rounds(quick, repeat)
     step_timers, step_settled = step_timing(quick, repeat)
+    rounds_of = {"models": step_settled, "layers": layer_rounds(quick, repeat)}
     plans = [(case, _case_dtypes(case, dtypes, quick), _case_impls(case, impls, quick))
              for case in cases]
     plans = [(case, ds, ims) for case, ds, ims in plans if ds and ims]
@@ -163,7 +165,7 @@ def run(quick=True, dtypes=DTYPES, n_threads=None, impls=ALL_IMPLS, kernels=DEFA
                 paired = None
                 if _is_paired(case):
                     paired = _paired(case, inputs, entries, n_threads,
-                                     step_settled if case.kernel == "models" else settled)
+                                     rounds_of.get(case.kernel, settled))
                 add(case, _result(case, dtype, n_threads, entries, paired))
     return results
 

@@ -117,7 +117,8 @@ class SettledRounds:
 
     Each round takes the implementations in an order rotated by one per round; each settles
     (untimed calls for ``settle`` seconds, so the previous one's spinning threads are idle)
-    and then makes ``calls`` timed calls, whose median is its time for the round. Per-round
+    and then makes ``calls`` timed calls (more, up to ``max_calls``, until ``min_seconds``
+    have passed), whose median is its time for the round. Per-round
     ratios are paired measurements: a slow spell of a shared machine lasting a round lands on
     every implementation of it. The garbage collector is paused while timing.
     """
@@ -125,6 +126,10 @@ class SettledRounds:
     rounds: int = 10
     calls: int = 5
     settle: float = SETTLE_SECONDS
+    # Keep timing past ``calls`` until this many seconds have passed (at most ``max_calls``):
+    # a round of a 0.1 ms layer is then a median over many calls, not over three.
+    min_seconds: float = 0.0
+    max_calls: int = 1000
 
     def __call__(self, calls):
         """``{name: [seconds per round]}`` for the callables in ``calls`` (a dict)."""
@@ -141,7 +146,11 @@ class SettledRounds:
                     while time.perf_counter() - start < self.settle:
                         fn()
                     one = []
-                    for _ in range(self.calls):
+                    began = time.perf_counter()
+                    while len(one) < self.calls or (
+                        len(one) < self.max_calls
+                        and time.perf_counter() - began < self.min_seconds
+                    ):
                         t0 = time.perf_counter()
                         fn()
                         one.append(time.perf_counter() - t0)
@@ -236,3 +245,14 @@ def step_timing(quick, repeat=None):
         return (quick_timers if quick else full_timers)(repeat), lstm_rounds(quick, repeat)
     timer = Timer(warmup=1, budget=0.3, min_repeat=2, max_repeat=20, settle=SETTLE_SECONDS)
     return _timers(timer, timer), SettledRounds(rounds=3, calls=2)
+
+
+def layer_rounds(quick, repeat=None):
+    """The :class:`SettledRounds` of the layer cases: as :func:`lstm_rounds`, each
+    implementation timing for at least 50 ms (quick) or 100 ms per round, since the smallest
+    layers take 0.1 ms a call."""
+    if repeat is not None:
+        return lstm_rounds(quick, repeat)
+    if quick:
+        return SettledRounds(rounds=4, calls=3, min_seconds=0.05)
+    return SettledRounds(rounds=10, calls=5, min_seconds=0.1)
