@@ -243,3 +243,314 @@ def test_run_pool_measures_no_gemm_peak(monkeypatch):
 def test_benchmarking_bad_input_raises(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+# --- the package split --------------------------------------------------------------------------
+
+
+def test_benchmarking_reexports_the_bench_package_and_forwards_assignments(monkeypatch):
+    from cs231n_fast import bench
+    from cs231n_fast.bench import machine, report
+
+    for name in bench.__all__:
+        assert getattr(bm, name) is getattr(bench, name), name
+    monkeypatch.setattr(bm, "GEMM_PEAK_SHAPE", (8, 8, 8))
+    # The modules that read the name see the new value (as when it was all one module).
+    assert machine.GEMM_PEAK_SHAPE == report.machine.GEMM_PEAK_SHAPE == (8, 8, 8)
+    monkeypatch.undo()
+    assert machine.GEMM_PEAK_SHAPE == bm.GEMM_PEAK_SHAPE == (1024, 1024, 1024)
+
+
+def test_layers_and_models_are_opt_in_families():
+    assert set(bm.KERNELS) == set(bm.DEFAULT_KERNELS) | {"layers", "models"}
+    default = bm.get_cases(quick=True)
+    assert default and {c.kernel for c in default} <= set(bm.DEFAULT_KERNELS)
+    assert {c.op for c in bm.get_cases(("layers",))} == set(bm.LAYER_OPS)
+    assert {c.net for c in bm.get_cases(("models",))} == set(bm.MODEL_NETS)
+    ids = [c.id for kernel in bm.KERNELS for c in bm.CASES[kernel]]
+    assert len(ids) == len(set(ids))
+
+
+def test_conv_has_the_six_issue14_shapes_paired():
+    shapes = {(c.n, c.c, c.f, c.h, c.w, c.kh, c.stride, c.pad) for c in bm.CONV_CASES if c.paired}
+    assert shapes == {
+        (50, 3, 32, 32, 32, 7, 1, 3), (64, 3, 64, 32, 32, 3, 1, 1), (64, 64, 64, 32, 32, 3, 1, 1),
+        (64, 64, 128, 16, 16, 3, 1, 1), (64, 128, 128, 16, 16, 3, 1, 1),
+        (64, 32, 64, 16, 16, 3, 1, 1),
+    }
+    assert all(c.dtypes == bm.DTYPES for c in bm.CONV_CASES)
+
+
+# --- layers -------------------------------------------------------------------------------------
+
+#: Tiny stand-ins of every layer case (odd sizes).
+TINY_LAYERS = (
+    bm.LayerCase("relu", (2, 3, 4, 5)),
+    bm.LayerCase("spatial_batchnorm", (3, 2, 3, 5)),
+    bm.LayerCase("word_embedding", (3, 4, 11, 5)),
+    bm.LayerCase("layernorm", (4, 7)),
+    bm.LayerCase("adam", (5, 3)),
+    bm.LayerCase("softmax_loss", (6, 5)),
+    bm.LayerCase("batchnorm", (5, 7)),
+    bm.LayerCase("affine", (3, 7, 4)),
+    bm.LayerCase("temporal", (3, 4, 5, 9)),
+)
+
+
+def _perturbed(outputs, k, rng):
+    """``outputs`` with output ``k`` off by 1% of its largest magnitude at one random element
+    (its dtype kept)."""
+    outputs = list(outputs)
+    a = np.array(np.asarray(outputs[k]))
+    i = rng.integers(a.size)
+    a.flat[i] += 1e-2 * max(float(np.max(np.abs(a))), 1e-3)
+    outputs[k] = a
+    return outputs
+
+
+@pytest.mark.parametrize("case", TINY_LAYERS, ids=lambda c: c.op)
+def test_make_inputs_layers_same_values_in_both_dtypes(case):
+    f32, f64 = bm.make_inputs(case, "float32"), bm.make_inputs(case, "float64")
+    assert set(f32) == set(f64)
+    for k in f32:
+        if f32[k].dtype.kind == "f":
+            assert f32[k].dtype == np.float32 and f64[k].dtype == np.float64
+            np.testing.assert_array_equal(f32[k].astype(np.float64), f64[k])
+        else:
+            np.testing.assert_array_equal(f32[k], f64[k])
+
+
+@pytest.mark.parametrize("dtype", bm.DTYPES)
+@pytest.mark.parametrize("case", TINY_LAYERS, ids=lambda c: c.op)
+def test_check_result_layers_ours_passes_and_a_wrong_output_fails(case, dtype, rng):
+    expected = bm.reference_result(case, bm.make_inputs(case, "float64"))
+    outputs = bm.make_runner(case, "fast", bm.make_inputs(case, dtype), 1)()
+    ok, err, message = bm.check_result(case, outputs, expected, dtype, impl="fast")
+    assert ok, message
+    assert 0 <= err <= bm.RTOL[dtype]
+    names = bm.output_names(case)
+    for k, name in enumerate(names):
+        ok, err, message = bm.check_result(case, _perturbed(outputs, k, rng), expected, dtype,
+                                           impl="fast")
+        assert not ok and name in message and err > bm.RTOL[dtype]
+
+
+@pytest.mark.parametrize("case", TINY_LAYERS, ids=lambda c: c.op)
+def test_check_result_layers_torch_agrees_in_float64(case):
+    pytest.importorskip("torch")
+    inputs = bm.make_inputs(case, "float64")
+    expected = bm.reference_result(case, inputs)
+    with bm.thread_limits(1, torch=True):
+        outputs = bm.make_runner(case, "torch", inputs, 1)()
+    ok, err, message = bm.check_result(case, outputs, expected, "float64", impl="torch")
+    assert ok and err <= 1e-9, message
+    # Ours against torch's float64: the oracle is torch's own result when torch is installed.
+    ours = bm.make_runner(case, "fast", inputs, 1)()
+    assert bm.check_result(case, ours, expected, "float64", impl="fast")[0]
+
+
+def test_check_result_layers_maps_torch_weight_layout():
+    pytest.importorskip("torch")
+    case = TINY_LAYERS[7]  # affine: torch's weight gradient is (out, in)
+    inputs = bm.make_inputs(case, "float64")
+    expected = bm.reference_result(case, inputs)
+    outputs = bm.make_runner(case, "fast", inputs, 1)()
+    out, dx, dw, db = outputs
+    assert bm.check_result(case, (out, dx, dw.T, db), expected, "float64", impl="torch")[0]
+    assert not bm.check_result(case, (out, dx, dw.T, db), expected, "float64", impl="fast")[0]
+
+
+def test_layers_reference_is_the_twin_with_the_course_signature(monkeypatch):
+    from cs231n_fast import reference
+
+    inputs = bm.make_inputs(TINY_LAYERS[0], "float64")
+    monkeypatch.delattr(reference, "relu_forward", raising=False)
+    with pytest.raises(bm.Unavailable, match="relu_forward"):
+        bm.make_runner(TINY_LAYERS[0], "reference", inputs, 1)
+    monkeypatch.setattr(reference, "relu_forward", lambda x, alpha: None, raising=False)
+    monkeypatch.setattr(reference, "relu_backward", lambda dout, cache: None, raising=False)
+    with pytest.raises(bm.Unavailable, match="signature"):
+        bm.make_runner(TINY_LAYERS[0], "reference", inputs, 1)
+    calls = []
+
+    def relu_forward(x):
+        calls.append("forward")
+        return np.maximum(x, 0), x
+
+    def relu_backward(dout, cache):
+        return dout * (cache > 0)
+
+    monkeypatch.setattr(reference, "relu_forward", relu_forward)
+    monkeypatch.setattr(reference, "relu_backward", relu_backward)
+    outputs = bm.make_runner(TINY_LAYERS[0], "reference", inputs, 1)()
+    assert calls == ["forward"]
+    expected = bm.reference_result(TINY_LAYERS[0], inputs)
+    assert bm.check_result(TINY_LAYERS[0], outputs, expected, "float64", impl="reference")[0]
+    # The word embedding's twin exists today, with the course's signature.
+    case = TINY_LAYERS[2]
+    inputs = bm.make_inputs(case, "float32")
+    outputs = bm.make_runner(case, "reference", inputs, 1)()
+    assert bm.check_result(case, outputs, bm.reference_result(case, inputs), "float32")[0]
+
+
+# --- models -------------------------------------------------------------------------------------
+
+#: The networks shrunk, at batch 3.
+TINY_MODELS = tuple(bm.ModelCase(net, 3, dtypes=bm.DTYPES, tiny=True) for net in bm.MODEL_NETS)
+
+
+@pytest.mark.parametrize("case", TINY_MODELS, ids=lambda c: c.net)
+def test_check_result_models_ours_passes_and_a_wrong_gradient_fails(case, rng):
+    inputs = bm.make_inputs(case, "float64")
+    expected = bm.reference_result(case, inputs)
+    names = bm.output_names(case)
+    assert names[0] == "loss" and len(names) == len(expected) > 2
+    call = bm.FAMILIES["models"].check_runner(case, "fast", inputs, 1)
+    call = call or bm.make_runner(case, "fast", inputs, 1)
+    outputs = call()
+    ok, err, message = bm.check_result(case, outputs, expected, "float64", impl="fast")
+    assert ok and err <= 1e-9, message
+    k = len(names) - 2  # the last weight's gradient
+    ok, _, message = bm.check_result(case, _perturbed(outputs, k, rng), expected, "float64",
+                                     impl="fast")
+    assert not ok and names[k] in message
+    # The step updated the parameters (Adam): a second call computes a different loss.
+    assert call()[0] != outputs[0]
+
+
+@pytest.mark.parametrize("case", TINY_MODELS, ids=lambda c: c.net)
+def test_check_result_models_torch_agrees_in_float64(case):
+    pytest.importorskip("torch")
+    inputs = bm.make_inputs(case, "float64")
+    expected = bm.reference_result(case, inputs)
+    with bm.thread_limits(1, torch=True):
+        call = bm.FAMILIES["models"].check_runner(case, "torch", inputs, 1)
+        outputs = (call or bm.make_runner(case, "torch", inputs, 1))()
+    ok, err, message = bm.check_result(case, outputs, expected, "float64", impl="torch")
+    assert ok and err <= 1e-9, message
+
+
+def test_models_dropout_net_is_checked_without_dropout():
+    case = next(c for c in TINY_MODELS if c.net == "fc_bn_dropout")
+    inputs = bm.make_inputs(case, "float64")
+    expected = bm.reference_result(case, inputs)
+    family = bm.FAMILIES["models"]
+    assert family.check_runner(case, "fast", inputs, 1) is not None
+    assert family.check_runner(TINY_MODELS[0], "fast", inputs, 1) is None
+    # The timed step drops half the units: its loss is not the oracle's.
+    timed = bm.make_runner(case, "fast", inputs, 1)()
+    assert not bm.check_result(case, timed, expected, "float64", impl="fast")[0]
+
+
+# --- run ----------------------------------------------------------------------------------------
+
+
+def test_run_layers_and_models_rows(monkeypatch):
+    monkeypatch.setitem(bm.CASES, "layers", (bm.LayerCase("affine", (3, 7, 4), quick=True),
+                                             bm.LayerCase("relu", (2, 3, 4, 5), quick=True)))
+    monkeypatch.setitem(bm.CASES, "models", (bm.ModelCase("fc_bn_dropout", 4, quick=True,
+                                                          tiny=True),))
+    results = bm.run(quick=True, kernels=("layers", "models"), repeat=1, n_threads=1)
+    assert [(r["kernel"], r["dtype"]) for r in results] == [("layers", "float32")] * 2 + [
+        ("models", "float32")]
+    torch = bm.torch_available()
+    for r in results:
+        assert r["impls"]["fast"]["status"] == "ok", r["impls"]["fast"]
+        assert r["impls"]["fast"]["max_rel_err"] <= 5e-2
+        assert r["rate"] is None and r["gemm_peak_gflops"] is None
+        assert r["impls"]["torch"]["status"] == ("ok" if torch else "skipped")
+        if torch:
+            paired = r["paired_ratios"]["torch"]
+            assert paired["rounds"] == 1 and r["ratio_vs_torch"] == paired["median"] > 0
+    relu = results[1]
+    assert relu["params"]["op"] == "relu"
+    if relu["impls"]["reference"]["status"] == "skipped":  # no twin of relu (yet)
+        assert "twin" in relu["impls"]["reference"]["reason"]
+    assert "reference" not in results[2]["impls"]
+    table = bm.format_table(results)
+    assert "layers-affine-3x7x4" in table and "models-fc_bn_dropout-n4-tiny" in table
+    if torch:
+        assert "paired models-fc_bn_dropout-n4-tiny float32: ours/torch median" in table
+
+
+def test_run_pairs_the_conv_cases_marked_paired(monkeypatch):
+    pytest.importorskip("torch")
+    monkeypatch.setitem(bm.CASES, "conv", (
+        bm.ConvCase(2, 3, 6, 6, f=4, kh=3, kw=3, stride=1, pad=1, quick=True, paired=True),
+        bm.ConvCase(2, 3, 6, 6, f=4, kh=3, kw=3, stride=1, pad=0, quick=True),
+    ))
+    paired, unpaired = bm.run(kernels=("conv",), dtypes=("float64",), impls=("fast", "torch"),
+                              repeat=1, n_threads=1, gemm_peaks={"float64": {"gflops": 1.0}})
+    assert paired["paired_ratios"]["torch"]["rounds"] == 1
+    assert paired["ratio_vs_torch"] == paired["paired_ratios"]["torch"]["median"]
+    assert "paired_ratios" not in unpaired
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: bm.LayerCase("gelu", (2, 3)), "op must"),
+        (lambda: bm.LayerCase("affine", (2, 3)), "shape"),
+        (lambda: bm.ModelCase("resnet", 2), "net must"),
+        (lambda: bm.make_runner(TINY_MODELS[0], "reference", {}, 1), "impl"),
+    ],
+    ids=["layer-op", "layer-shape", "model-net", "model-twin"],
+)
+def test_layer_and_model_cases_bad_input_raises(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+def test_step_timing_is_lighter_in_the_quick_run():
+    timers, settled = bm.step_timing(True)
+    assert settled.rounds < bm.lstm_rounds(True).rounds and settled.settle == bm.SETTLE_SECONDS
+    assert timers["fast"].min_repeat <= bm.quick_timers()["fast"].min_repeat
+    smoke_timers, smoke = bm.step_timing(True, repeat=1)
+    assert (smoke.rounds, smoke.calls, smoke.settle) == (1, 1, 0.0)
+    assert smoke_timers["fast"].repeat == 1
+    assert bm.step_timing(False)[1] == bm.lstm_rounds(False)
+
+
+def test_run_holds_openmp_to_the_thread_count_for_the_course_api(monkeypatch):
+    """The course functions take no n_threads: run() limits OpenMP's default for them."""
+    from cs231n_fast._threads import effective_n_threads
+
+    seen = []
+    case = bm.LayerCase("relu", (2, 3, 4, 5), quick=True)
+    family = bm.FAMILIES["layers"]
+    original = family.runner
+
+    def runner(case, impl, inputs, n_threads):
+        seen.append(effective_n_threads(None))
+        return original(case, impl, inputs, n_threads)
+
+    monkeypatch.setattr(family, "runner", runner)
+    monkeypatch.setitem(bm.CASES, "layers", (case,))
+    bm.run(quick=True, kernels=("layers",), impls=("fast",), repeat=1, n_threads=1)
+    assert seen and set(seen) == {1}
+
+
+def test_settled_rounds_time_cheap_calls_for_min_seconds():
+    clock = {"t": 0.0}
+
+    def call():
+        clock["t"] += 0.001
+
+    real = bm.time.perf_counter
+    bm.time.perf_counter = lambda: clock["t"]
+    counted = []
+    try:
+        def counting():
+            counted.append(1)
+            call()
+
+        rounds = bm.SettledRounds(rounds=1, calls=3, settle=0.0, min_seconds=0.0105)
+        assert rounds({"a": counting}) == {"a": [pytest.approx(0.001)]}
+        assert len(counted) == 11  # until 10.5 ms had passed, not 3 calls
+        counted.clear()
+        capped = bm.SettledRounds(rounds=1, calls=3, settle=0.0, min_seconds=1.0, max_calls=5)
+        capped({"a": counting})
+        assert len(counted) == 5
+    finally:
+        bm.time.perf_counter = real
+    assert bm.layer_rounds(True).min_seconds > 0 and bm.layer_rounds(False, repeat=2).min_seconds == 0

@@ -131,10 +131,11 @@ def test_main_bench_json_holds_every_kernel(capsys, tmp_path, tiny_cases):
         assert text in out
 
     doc = json.loads(path.read_text())
-    assert doc["config"]["kernels"] == list(bm.KERNELS)
+    # The default families; layers and models are opt-in (see test_main_bench_layers_models).
+    assert doc["config"]["kernels"] == list(bm.DEFAULT_KERNELS)
     results = doc["results"]
-    assert {r["kernel"] for r in results} == set(bm.KERNELS)
-    ids = [c.id for kernel in bm.KERNELS for c in tiny_cases[kernel]]
+    assert {r["kernel"] for r in results} == set(bm.DEFAULT_KERNELS)
+    ids = [c.id for kernel in bm.DEFAULT_KERNELS for c in tiny_cases[kernel]]
     assert [r["case"] for r in results] == ids
 
     # The BLAS GEMM peak: measured once for the run's dtype, at the run's thread count.
@@ -263,3 +264,27 @@ def test_main_runs_as_module():
     )
     assert proc.returncode == 0, proc.stderr
     assert "cs231n_fast" in proc.stdout
+
+
+def test_main_bench_layers_models_json(capsys, tmp_path, monkeypatch):
+    """``bench --kernels layers,models`` end to end on tiny stand-ins: the opt-in families."""
+    from cs231n_fast import benchmarking as bm
+
+    layers = (bm.LayerCase("layernorm", (4, 6), quick=True),)
+    models = (bm.ModelCase("three_layer_convnet", 2, quick=True, tiny=True),)
+    monkeypatch.setitem(bm.CASES, "layers", layers)
+    monkeypatch.setitem(bm.CASES, "models", models)
+    path = tmp_path / "bench.json"
+    argv = ["bench", "--quick", "--kernels", "layers,models", "--repeat", "1", "--threads", "1",
+            "--json", str(path)]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "layers-layernorm-4x6" in out and "models-three_layer_convnet-n2-tiny" in out
+    doc = json.loads(path.read_text())
+    assert doc["config"]["kernels"] == ["layers", "models"]
+    assert [r["case"] for r in doc["results"]] == [layers[0].id, models[0].id]
+    for r in doc["results"]:
+        assert r["impls"]["fast"]["status"] == "ok" and r["impls"]["fast"]["median_ms"] > 0
+        assert r["peer"] == "torch"
+        if bm.torch_available():
+            assert r["paired_ratios"]["torch"]["median"] == r["ratio_vs_torch"] > 0

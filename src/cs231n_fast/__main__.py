@@ -87,11 +87,12 @@ def _seed(text):
 
 
 def _add_bench(subparsers):
-    from .benchmarking import ALL_IMPLS, DTYPES, KERNELS
+    from .benchmarking import ALL_IMPLS, DEFAULT_KERNELS, DTYPES, KERNELS
 
     p = subparsers.add_parser(
         "bench",
-        help="time the conv, pool, kNN and LSTM kernels against the NumPy reference and peers",
+        help="time the conv, pool, kNN and LSTM kernels, the course layers and whole training "
+             "steps against the NumPy reference and peers",
         description=(
             "Time forward + backward of each conv, pool and LSTM case (one step, and a "
             "16-step sequence) for ours (fast), the NumPy reference and torch (when "
@@ -108,7 +109,13 @@ def _add_bench(subparsers):
             "and, for GEMM-bound cases (conv, lstm, kNN L2), the share of this machine's BLAS "
             "GEMM peak, measured in the same run at the same thread count. A second table "
             "details the kNN peers: ratio, neighbour agreement with ours, and peak extra "
-            "memory of one call."
+            "memory of one call. Opt-in families: layers (forward + backward of each course "
+            "layer of issue 13 at its shape, through the course API, against torch with "
+            "autograd and the NumPy twin where one exists) and models (a whole training step "
+            "-- loss, every gradient, Adam on every parameter -- of the course networks "
+            "against the same network in torch); both, and conv's paired shapes, are timed "
+            "against torch in settled, interleaved rounds whose median per-round ratio is "
+            "reported."
         ),
     )
     p.add_argument("--quick", action="store_true",
@@ -118,8 +125,10 @@ def _add_bench(subparsers):
     p.add_argument("--threads", type=_positive_int, default=None, metavar="N",
                    help="thread count for every implementation (default: the kernels' "
                         "default, OpenMP's maximum capped at the usable CPUs)")
-    p.add_argument("--kernels", type=_comma_list(KERNELS, "kernel"), default=KERNELS,
-                   metavar="LIST", help=f"comma-separated kernels (default: {','.join(KERNELS)})")
+    p.add_argument("--kernels", type=_comma_list(KERNELS, "kernel"), default=DEFAULT_KERNELS,
+                   metavar="LIST",
+                   help=f"comma-separated kernels among {','.join(KERNELS)} (default: "
+                        f"{','.join(DEFAULT_KERNELS)}; layers and models are opt-in)")
     p.add_argument("--impls", type=_comma_list(ALL_IMPLS, "implementation"), default=ALL_IMPLS,
                    metavar="LIST",
                    help="comma-separated implementations; each case runs those it knows "
