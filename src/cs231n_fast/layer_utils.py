@@ -20,6 +20,9 @@ but its forward's cache tuple raises ``TypeError`` naming ``cache``. Dtype polic
 from typing import Callable, NamedTuple
 
 from . import fast_layers, layers, reference
+from ._model import conv_backward_no_dx
+from .layers import LayerCache, _affine_backward, _backward_args
+from .ops import linear as _linear
 
 # The course's module begins with ``from .layers import *`` and ``from .fast_layers import *``,
 # so that a star import of it (or of the classifiers built on it) also gives every layer; so
@@ -135,9 +138,13 @@ def affine_relu_forward(x, w, b):
     cache : tuple
         ``(fc_cache, relu_cache)``, to give to the backward pass.
     """
-    a, fc_cache = affine_forward(x, w, b)
-    out, relu_cache = relu_forward(a)
-    cache = (fc_cache, relu_cache)
+    # One kernel: the ReLU is applied to each output block right after its product (no pass
+    # over memory for it). The caches are those of the two layers, as the course's: the
+    # ReLU's keeps its output, whose mask (out > 0) is that of its input.
+    x, x2, w, b = _linear._affine_args(x, w, b)
+    out = _linear._forward(x2, w, b, True, None)
+    fc_cache = LayerCache("affine_forward", out.shape, out.dtype, {"x": x, "w": w, "b": b})
+    cache = (fc_cache, LayerCache("relu_forward", out.shape, out.dtype, {"x": out}))
     return out, cache
 
 
@@ -157,10 +164,16 @@ def affine_relu_backward(dout, cache):
     dw : ndarray of shape (D, M)
     db : ndarray of shape (M,)
     """
+    return _affine_relu_backward(dout, cache)[:3]
+
+
+def _affine_relu_backward(dout, cache, need_dx=True, reg=None):
+    """``affine_relu_backward`` with the model options of ``layers._affine_backward``
+    (``need_dx``, ``reg``); returns ``(dx, dw, db, sumsq)``. The ReLU's mask is applied in the
+    kernel's pass that sums db."""
     fc_cache, relu_cache = _unpack(cache, 2, "affine_relu_forward")
-    da = relu_backward(dout, relu_cache)
-    dx, dw, db = affine_backward(da, fc_cache)
-    return dx, dw, db
+    dout, s = _backward_args(dout, relu_cache, "relu_forward")
+    return _affine_backward(dout, fc_cache, need_dx, reg, act=s["x"])
 
 
 def affine_bn_relu_forward(x, w, b, gamma, beta, bn_param):
@@ -198,11 +211,17 @@ def affine_bn_relu_backward(dout, cache):
         As for ``affine_relu_backward``.
     dgamma, dbeta : ndarray of shape (M,)
     """
+    return _affine_bn_relu_backward(dout, cache)[:5]
+
+
+def _affine_bn_relu_backward(dout, cache, need_dx=True, reg=None):
+    """With the model options (``need_dx``, ``reg``); returns ``(dx, dw, db, dgamma, dbeta,
+    sumsq)``."""
     fc_cache, bn_cache, relu_cache = _unpack(cache, 3, "affine_bn_relu_forward")
     dan = relu_backward(dout, relu_cache)
     da, dgamma, dbeta = batchnorm_backward_alt(dan, bn_cache)
-    dx, dw, db = affine_backward(da, fc_cache)
-    return dx, dw, db, dgamma, dbeta
+    dx, dw, db, sumsq = _affine_backward(da, fc_cache, need_dx, reg)
+    return dx, dw, db, dgamma, dbeta, sumsq
 
 
 def affine_ln_relu_forward(x, w, b, gamma, beta, ln_param):
@@ -239,11 +258,17 @@ def affine_ln_relu_backward(dout, cache):
         As for ``affine_relu_backward``.
     dgamma, dbeta : ndarray of shape (M,)
     """
+    return _affine_ln_relu_backward(dout, cache)[:5]
+
+
+def _affine_ln_relu_backward(dout, cache, need_dx=True, reg=None):
+    """With the model options (``need_dx``, ``reg``); returns ``(dx, dw, db, dgamma, dbeta,
+    sumsq)``."""
     fc_cache, ln_cache, relu_cache = _unpack(cache, 3, "affine_ln_relu_forward")
     dan = relu_backward(dout, relu_cache)
     da, dgamma, dbeta = layernorm_backward(dan, ln_cache)
-    dx, dw, db = affine_backward(da, fc_cache)
-    return dx, dw, db, dgamma, dbeta
+    dx, dw, db, sumsq = _affine_backward(da, fc_cache, need_dx, reg)
+    return dx, dw, db, dgamma, dbeta, sumsq
 
 
 # --- convolutional --------------------------------------------------------------------------
@@ -284,8 +309,15 @@ def conv_relu_backward(dout, cache):
     dw : ndarray of shape (F, C, HH, WW)
     db : ndarray of shape (F,)
     """
+    return _conv_relu_backward(dout, cache)
+
+
+def _conv_relu_backward(dout, cache, need_dx=True):
+    """``need_dx=False``: dx is not computed (None), for a model's first layer."""
     conv_cache, relu_cache = _unpack(cache, 2, "conv_relu_forward")
     da = relu_backward(dout, relu_cache)
+    if not need_dx:
+        return (None, *conv_backward_no_dx(da, conv_cache))
     dx, dw, db = conv_backward_fast(da, conv_cache)
     return dx, dw, db
 
@@ -324,9 +356,16 @@ def conv_bn_relu_backward(dout, cache):
         As for ``conv_relu_backward``.
     dgamma, dbeta : ndarray of shape (F,)
     """
+    return _conv_bn_relu_backward(dout, cache)
+
+
+def _conv_bn_relu_backward(dout, cache, need_dx=True):
+    """``need_dx=False``: dx is not computed (None), for a model's first layer."""
     conv_cache, bn_cache, relu_cache = _unpack(cache, 3, "conv_bn_relu_forward")
     dan = relu_backward(dout, relu_cache)
     da, dgamma, dbeta = spatial_batchnorm_backward(dan, bn_cache)
+    if not need_dx:
+        return (None, *conv_backward_no_dx(da, conv_cache), dgamma, dbeta)
     dx, dw, db = conv_backward_fast(da, conv_cache)
     return dx, dw, db, dgamma, dbeta
 
@@ -339,10 +378,14 @@ def _conv_relu_pool_forward(x, w, b, conv_param, pool_param, kernels):
     return out, cache
 
 
-def _conv_relu_pool_backward(dout, cache, kernels):
+def _conv_relu_pool_backward(dout, cache, kernels, need_dx=True):
+    """``need_dx=False``: dx is not computed (None), for a model's first layer."""
     conv_cache, relu_cache, pool_cache = _unpack(cache, 3, "conv_relu_pool_forward")
     ds = kernels.pool_backward(dout, pool_cache)
     da = relu_backward(ds, relu_cache)
+    if not need_dx:
+        backend = "reference" if kernels is _KERNELS["reference"] else "fast"
+        return (None, *conv_backward_no_dx(da, conv_cache, backend))
     dx, dw, db = kernels.conv_backward(da, conv_cache)
     return dx, dw, db
 
