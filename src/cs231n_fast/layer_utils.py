@@ -172,8 +172,10 @@ def _affine_relu_backward(dout, cache, need_dx=True, reg=None):
     (``need_dx``, ``reg``); returns ``(dx, dw, db, sumsq)``. The ReLU's mask is applied in the
     kernel's pass that sums db."""
     fc_cache, relu_cache = _unpack(cache, 2, "affine_relu_forward")
-    dout, s = _backward_args(dout, relu_cache, "relu_forward")
-    return _affine_backward(dout, fc_cache, need_dx, reg, act=s["x"])
+    if not (isinstance(relu_cache, LayerCache) and relu_cache.producer == "relu_forward"):
+        _backward_args(dout, relu_cache, "relu_forward")  # raises TypeError naming cache
+    # dout is validated (and cast) against the affine cache, whose output the ReLU's has.
+    return _affine_backward(dout, fc_cache, need_dx, reg, act=relu_cache.saved["x"])
 
 
 def affine_bn_relu_forward(x, w, b, gamma, beta, bn_param):

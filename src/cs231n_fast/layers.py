@@ -296,8 +296,17 @@ def _affine_backward(dout, cache, need_dx=True, reg=None, act=None):
     its place); ``reg`` adds ``reg * w`` to dw in the same pass and returns ``sum(w ** 2)`` as
     a fourth value (else None); ``act``, the output of a ReLU applied to this layer's output,
     masks ``dout`` (``act > 0``) in the pass that sums db (the fused ``affine_relu``)."""
-    dout, s = _backward_args(dout, cache, "affine_forward", "(N, M)")
+    if (
+        type(cache) is LayerCache and cache.producer == "affine_forward"
+        and type(dout) is np.ndarray and dout.shape == cache.out_shape and dout.dtype == cache.dtype
+    ):  # the common case, checked with a few compares: dout of the forward's shape and dtype
+        s = cache.saved
+        dout = np.ascontiguousarray(dout)
+    else:
+        dout, s = _backward_args(dout, cache, "affine_forward", "(N, M)")
     x, w = s["x"], s["w"]
+    if x.dtype != dout.dtype or w.dtype != dout.dtype:
+        x, w = x.astype(dout.dtype), w.astype(dout.dtype)
     if w.ndim != 2 or x.shape[0] != dout.shape[0] or w.shape[1] != dout.shape[1] or (
         math.prod(x.shape[1:]) != w.shape[0] or (act is not None and act.shape != dout.shape)
     ):
@@ -305,9 +314,7 @@ def _affine_backward(dout, cache, need_dx=True, reg=None, act=None):
     x2 = np.ascontiguousarray(x).reshape(x.shape[0], w.shape[0])
     if act is not None:
         act = np.ascontiguousarray(act, dout.dtype)
-    dx, dw, db, sumsq = _linear._backward(
-        np.ascontiguousarray(dout), x2, np.ascontiguousarray(w), act, need_dx, reg, None
-    )
+    dx, dw, db, sumsq = _linear._backward(dout, x2, np.ascontiguousarray(w), act, need_dx, reg, None)
     return (None if dx is None else dx.reshape(x.shape)), dw, db, sumsq
 
 

@@ -43,7 +43,17 @@ _INT_MAX = np.iinfo(np.int32).max
 _F32 = np.dtype(np.float32)
 _F64 = np.dtype(np.float64)
 _EMPTY2 = {t: np.empty((0, 0), t) for t in (_F32, _F64)}
+#: The kernels' specialisations per dtype, looked up once (Cython's dispatch on the fused type
+#: of each call costs a few microseconds).
+_FWD = {_F32: _k.affine_forward["float"], _F64: _k.affine_forward["double"]}
+_BWD = {_F32: _k.affine_backward["float"], _F64: _k.affine_backward["double"]}
+_L2 = {_F32: _k.l2_update["float"], _F64: _k.l2_update["double"]}
 _EMPTY_SQ = np.empty(0, np.float64)
+#: OpenBLAS runs a GEMM of at most this many multiply-adds (M * N * K) on one thread whatever
+#: its thread count (interface/gemm.c: SMP_THRESHOLD_MIN * GEMM_MULTITHREAD_THRESHOLD); so does
+#: every block of a problem this small, and the kernel skips holding BLAS to one thread (that
+#: costs two calls into OpenBLAS, ~10 us, more than such a product).
+_BLAS_SERIAL_MNK = 65536 * 4
 #: Elements per chunk of :func:`l2_penalty` (fixed: the chunks' partial sums are added in order).
 _L2_CHUNK = 1 << 15
 
@@ -63,6 +73,22 @@ def _forward_plan(n, m):
     nbc = -(-m // cb)
     nbr = max(1, min(4 // nbc, n // 32))
     return -(-n // nbr), cb
+
+
+_PLANS = {}
+
+
+def _plan(n, d, m):
+    """``(rb, cb, dk, cw)`` for a problem: the forward's output blocks, the backward's blocks of
+    D and of db's columns; remembered per shape (a model calls the same few shapes each step).
+    Raises if a BLAS dimension would overflow an int."""
+    plan = _PLANS.get((n, d, m))
+    if plan is None:
+        _check_blas(n, d, m)
+        if len(_PLANS) > 4096:
+            _PLANS.clear()
+        plan = _PLANS[n, d, m] = (*_forward_plan(n, m), _blocks(d, 8, 64), _blocks(m, 8, 64))
+    return plan
 
 
 def _check_blas(*dims):
@@ -105,12 +131,15 @@ def _forward(x2, w, b, relu, n_threads):
     if n == 0 or d == 0 or m == 0:  # nothing for a kernel to do: NumPy, as the course
         out = x2 @ w + b
         return np.maximum(out, 0) if relu else out
-    _check_blas(n, d, m)
+    rb, cb, _, _ = _plan(n, d, m)
     nt = work_threads(n_threads, n * d * m)
     out = _memory.empty((n, m), x2.dtype)
-    rb, cb = _forward_plan(n, m)
-    with blas_single_thread():
-        _k.affine_forward(x2, w, b, out, rb, cb, relu, nt)
+    kernel = _FWD[x2.dtype]
+    if n * d * m <= _BLAS_SERIAL_MNK:
+        kernel(x2, w, b, out, rb, cb, relu, nt)
+    else:
+        with blas_single_thread():
+            kernel(x2, w, b, out, rb, cb, relu, nt)
     return out
 
 
@@ -129,19 +158,22 @@ def _backward(dout, x2, w, act, need_dx, reg, n_threads):
             dw = dw + reg * w
             sumsq = float(np.sum(w * w, dtype=np.float64))
         return (g @ w.T if need_dx else None), dw, g.sum(axis=0), sumsq
-    _check_blas(n, d, m)
+    _, _, dk, cw = _plan(n, d, m)
     nt = work_threads(n_threads, n * d * m)
-    dk = _blocks(d, 8, 64)
-    cw = _blocks(m, 8, 64)
     empty = _EMPTY2[dt]
     dw = _memory.empty((d, m), dt)
     db = np.empty(m, dt)
     dx = _memory.empty((n, d), dt) if need_dx else empty
     da = empty if act is None else _memory.empty((n, m), dt)
     sq = _EMPTY_SQ if reg is None else np.empty(-(-d // dk), np.float64)
-    with blas_single_thread():
-        _k.affine_backward(x2, w, dout, empty if act is None else act, da, dx, dw, db, sq,
-                           0.0 if reg is None else reg, cw, dk, nt)
+    args = (x2, w, dout, empty if act is None else act, da, dx, dw, db, sq,
+            0.0 if reg is None else reg, cw, dk, nt)
+    kernel = _BWD[dt]
+    if n * d * m <= _BLAS_SERIAL_MNK:
+        kernel(*args)
+    else:
+        with blas_single_thread():
+            kernel(*args)
     sumsq = None if reg is None else math.fsum(sq.tolist()) if sq.size > 1 else float(sq[0])
     return (dx if need_dx else None), dw, db, sumsq
 
@@ -290,7 +322,7 @@ def _l2(w, g, out, reg, n_threads=None):
         return 0.0
     nb = -(-n // _L2_CHUNK)
     sq = np.empty(nb, np.float64)
-    _k.l2_update(gf, wf, of, sq, reg, _L2_CHUNK, work_threads(n_threads, n) if nb > 1 else 1)
+    _L2[w.dtype](gf, wf, of, sq, reg, _L2_CHUNK, work_threads(n_threads, n) if nb > 1 else 1)
     return math.fsum(sq.tolist()) if nb > 1 else float(sq[0])
 
 
