@@ -58,21 +58,29 @@ _BLAS_SERIAL_MNK = 65536 * 4
 _L2_CHUNK = 1 << 15
 
 
-def _blocks(size, most, least):
-    """A block length splitting ``size`` into at most ``most`` blocks of >= ``least`` (bar one),
-    rounded up to a multiple of 16. Depends on the problem only, never on the thread count."""
-    nb = min(most, max(1, size // least))
+def _blocks(size, nb):
+    """The length of ``nb`` near-equal blocks of ``size`` (a multiple of 8 unless one block)."""
+    if nb <= 1:
+        return size
     per = -(-size // nb)
-    return min(size, -(-per // 16) * 16)
+    return min(size, -(-per // 8) * 8)
 
 
-def _forward_plan(n, m):
-    """``(rb, cb)``: row and column block sizes of the forward's output (about 4 blocks, so
-    1, 2 and 4 threads share evenly; columns first, since ``w`` is the larger operand)."""
-    cb = _blocks(m, 4, 64)
-    nbc = -(-m // cb)
-    nbr = max(1, min(4 // nbc, n // 32))
-    return -(-n // nbr), cb
+def _n_blocks(work):
+    """How many blocks a product of ``work`` multiply-adds is split into: 2 up to 2**29 (every
+    layer of the course's networks), 4 up to 2**31, then 8. Measured on one thread, each extra
+    block costs 2-10% (another packing of the shared operand, smaller products); two keep two
+    threads busy. Depends on the problem only, never on the thread count."""
+    return 2 if work < 1 << 29 else 4 if work < 1 << 31 else 8
+
+
+def _forward_plan(n, d, m):
+    """``(rb, cb)``: row and column block sizes of the forward's output. Columns first (``w``
+    is usually the larger operand); rows when there are too few columns (< 64 per block)."""
+    nb = _n_blocks(n * d * m)
+    nbc = max(1, min(nb, m // 64))
+    nbr = max(1, min(nb // nbc, n // 32))
+    return _blocks(n, nbr), _blocks(m, nbc)
 
 
 _PLANS = {}
@@ -87,7 +95,9 @@ def _plan(n, d, m):
         _check_blas(n, d, m)
         if len(_PLANS) > 4096:
             _PLANS.clear()
-        plan = _PLANS[n, d, m] = (*_forward_plan(n, m), _blocks(d, 8, 64), _blocks(m, 8, 64))
+        nb = _n_blocks(n * d * m)
+        plan = (*_forward_plan(n, d, m), _blocks(d, max(1, min(nb, d // 64))), _blocks(m, max(1, min(nb, m // 64))))
+        _PLANS[n, d, m] = plan
     return plan
 
 
