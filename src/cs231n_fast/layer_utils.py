@@ -12,6 +12,14 @@ and returns the gradients in the order of the forward's array arguments. Besides
 ``from cs231n_fast.layer_utils import *`` also gives every name of :mod:`cs231n_fast.layers`
 and :mod:`cs231n_fast.fast_layers`.
 
+``affine_relu`` runs as one kernel (:func:`cs231n_fast.ops.linear.affine_relu_forward`: the
+ReLU applied to each output block right after its product; backward: the mask applied in the
+pass that sums db), with the course's cache structure (the ReLU's sub-cache keeps the ReLU's
+output, whose mask is that of its input). The private ``_*_backward`` variants take the
+options the networks use: ``need_dx=False`` for a first layer (no input gradient; for the
+convolutions through :func:`cs231n_fast._model.conv_backward_no_dx`) and, for the affine ones,
+``reg`` (the L2 term added to dW in the affine kernel's pass, ``sum(W ** 2)`` returned last).
+
 The sub-layers validate their inputs (messages name the argument); a backward given anything
 but its forward's cache tuple raises ``TypeError`` naming ``cache``. Dtype policy as in
 :mod:`cs231n_fast.layers`: float32 in gives float32 out, anything else float64.
