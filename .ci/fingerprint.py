@@ -76,6 +76,28 @@ def fingerprint():
             grads = act.maxout_backward(rng.standard_normal(y.shape).astype(dtype), cache)
             out[f"activations_maxout_{name}_piece"] = cache.saved["piece"]
             out.update({f"activations_maxout_{name}_{i}": v for i, v in enumerate((y,) + grads)})
+
+    # linear family: affine (+ fused ReLU) forward/backward, with and without dx, the fused L2
+    # term, the standalone L2 pass; shapes ragged against the vector widths and several blocks.
+    from cs231n_fast.ops import linear
+
+    lrng = np.random.default_rng(20261206)
+    for dtype in (np.float32, np.float64):
+        name = np.dtype(dtype).name
+        for i, (n, d, m) in enumerate([(7, 13, 5), (67, 301, 259), (150, 129, 77)]):
+            x = lrng.standard_normal((n, d)).astype(dtype)
+            w = lrng.standard_normal((d, m)).astype(dtype)
+            b = lrng.standard_normal(m).astype(dtype)
+            dout = lrng.standard_normal((n, m)).astype(dtype)
+            y, cache = linear.affine_forward(x, w, b)
+            yr, cache_r = linear.affine_relu_forward(x, w, b)
+            res = dict(y=y, yr=yr)
+            res.update(zip(("dx", "dw", "db"), linear.affine_backward(dout, cache)))
+            res.update(zip(("rdx", "rdw", "rdb"), linear.affine_relu_backward(dout, cache_r)))
+            _, dw2, db2, pen = linear.affine_backward_l2(dout, cache_r, 0.3, need_dx=False)
+            pen_s, g = linear.l2_penalty(w, dw2, 0.7)
+            res.update(ldw=dw2, ldb=db2, pen=np.array([pen, pen_s]), g=g)
+            out.update({f"linear{i}_{name}_{k}": v for k, v in res.items()})
     return out
 
 

@@ -850,6 +850,60 @@ for _pair in POOL_PAIRS:
     _fast_pool_cases(*_pair)
 _compat_cases()
 
+# --- ops.linear: affine, fused affine + ReLU, L2 term (the linear family) ----------------------
+
+
+def _linear_cases():
+    from cs231n_fast.ops import linear
+    from cs231n_fast.reference import linear as rlinear
+
+    x, w, b, dout = _r(2, 3, 2), _r(6, 4), _r(4), _r(2, 4)
+    for name in ("affine_forward", "affine_relu_forward"):
+        f, rf = getattr(linear, name), getattr(rlinear, name)
+        fid = f"linear.{name}"
+        bad(f"{fid}: x 1-D", lambda f=f: f(x[0, 0], w, b), ValueError, r"^x must have shape \(N, d_1, ..., d_k\)")
+        bad(f"{fid}: w of another D", lambda f=f: f(x, _r(5, 4), b), ValueError, r"^w must have shape \(6, 4\)")
+        bad(f"{fid}: w 3-D", lambda f=f: f(x, _r(6, 4, 1), b), ValueError, r"^w must be a 2-D")
+        bad(f"{fid}: b of another M", lambda f=f: f(x, w, b[:3]), ValueError, r"^b must have shape \(4,\)")
+        bad(f"{fid}: x complex", lambda f=f: f(x + 0j, w, b), TypeError, r"^x must be a real numeric array")
+        bad(f"{fid}: w object", lambda f=f: f(x, w.astype(object), b), TypeError, r"^w must be a real numeric array")
+        bad(f"{fid}: n_threads 0", lambda f=f: f(x, w, b, n_threads=0), ValueError, r"^n_threads must be")
+        case(f"{fid}: NaN in x", lambda f=f: f(_with(x, (0, 1, 1), np.nan), w, b)[0],
+             propagates_nan(lambda rf=rf: rf(_with(x, (0, 1, 1), np.nan), w, b)[0]))
+        case(f"{fid}: int inputs", lambda f=f: f(np.arange(12).reshape(2, 6), np.ones((6, 4), int), np.arange(4))[0],
+             like(lambda rf=rf: rf(np.arange(12.0).reshape(2, 6), np.ones((6, 4)), np.arange(4.0))[0]))
+        case(f"{fid}: read-only, negative strides", lambda f=f: f(_ro(x)[:, ::-1], _ro(w), b)[0],
+             like(lambda rf=rf: rf(x[:, ::-1], w, b)[0]))
+        case(f"{fid}: float32", lambda f=f: f(x.astype(np.float32), w.astype(np.float32), b.astype(np.float32))[0],
+             dtype_is(np.float32))
+    for name, fwd in (("affine_backward", linear.affine_forward), ("affine_relu_backward", linear.affine_relu_forward)):
+        f, rf = getattr(linear, name), getattr(rlinear, name)
+        fid = f"linear.{name}"
+        bad(f"{fid}: dout wrong shape", lambda f=f, fwd=fwd: f(_r(2, 5), fwd(x, w, b)[1]), ValueError, r"^dout must have shape \(2, 4\)")
+        bad(f"{fid}: dout 3-D", lambda f=f, fwd=fwd: f(_r(2, 4, 1), fwd(x, w, b)[1]), ValueError, r"^dout must be a 2-D")
+        bad(f"{fid}: dout complex", lambda f=f, fwd=fwd: f(dout + 0j, fwd(x, w, b)[1]), TypeError, r"^dout must be a real numeric array")
+        bad(f"{fid}: cache None", lambda f=f: f(dout, None), TypeError, r"^cache must be the AffineCache")
+        bad(f"{fid}: cache of a conv", lambda f=f: f(dout, _conv_cache()), TypeError, r"^cache must be the AffineCache")
+        case(f"{fid}: NaN in dout", lambda f=f, fwd=fwd: f(_with(dout, (1, 2), np.nan), fwd(x, w, b)[1]),
+             like(lambda rf=rf, fwd=fwd: rf(_with(dout, (1, 2), np.nan), fwd(x, w, b)[1])))
+        case(f"{fid}: need_dx False", lambda f=f, fwd=fwd: f(dout, fwd(x, w, b)[1], need_dx=False)[1:],
+             like(lambda rf=rf, fwd=fwd: rf(dout, fwd(x, w, b)[1])[1:]))
+    bad("linear.affine_backward: cache of affine_relu_forward", lambda: linear.affine_backward(dout, linear.affine_relu_forward(x, w, b)[1]),
+        TypeError, r"^cache must be the AffineCache returned by affine_forward")
+    bad("linear.affine_backward_l2: reg NaN", lambda: linear.affine_backward_l2(dout, linear.affine_forward(x, w, b)[1], np.nan), ValueError, r"^reg must be")
+    bad("linear.affine_backward_l2: reg string", lambda: linear.affine_backward_l2(dout, linear.affine_forward(x, w, b)[1], "1"), TypeError, r"^reg must be")
+    bad("linear.affine_backward_l2: cache None", lambda: linear.affine_backward_l2(dout, None, 0.1), TypeError, r"^cache must be the AffineCache")
+    case("linear.affine_backward_l2: documented", lambda: linear.affine_backward_l2(dout, linear.affine_forward(x, w, b)[1], 0.1)[:3],
+         like(lambda: rlinear.affine_backward_l2(dout, rlinear.affine_forward(x, w, b)[1], 0.1)[:3]))
+    bad("linear.l2_penalty: dw of another shape", lambda: linear.l2_penalty(w, w.T, 0.1), ValueError, r"^dw must have shape \(6, 4\)")
+    bad("linear.l2_penalty: w complex", lambda: linear.l2_penalty(w + 0j, w, 0.1), TypeError, r"^w must be a real numeric array")
+    bad("linear.l2_penalty: reg Inf", lambda: linear.l2_penalty(w, w, np.inf), ValueError, r"^reg must be")
+    case("linear.l2_penalty: NaN in w", lambda: linear.l2_penalty(_with(w, (0, 0), np.nan), w, 0.1)[1],
+         propagates_nan(lambda: rlinear.l2_penalty(_with(w, (0, 0), np.nan), w, 0.1)[1]))
+
+
+_linear_cases()
+
 # --- running it ---------------------------------------------------------------------------------
 
 

@@ -17,6 +17,7 @@ _EXT_MODULES = (
     "distances",
     "rnn",
     "activations",
+    "linear",
 )
 
 try:

@@ -188,3 +188,31 @@ class ActivationCache:
 
     def __repr__(self):
         return f"ActivationCache({self.producer}, out_shape={self.out_shape}, dtype={self.dtype})"
+
+
+# --- affine -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, repr=False)
+class AffineCache:
+    """What an affine (or fused affine + ReLU) backward needs.
+
+    ``x`` is the (N, D) matrix view of the input (contiguous, compute dtype) and ``x_shape``
+    the input's own shape (N, d_1, ..., d_k), the shape of ``dx``. ``act`` is the fused ReLU's
+    output (its mask is ``act > 0``), None for a plain affine layer; ``producer`` names the
+    forward that made the cache.
+    """
+
+    x: np.ndarray  # (N, D)
+    w: np.ndarray  # (D, M)
+    b: np.ndarray  # (M,)
+    x_shape: tuple  # (N, d_1, ..., d_k)
+    act: object  # (N, M) ndarray or None
+    producer: str
+    out_shape: tuple  # (N, M)
+
+    def __repr__(self):
+        return (
+            f"AffineCache({self.producer}, x={self.x_shape}, w={self.w.shape}, "
+            f"dtype={self.x.dtype})"
+        )

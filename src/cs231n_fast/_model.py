@@ -5,7 +5,15 @@ import numpy as np
 
 from . import _validation as v
 
-__all__ = ["weight_source", "float_dtype", "hyperparameters", "labels", "l2_penalty"]
+__all__ = [
+    "weight_source",
+    "float_dtype",
+    "hyperparameters",
+    "labels",
+    "l2_penalty",
+    "l2_sum",
+    "conv_backward_no_dx",
+]
 
 
 def weight_source(seed):
@@ -50,12 +58,58 @@ def labels(y, n, num_classes):
     return y
 
 
-def l2_penalty(reg, params, grads, names):
+def l2_penalty(reg, params, grads, names, *, inplace=False):
     """``0.5 * reg * sum(W ** 2)`` over the weights ``params[name]``; adds its gradient
-    ``reg * W`` to each ``grads[name]`` (as new arrays)."""
+    ``reg * W`` to each ``grads[name]``: as new arrays, or into the arrays themselves with
+    ``inplace=True`` (for gradients the caller just computed and nobody else holds).
+
+    One pass per weight (:func:`cs231n_fast.ops.linear._l2`: the squares summed in float64 by
+    fixed chunks, ``g + reg * w`` written in the same pass); a weight whose gradient has
+    another dtype or shape takes NumPy's path.
+    """
+    from .ops.linear import _l2
+
     penalty = 0.0
     for name in names:
-        w = params[name]
-        penalty += 0.5 * reg * float(np.sum(w * w, dtype=np.float64))
-        grads[name] = grads[name] + reg * w
+        w, g = params[name], grads[name]
+        if (
+            isinstance(w, np.ndarray) and isinstance(g, np.ndarray) and w.dtype == g.dtype
+            and w.dtype.kind == "f" and w.shape == g.shape
+            and w.flags.c_contiguous and g.flags.c_contiguous
+        ):
+            out = g if (inplace and g.flags.writeable) else np.empty_like(g)
+            penalty += 0.5 * reg * _l2(w, g, out, reg)
+            grads[name] = out
+        else:
+            penalty += 0.5 * reg * float(np.sum(w * w, dtype=np.float64))
+            grads[name] = grads[name] + reg * w
     return penalty
+
+
+def l2_sum(reg, sums):
+    """``0.5 * reg * sum(W ** 2)`` from the per-weight sums of squares ``sums``, added in order
+    as :func:`l2_penalty` adds them."""
+    penalty = 0.0
+    for s in sums:
+        penalty += 0.5 * reg * s
+    return penalty
+
+
+def conv_backward_no_dx(dout, cache, backend="fast", n_threads=None):
+    """``(dw, db)`` of a convolution, without its input gradient (a model's first layer).
+
+    The one place every model path that skips the convolution's dx goes through. Today it runs
+    the full backward and drops dx.
+    TODO(lead, merge): once ``ops.conv_backward`` takes ``need_dx`` (the conv branch), call
+    ``ops.conv_backward(dout, cache, n_threads=n_threads, need_dx=False)`` here for the fast
+    backend (the reference twin may keep computing and dropping dx).
+    """
+    if backend == "reference":
+        from .reference import conv_backward
+
+        _, dw, db = conv_backward(dout, cache)
+    else:
+        from .ops.conv import conv_backward
+
+        _, dw, db = conv_backward(dout, cache, n_threads=n_threads)
+    return dw, db

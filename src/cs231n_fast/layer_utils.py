@@ -12,6 +12,14 @@ and returns the gradients in the order of the forward's array arguments. Besides
 ``from cs231n_fast.layer_utils import *`` also gives every name of :mod:`cs231n_fast.layers`
 and :mod:`cs231n_fast.fast_layers`.
 
+``affine_relu`` runs as one kernel (:func:`cs231n_fast.ops.linear.affine_relu_forward`: the
+ReLU applied to each output block right after its product; backward: the mask applied in the
+pass that sums db), with the course's cache structure (the ReLU's sub-cache keeps the ReLU's
+output, whose mask is that of its input). The private ``_*_backward`` variants take the
+options the networks use: ``need_dx=False`` for a first layer (no input gradient; for the
+convolutions through :func:`cs231n_fast._model.conv_backward_no_dx`) and, for the affine ones,
+``reg`` (the L2 term added to dW in the affine kernel's pass, ``sum(W ** 2)`` returned last).
+
 The sub-layers validate their inputs (messages name the argument); a backward given anything
 but its forward's cache tuple raises ``TypeError`` naming ``cache``. Dtype policy as in
 :mod:`cs231n_fast.layers`: float32 in gives float32 out, anything else float64.
@@ -20,6 +28,10 @@ but its forward's cache tuple raises ``TypeError`` naming ``cache``. Dtype polic
 from typing import Callable, NamedTuple
 
 from . import fast_layers, layers, reference
+from ._cache import ActivationCache
+from ._model import conv_backward_no_dx
+from .layers import LayerCache, _affine_backward, _backward_args
+from .ops import linear as _linear
 
 # The course's module begins with ``from .layers import *`` and ``from .fast_layers import *``,
 # so that a star import of it (or of the classifiers built on it) also gives every layer; so
@@ -135,9 +147,14 @@ def affine_relu_forward(x, w, b):
     cache : tuple
         ``(fc_cache, relu_cache)``, to give to the backward pass.
     """
-    a, fc_cache = affine_forward(x, w, b)
-    out, relu_cache = relu_forward(a)
-    cache = (fc_cache, relu_cache)
+    # One kernel: the ReLU is applied to each output block right after its product (no pass
+    # over memory for it). The caches are those of the two layers, as the course's: the
+    # ReLU's keeps its output, whose mask (out > 0) is that of its input.
+    x, x2, w, b = _linear._affine_args(x, w, b)
+    out = _linear._forward(x2, w, b, True, None)
+    fc_cache = LayerCache("affine_forward", out.shape, out.dtype, {"x": x, "w": w, "b": b})
+    relu = ActivationCache("relu_forward", out.shape, out.dtype, {"x": out})
+    cache = (fc_cache, LayerCache("relu_forward", out.shape, out.dtype, {"op": relu}))
     return out, cache
 
 
@@ -157,10 +174,18 @@ def affine_relu_backward(dout, cache):
     dw : ndarray of shape (D, M)
     db : ndarray of shape (M,)
     """
+    return _affine_relu_backward(dout, cache)[:3]
+
+
+def _affine_relu_backward(dout, cache, need_dx=True, reg=None):
+    """``affine_relu_backward`` with the model options of ``layers._affine_backward``
+    (``need_dx``, ``reg``); returns ``(dx, dw, db, sumsq)``. The ReLU's mask is applied in the
+    kernel's pass that sums db."""
     fc_cache, relu_cache = _unpack(cache, 2, "affine_relu_forward")
-    da = relu_backward(dout, relu_cache)
-    dx, dw, db = affine_backward(da, fc_cache)
-    return dx, dw, db
+    if not (isinstance(relu_cache, LayerCache) and relu_cache.producer == "relu_forward"):
+        _backward_args(dout, relu_cache, "relu_forward")  # raises TypeError naming cache
+    # dout is validated (and cast) against the affine cache, whose output the ReLU's has.
+    return _affine_backward(dout, fc_cache, need_dx, reg, act=relu_cache.saved["op"].saved["x"])
 
 
 def affine_bn_relu_forward(x, w, b, gamma, beta, bn_param):
@@ -198,11 +223,17 @@ def affine_bn_relu_backward(dout, cache):
         As for ``affine_relu_backward``.
     dgamma, dbeta : ndarray of shape (M,)
     """
+    return _affine_bn_relu_backward(dout, cache)[:5]
+
+
+def _affine_bn_relu_backward(dout, cache, need_dx=True, reg=None):
+    """With the model options (``need_dx``, ``reg``); returns ``(dx, dw, db, dgamma, dbeta,
+    sumsq)``."""
     fc_cache, bn_cache, relu_cache = _unpack(cache, 3, "affine_bn_relu_forward")
     dan = relu_backward(dout, relu_cache)
     da, dgamma, dbeta = batchnorm_backward_alt(dan, bn_cache)
-    dx, dw, db = affine_backward(da, fc_cache)
-    return dx, dw, db, dgamma, dbeta
+    dx, dw, db, sumsq = _affine_backward(da, fc_cache, need_dx, reg)
+    return dx, dw, db, dgamma, dbeta, sumsq
 
 
 def affine_ln_relu_forward(x, w, b, gamma, beta, ln_param):
@@ -239,11 +270,17 @@ def affine_ln_relu_backward(dout, cache):
         As for ``affine_relu_backward``.
     dgamma, dbeta : ndarray of shape (M,)
     """
+    return _affine_ln_relu_backward(dout, cache)[:5]
+
+
+def _affine_ln_relu_backward(dout, cache, need_dx=True, reg=None):
+    """With the model options (``need_dx``, ``reg``); returns ``(dx, dw, db, dgamma, dbeta,
+    sumsq)``."""
     fc_cache, ln_cache, relu_cache = _unpack(cache, 3, "affine_ln_relu_forward")
     dan = relu_backward(dout, relu_cache)
     da, dgamma, dbeta = layernorm_backward(dan, ln_cache)
-    dx, dw, db = affine_backward(da, fc_cache)
-    return dx, dw, db, dgamma, dbeta
+    dx, dw, db, sumsq = _affine_backward(da, fc_cache, need_dx, reg)
+    return dx, dw, db, dgamma, dbeta, sumsq
 
 
 # --- convolutional --------------------------------------------------------------------------
@@ -284,8 +321,15 @@ def conv_relu_backward(dout, cache):
     dw : ndarray of shape (F, C, HH, WW)
     db : ndarray of shape (F,)
     """
+    return _conv_relu_backward(dout, cache)
+
+
+def _conv_relu_backward(dout, cache, need_dx=True):
+    """``need_dx=False``: dx is not computed (None), for a model's first layer."""
     conv_cache, relu_cache = _unpack(cache, 2, "conv_relu_forward")
     da = relu_backward(dout, relu_cache)
+    if not need_dx:
+        return (None, *conv_backward_no_dx(da, conv_cache))
     dx, dw, db = conv_backward_fast(da, conv_cache)
     return dx, dw, db
 
@@ -324,9 +368,16 @@ def conv_bn_relu_backward(dout, cache):
         As for ``conv_relu_backward``.
     dgamma, dbeta : ndarray of shape (F,)
     """
+    return _conv_bn_relu_backward(dout, cache)
+
+
+def _conv_bn_relu_backward(dout, cache, need_dx=True):
+    """``need_dx=False``: dx is not computed (None), for a model's first layer."""
     conv_cache, bn_cache, relu_cache = _unpack(cache, 3, "conv_bn_relu_forward")
     dan = relu_backward(dout, relu_cache)
     da, dgamma, dbeta = spatial_batchnorm_backward(dan, bn_cache)
+    if not need_dx:
+        return (None, *conv_backward_no_dx(da, conv_cache), dgamma, dbeta)
     dx, dw, db = conv_backward_fast(da, conv_cache)
     return dx, dw, db, dgamma, dbeta
 
@@ -339,10 +390,14 @@ def _conv_relu_pool_forward(x, w, b, conv_param, pool_param, kernels):
     return out, cache
 
 
-def _conv_relu_pool_backward(dout, cache, kernels):
+def _conv_relu_pool_backward(dout, cache, kernels, need_dx=True):
+    """``need_dx=False``: dx is not computed (None), for a model's first layer."""
     conv_cache, relu_cache, pool_cache = _unpack(cache, 3, "conv_relu_pool_forward")
     ds = kernels.pool_backward(dout, pool_cache)
     da = relu_backward(ds, relu_cache)
+    if not need_dx:
+        backend = "reference" if kernels is _KERNELS["reference"] else "fast"
+        return (None, *conv_backward_no_dx(da, conv_cache, backend))
     dx, dw, db = kernels.conv_backward(da, conv_cache)
     return dx, dw, db
 

@@ -34,6 +34,7 @@ from . import _validation as v
 from ._validation import real_number
 from .fast_layers import _get
 from .ops import activations as _act
+from .ops import linear as _linear
 from .ops.temporal import temporal_softmax_loss
 from .reference.naive import (
     conv_backward_naive,
@@ -262,15 +263,8 @@ def affine_forward(x, w, b):
     ValueError
         If ``x`` has fewer than 2 dimensions, ``w`` is not (D, M) or ``b`` is not (M,).
     """
-    x, d = _batch(x)
-    w, b = v.as_array("w", w), v.as_array("b", b)
-    v.check_ndim("w", w, 2, "(D, M)")
-    v.check_shape("w", w, (d, w.shape[1]), f"(D, M) with D = {d}, the size of one example of x {x.shape}")
-    v.check_ndim("b", b, 1, "(M,)")
-    v.check_shape("b", b, w.shape[1:], f"(M,), the output size of w {w.shape}")
-    x, w, b = _cast(v.result_dtype(x, w, b), x, w, b)
-    out = x.reshape(x.shape[0], d) @ w
-    out += b
+    x, x2, w, b = _linear._affine_args(x, w, b)
+    out = _linear._forward(x2, w, b, False, None)
     return out, LayerCache("affine_forward", out.shape, out.dtype, {"x": x, "w": w, "b": b})
 
 
@@ -293,11 +287,35 @@ def affine_backward(dout, cache):
     db : ndarray of shape (M,)
         Gradient with respect to b.
     """
-    dout, s = _backward_args(dout, cache, "affine_forward", "(N, M)")
+    dx, dw, db, _ = _affine_backward(dout, cache)
+    return dx, dw, db
+
+
+def _affine_backward(dout, cache, need_dx=True, reg=None, act=None):
+    """``affine_backward`` with the model paths' options: ``need_dx=False`` skips dx (None in
+    its place); ``reg`` adds ``reg * w`` to dw in the same pass and returns ``sum(w ** 2)`` as
+    a fourth value (else None); ``act``, the output of a ReLU applied to this layer's output,
+    masks ``dout`` (``act > 0``) in the pass that sums db (the fused ``affine_relu``)."""
+    if (
+        type(cache) is LayerCache and cache.producer == "affine_forward"
+        and type(dout) is np.ndarray and dout.shape == cache.out_shape and dout.dtype == cache.dtype
+    ):  # the common case, checked with a few compares: dout of the forward's shape and dtype
+        s = cache.saved
+        dout = np.ascontiguousarray(dout)
+    else:
+        dout, s = _backward_args(dout, cache, "affine_forward", "(N, M)")
     x, w = s["x"], s["w"]
-    dx = (dout @ w.T).reshape(x.shape)
-    dw = x.reshape(x.shape[0], w.shape[0]).T @ dout
-    return dx, dw, dout.sum(axis=0)
+    if x.dtype != dout.dtype or w.dtype != dout.dtype:
+        x, w = x.astype(dout.dtype), w.astype(dout.dtype)
+    if w.ndim != 2 or x.shape[0] != dout.shape[0] or w.shape[1] != dout.shape[1] or (
+        math.prod(x.shape[1:]) != w.shape[0] or (act is not None and act.shape != dout.shape)
+    ):
+        raise ValueError("cache is not the one affine_forward returned: its arrays disagree in shape")
+    x2 = np.ascontiguousarray(x).reshape(x.shape[0], w.shape[0])
+    if act is not None:
+        act = np.ascontiguousarray(act, dout.dtype)
+    dx, dw, db, sumsq = _linear._backward(dout, x2, np.ascontiguousarray(w), act, need_dx, reg, None)
+    return (None if dx is None else dx.reshape(x.shape)), dw, db, sumsq
 
 
 def relu_forward(x):

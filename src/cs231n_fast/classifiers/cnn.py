@@ -30,6 +30,7 @@ from .. import layer_utils
 from ..layer_utils import *  # noqa: F403  (re-exported, as the course's module does)
 from ..layer_utils import (
     _KERNELS,
+    _affine_relu_backward,
     _conv_relu_pool_backward,
     _conv_relu_pool_forward,
     affine_backward,
@@ -39,6 +40,7 @@ from ..layer_utils import (
     softmax_loss,
 )
 from .._model import float_dtype, hyperparameters, l2_penalty, labels, weight_source
+from ..layers import _affine_backward
 from .._threads import holds_blas_single_thread
 
 __all__ = ["ThreeLayerConvNet"] + layer_utils.__all__
@@ -209,8 +211,12 @@ class ThreeLayerConvNet:
 
         loss, dscores = softmax_loss(scores, y)
         grads = {}
-        dout2, grads["W3"], grads["b3"] = affine_backward(dscores, cache3)
-        dout1, grads["W2"], grads["b2"] = affine_relu_backward(dout2, cache2)
-        _, grads["W1"], grads["b1"] = _conv_relu_pool_backward(dout1, cache1, kernels)
-        loss += l2_penalty(self.reg, p, grads, ("W1", "W2", "W3"))
+        # The L2 term's gradient is added to dW3 and dW2 in the affine kernel's pass and to dW1
+        # in one pass over it; the images' gradient is not computed.
+        reg = self.reg
+        dout2, grads["W3"], grads["b3"], sq3 = _affine_backward(dscores, cache3, True, reg)
+        dout1, grads["W2"], grads["b2"], sq2 = _affine_relu_backward(dout2, cache2, True, reg)
+        _, grads["W1"], grads["b1"] = _conv_relu_pool_backward(dout1, cache1, kernels, need_dx=False)
+        pen1 = l2_penalty(reg, p, grads, ("W1",), inplace=True)
+        loss += (pen1 + 0.5 * reg * sq2) + 0.5 * reg * sq3  # W1, W2, W3 in order, as before
         return loss, {k: grads[k] for k in p}

@@ -27,7 +27,14 @@ import numpy as np
 from .. import _validation as v
 from .. import layer_utils
 from ..layer_utils import *  # noqa: F403  (re-exported, as the course's module does)
-from .._model import float_dtype, hyperparameters, l2_penalty, labels, weight_source
+from .._model import float_dtype, hyperparameters, l2_sum, labels, weight_source
+from .._threads import holds_blas_single_thread
+from ..layer_utils import (
+    _affine_bn_relu_backward,
+    _affine_ln_relu_backward,
+    _affine_relu_backward,
+)
+from ..layers import _affine_backward
 from ..layer_utils import (
     affine_backward,
     affine_bn_relu_backward,
@@ -49,6 +56,16 @@ _HIDDEN_LAYERS = {
     None: (affine_relu_forward, affine_relu_backward),
     "batchnorm": (affine_bn_relu_forward, affine_bn_relu_backward),
     "layernorm": (affine_ln_relu_forward, affine_ln_relu_backward),
+}
+
+#: normalization -> the backward the networks use: the same gradients, plus the options of
+#: ``layers._affine_backward`` (``need_dx=False`` for the first layer, whose input gradient
+#: nobody needs; ``reg`` adds the L2 term to dW in the affine kernel's pass and returns
+#: ``sum(W ** 2)`` last).
+_HIDDEN_BACKWARD = {
+    None: _affine_relu_backward,
+    "batchnorm": _affine_bn_relu_backward,
+    "layernorm": _affine_ln_relu_backward,
 }
 
 
@@ -124,6 +141,7 @@ class TwoLayerNet:
             "b2": np.zeros(c),
         }
 
+    @holds_blas_single_thread()
     def loss(self, X, y=None):
         """Compute loss and gradient for a minibatch of data.
 
@@ -161,9 +179,12 @@ class TwoLayerNet:
 
         loss, dscores = softmax_loss(scores, y)
         grads = {}
-        dhidden, grads["W2"], grads["b2"] = affine_backward(dscores, cache2)
-        _, grads["W1"], grads["b1"] = affine_relu_backward(dhidden, cache1)
-        loss += l2_penalty(self.reg, p, grads, ("W1", "W2"))
+        # The L2 term's gradient is added to each dW in the affine kernel's pass (reg * W);
+        # the first layer's input gradient is not computed.
+        reg = self.reg
+        dhidden, grads["W2"], grads["b2"], sq2 = _affine_backward(dscores, cache2, True, reg)
+        _, grads["W1"], grads["b1"], sq1 = _affine_relu_backward(dhidden, cache1, False, reg)
+        loss += l2_sum(reg, (sq1, sq2))
         return loss, {k: grads[k] for k in p}
 
 
@@ -293,6 +314,7 @@ class FullyConnectedNet:
         for k, val in self.params.items():
             self.params[k] = val.astype(dtype)
 
+    @holds_blas_single_thread()
     def loss(self, X, y=None):
         """Compute loss and gradient for the fully connected net.
 
@@ -341,7 +363,7 @@ class FullyConnectedNet:
                 bn_param["mode"] = mode
 
         # Forward pass: {affine - [batch/layer norm] - relu - [dropout]} x (L - 1) - affine.
-        hidden_forward, hidden_backward = _HIDDEN_LAYERS[self.normalization]
+        hidden_forward = _HIDDEN_LAYERS[self.normalization][0]
         out, caches = X, []
         for i in range(1, L):
             norm = () if self.normalization is None else (
@@ -360,13 +382,18 @@ class FullyConnectedNet:
 
         loss, dscores = softmax_loss(scores, y)
         grads = {}
-        dout, grads[f"W{L}"], grads[f"b{L}"] = affine_backward(dscores, last_cache)
+        # The L2 term's gradient is added to each dW in the affine kernel's pass (reg * W), and
+        # the first layer's input gradient (that of X) is not computed.
+        reg = self.reg
+        sums = [0.0] * (L + 1)
+        dout, grads[f"W{L}"], grads[f"b{L}"], sums[L] = _affine_backward(dscores, last_cache, L > 1, reg)
+        hidden_backward = _HIDDEN_BACKWARD[self.normalization]
         for i in range(L - 1, 0, -1):
             cache, drop_cache = caches[i - 1]
             if drop_cache is not None:
                 dout = dropout_backward(dout, drop_cache)
-            dout, grads[f"W{i}"], grads[f"b{i}"], *dnorm = hidden_backward(dout, cache)
+            dout, grads[f"W{i}"], grads[f"b{i}"], *dnorm, sums[i] = hidden_backward(dout, cache, i > 1, reg)
             if dnorm:
                 grads[f"gamma{i}"], grads[f"beta{i}"] = dnorm
-        loss += l2_penalty(self.reg, p, grads, [f"W{i}" for i in range(1, L + 1)])
+        loss += l2_sum(reg, sums[1:])
         return loss, {k: grads[k] for k in p}

@@ -26,6 +26,7 @@ import numpy as np
 from .. import _validation as v
 from .. import rnn_layers
 from .._threads import effective_n_threads, holds_blas_single_thread
+from ..ops import linear as _linear
 
 __all__ = ["CaptioningRNN"]
 
@@ -191,7 +192,10 @@ class CaptioningRNN:
         lstm = self.cell_type == "lstm"
         nt = self.n_threads
         # Forward: projection -> embedding -> RNN/LSTM -> vocabulary scores -> softmax loss.
-        h0 = features @ p["W_proj"] + p["b_proj"]
+        # The projection on the affine kernel; its backward computes dW_proj and db_proj only
+        # (the features' gradient is never needed).
+        _, feats, w_proj, b_proj = _linear._affine_args(features, p["W_proj"], p["b_proj"])
+        h0 = _linear._forward(feats, w_proj, b_proj, False, nt)
         x, cache_embed = rnn_layers.word_embedding_forward(captions_in, p["W_embed"])
         if lstm:
             h, cache_rnn = rnn_layers.lstm_forward(x, h0, p["Wx"], p["Wh"], p["b"], n_threads=nt)
@@ -208,8 +212,9 @@ class CaptioningRNN:
         backward = rnn_layers.lstm_backward if lstm else rnn_layers.rnn_backward
         dx, dh0, grads["Wx"], grads["Wh"], grads["b"] = backward(dh, cache_rnn, n_threads=nt)
         grads["W_embed"] = rnn_layers.word_embedding_backward(dx, cache_embed)
-        grads["W_proj"] = features.T @ dh0
-        grads["b_proj"] = dh0.sum(axis=0)
+        _, grads["W_proj"], grads["b_proj"], _ = _linear._backward(
+            np.ascontiguousarray(dh0, feats.dtype), feats, w_proj, None, False, None, nt
+        )
         return loss, {k: grads[k] for k in p}
 
     # --- test time -------------------------------------------------------------------------

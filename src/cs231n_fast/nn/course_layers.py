@@ -155,6 +155,13 @@ class Affine(_CourseLayer):
         }
         self.grads = {"W": None, "b": None}
 
+    def _backward_no_dx(self, dout):
+        """:meth:`backward` without the input gradient (a model's first layer): fills
+        ``grads``, returns None."""
+        _, self.grads["W"], self.grads["b"], _ = layers._affine_backward(
+            dout, self._take_cache(), need_dx=False
+        )
+
     def _describe(self):
         d, m = self.params["W"].shape
         return f"{d}, {m}, dtype={self.params['W'].dtype}"

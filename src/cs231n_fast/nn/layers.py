@@ -106,6 +106,15 @@ class Conv2D(_Layer):
         self.grads["w"], self.grads["b"] = dw, db
         return dx
 
+    def _backward_no_dx(self, dout):
+        """:meth:`backward` without the input gradient (a model's first layer): fills
+        ``grads``, returns None."""
+        from .._model import conv_backward_no_dx
+
+        self.grads["w"], self.grads["b"] = conv_backward_no_dx(
+            dout, self._take_cache(), self.backend, self.n_threads
+        )
+
     def __repr__(self):
         f, c, kh, kw = self.params["w"].shape
         return (

@@ -201,6 +201,20 @@ class Sequential:
             dout = layer.backward(dout)
         return dout
 
+    @holds_blas_single_thread(lambda self: self._uses_kernels())
+    def _backward_params(self, dout):
+        """:meth:`backward` for the loss: fills every layer's ``grads`` but computes no input
+        gradient. Layers before the first one with parameters are not run backward at all;
+        that one skips its dx when it can (``_backward_no_dx``: affine, convolution)."""
+        layers = self.layers
+        first = next((i for i, layer in enumerate(layers) if layer.params), len(layers))
+        for i in range(len(layers) - 1, first - 1, -1):
+            layer = layers[i]
+            if i == first and hasattr(layer, "_backward_no_dx"):
+                layer._backward_no_dx(dout)
+            else:
+                dout = layer.backward(dout)
+
     def _uses_kernels(self):
         """True when a layer runs the compiled kernels: then forward and backward hold NumPy's
         BLAS to one thread (:func:`cs231n_fast._threads.holds_blas_single_thread`)."""
@@ -234,7 +248,10 @@ class Sequential:
             Otherwise: the data loss plus the L2 term from a training-mode forward and the
             backward pass; ``grads`` keyed like ``params``.
 
-        The model's mode (``training``) is the same after the call as before.
+        The model's mode (``training``) is the same after the call as before. The backward
+        pass computes no gradient of ``X``: the layers before the first one with parameters are
+        not run backward, and that one (an affine or convolution layer) skips its input
+        gradient.
         """
         scores = self._forward_in_mode(X, training=y is not None)
         if y is None:
@@ -245,7 +262,7 @@ class Sequential:
                 f"got shape {np.shape(scores)}"
             )
         loss, dscores = _LOSSES[self.loss_type](scores, y)
-        self.backward(dscores)
+        self._backward_params(dscores)
         params, grads = self.params, self.grads
         weights = [key for key in params if key.rsplit(".", 1)[-1] in _WEIGHT_NAMES]
         loss += l2_penalty(self.reg, params, grads, weights)

@@ -7,15 +7,17 @@ small cache objects (:mod:`cs231n_fast._cache`). Their readable twins live in
 :mod:`cs231n_fast.reference.rnn`, which imports the validation helpers of this module so that
 the two never disagree on what they accept.
 
-There is no compiled kernel here: each layer is a handful of whole-array NumPy operations
-(one BLAS matmul for the temporal affine layer, a sort and a segmented sum for the embedding
-gradient, in-place softmax arithmetic written straight into ``dx``).
+The temporal affine layer runs on the affine kernel of :mod:`cs231n_fast.ops.linear` (on the
+(N * T, D) view of its input); the others are a handful of whole-array NumPy operations (a sort
+and a segmented sum for the embedding gradient, in-place softmax arithmetic written straight
+into ``dx``).
 """
 
 import numpy as np
 
 from .. import _validation as v
 from .._cache import EmbeddingCache, TemporalAffineCache
+from . import linear as _linear
 
 __all__ = [
     "word_embedding_forward",
@@ -255,13 +257,13 @@ def temporal_affine_forward(x, w, b):
 
     Notes
     -----
-    One BLAS matmul on the (N * T, D) view of ``x``; the bias is added in place.
+    The affine kernel (:mod:`cs231n_fast.ops.linear`) on the (N * T, D) view of ``x``: fixed
+    blocks of the product, the bias added to each block right after its product.
     """
     x, w, b = _affine_args(x, w, b)
     n, t, d = x.shape
     m = w.shape[1]
-    out = x.reshape(n * t, d) @ w
-    out += b
+    out = _linear._forward(x.reshape(n * t, d), w, b, False, None)
     return out.reshape(n, t, m), TemporalAffineCache(x=x, w=w, b=b, out_shape=(n, t, m))
 
 
@@ -292,11 +294,10 @@ def temporal_affine_backward(dout, cache):
     dout, x, w = _affine_grad(dout, cache)
     n, t, d = x.shape
     m = w.shape[1]
-    dout2 = dout.reshape(n * t, m)
-    dx = (dout2 @ w.T).reshape(n, t, d)
-    dw = x.reshape(n * t, d).T @ dout2
-    db = dout2.sum(axis=0)
-    return dx, dw, db
+    if x.shape[:2] != dout.shape[:2] or w.shape[0] != d:
+        raise ValueError("cache is not the one temporal_affine_forward returned: its arrays disagree in shape")
+    dx, dw, db, _ = _linear._backward(dout.reshape(n * t, m), x.reshape(n * t, d), w, None, True, None, None)
+    return dx.reshape(n, t, d), dw, db
 
 
 def temporal_softmax_loss(x, y, mask, verbose=False):
