@@ -16,6 +16,8 @@ _EXT_MODULES = (
     "pool",
     "distances",
     "rnn",
+    "losses",
+    "embedding",
 )
 
 try:
