@@ -60,7 +60,17 @@ CS_CLONES static double cs_sum_d(const double *a, ptrdiff_t n)
 #define CS_SUM_LANES cs_sum_lanes_f
 #ifdef CS_RNN_VECTOR
 #define CS_V cs_vf
+#define CS_VI cs_vfi
 #define CS_NV 8
+typedef float cs_vf4 __attribute__((vector_size(16)));
+/* acc[2l], acc[2l + 1] += the halves of the 8 floats v, converted to double (exact). */
+#define CS_ADD_D(acc, l, v)                                                                    \
+    do {                                                                                       \
+        cs_vf4 h_[2];                                                                          \
+        memcpy(h_, &(v), sizeof h_);                                                           \
+        (acc)[2 * (l)] += __builtin_convertvector(h_[0], cs_vd);                               \
+        (acc)[2 * (l) + 1] += __builtin_convertvector(h_[1], cs_vd);                           \
+    } while (0)
 #endif
 #include "losses_kernels_impl.h"
 
@@ -70,7 +80,9 @@ CS_CLONES static double cs_sum_d(const double *a, ptrdiff_t n)
 #define CS_SUM_LANES cs_sum_lanes_d
 #ifdef CS_RNN_VECTOR
 #define CS_V cs_vd
+#define CS_VI cs_vdi
 #define CS_NV 4
+#define CS_ADD_D(acc, l, v) ((acc)[l] += (v))
 #endif
 #include "losses_kernels_impl.h"
 
