@@ -98,6 +98,48 @@ def fingerprint():
             pen_s, g = linear.l2_penalty(w, dw2, 0.7)
             res.update(ldw=dw2, ldb=db2, pen=np.array([pen, pen_s]), g=g)
             out.update({f"linear{i}_{name}_{k}": v for k, v in res.items()})
+    out.update(_losses_fingerprint(np.random.default_rng(20261206)))
+    return out
+
+
+def _losses_fingerprint(rng):
+    """losses (softmax/SVM, temporal softmax) and embedding kernels: ragged widths against every
+    vector width and lane count, extreme, infinite and NaN scores, masked rows, repeated ids."""
+    from cs231n_fast.ops import losses, temporal
+
+    out = {}
+    for dtype in (np.float32, np.float64):
+        name = np.dtype(dtype).name
+        for c in (1, 5, 16, 203):
+            x = rng.standard_normal((23, c)) * 4
+            x[1, 0] = 1e4
+            x[2, -1] = -1e4
+            x[3] = np.round(x[3])  # ties, exact zeros
+            x[4, c // 2] = np.inf
+            x[5, c - 1] = np.nan
+            x[6, 0] = -np.inf
+            x = x.astype(dtype)
+            y = rng.integers(0, c, 23)
+            for kind in ("softmax", "svm"):
+                loss, dx = getattr(losses, f"{kind}_loss")(x, y)
+                out[f"losses_{kind}_{c}_{name}_loss"] = np.float64(loss)
+                out[f"losses_{kind}_{c}_{name}_dx"] = dx
+                loss, _ = getattr(losses, f"{kind}_loss")(x[7:], y[7:])  # the finite rows
+                out[f"losses_{kind}_{c}_{name}_finite_loss"] = np.float64(loss)
+        s = (rng.standard_normal((7, 9, 131)) * 3).astype(dtype)
+        ids = rng.integers(0, 131, (7, 9))
+        mask = rng.random((7, 9)) < 0.7
+        loss, dx = temporal.temporal_softmax_loss(s, ids, mask)
+        out[f"losses_temporal_{name}_loss"] = np.float64(loss)
+        out[f"losses_temporal_{name}_dx"] = dx
+        for v, d in ((13, 7), (50, 301)):
+            W = rng.standard_normal((v, d)).astype(dtype)
+            ids = rng.integers(0, v, (9, 11))
+            ids[0] = 3  # a frequent word
+            emb, cache = temporal.word_embedding_forward(ids, W)
+            dW = temporal.word_embedding_backward(rng.standard_normal(emb.shape).astype(dtype), cache)
+            out[f"embedding_{v}x{d}_{name}_out"] = emb
+            out[f"embedding_{v}x{d}_{name}_dW"] = dW
     return out
 
 

@@ -18,6 +18,8 @@ _EXT_MODULES = (
     "rnn",
     "activations",
     "linear",
+    "losses",
+    "embedding",
 )
 
 try:

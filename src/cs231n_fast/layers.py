@@ -35,7 +35,7 @@ from ._validation import real_number
 from .fast_layers import _get
 from .ops import activations as _act
 from .ops import linear as _linear
-from .ops.temporal import temporal_softmax_loss
+from .ops import losses as _losses
 from .reference.naive import (
     conv_backward_naive,
     conv_forward_naive,
@@ -830,19 +830,6 @@ def spatial_groupnorm_backward(dout, cache):
 # --- losses -------------------------------------------------------------------------------------
 
 
-def _scores_labels(x, y):
-    """Validate a loss call: ``x`` (N, C) in the policy dtype, ``y`` (N,) ints in [0, C)."""
-    x = _matrix(x, "(N, C)")
-    n, c = x.shape
-    y = v.class_labels("y", y, n)
-    if y.max() >= c:
-        raise ValueError(
-            f"y must hold class labels in [0, C) = [0, {c}) for the C columns of x {x.shape}; "
-            f"got {int(y.max())}"
-        )
-    return x.astype(v.result_dtype(x), copy=False), y.astype(np.intp, copy=False)
-
-
 def svm_loss(x, y):
     """Computes the loss and gradient using for multiclass SVM classification.
 
@@ -871,17 +858,7 @@ def svm_loss(x, y):
         If ``x`` is not a non-empty (N, C) array, or ``y`` is not (N,) or holds a label outside
         [0, C).
     """
-    x, y = _scores_labels(x, y)
-    n = x.shape[0]
-    rows = np.arange(n)
-    margins = np.maximum(x - x[rows, y][:, None] + 1, 0)
-    margins[rows, y] = 0
-    loss = float(np.sum(margins, dtype=np.float64)) / n
-    active = margins > 0
-    dx = active.astype(x.dtype)
-    dx[rows, y] -= active.sum(axis=1)
-    dx /= n
-    return loss, dx
+    return _losses.svm_loss(x, y)
 
 
 def softmax_loss(x, y):
@@ -908,13 +885,10 @@ def softmax_loss(x, y):
     Notes
     -----
     Scores are shifted by their row maximum before exponentiating, so large scores (such as
-    [123, 456, 789]) neither overflow nor change the loss. Computed by the masked softmax loss
-    of ``rnn_layers.temporal_softmax_loss`` with one time step and nothing masked.
+    [123, 456, 789]) neither overflow nor change the loss. Computed by
+    :func:`cs231n_fast.ops.losses.softmax_loss` (compiled, parallel over rows).
     """
-    x, y = _scores_labels(x, y)
-    n, c = x.shape
-    loss, dx = temporal_softmax_loss(x[:, None, :], y[:, None], np.ones((n, 1), dtype=bool))
-    return loss, dx.reshape(n, c)
+    return _losses.softmax_loss(x, y)
 
 
 # --- activations of the course notes ------------------------------------------------------------

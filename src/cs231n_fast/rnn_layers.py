@@ -3,16 +3,18 @@
 Same names, arguments and return values as the course's file (assignment 3, image
 captioning); switch with ``from cs231n_fast.rnn_layers import *``. The vanilla-RNN and LSTM
 functions run on the compiled kernels of :mod:`cs231n_fast.ops.rnn` (fused gate arithmetic,
-BLAS products batched over time steps, OpenMP threads); the embedding, temporal affine and
-softmax-loss layers are vectorised NumPy (:mod:`cs231n_fast.ops.temporal`). Differences, all
-in the user's favour:
+BLAS products batched over time steps, OpenMP threads); the word embedding and the temporal
+softmax loss on those of ``csrc/embedding.pyx`` and ``csrc/losses.pyx``, and the temporal affine
+layer is one BLAS product (:mod:`cs231n_fast.ops.temporal`). Differences, all in the user's
+favour:
 
 * ``float32`` in gives ``float32`` out; other real dtypes are computed in ``float64``;
 * bad shapes, word ids outside the vocabulary and wrong masks raise a ``ValueError`` or
   ``TypeError`` naming the argument, before any computation;
 * caches are small objects (:mod:`cs231n_fast._cache`), not tuples; pass them back unchanged;
 * ``lstm_forward`` takes an optional initial cell state ``c0`` (default zeros, as in the course);
-* every recurrent function takes a keyword ``n_threads``.
+* every recurrent function, the word embedding and the temporal softmax loss take a keyword
+  ``n_threads``.
 
 ``sigmoid`` is the numerically stable logistic function of the course.
 """

@@ -1,16 +1,23 @@
-"""Vectorised NumPy versions of the non-recurrent sequence layers of CS231n assignment 3.
+"""The non-recurrent sequence layers of CS231n assignment 3.
 
 Word embedding, temporal affine and temporal softmax loss: same names, signatures and return
-values as the course's ``rnn_layers.py``, plus validation before any computation, the library's
-dtype policy (float32 in gives float32 out; other real dtypes are computed in float64) and
-small cache objects (:mod:`cs231n_fast._cache`). Their readable twins live in
-:mod:`cs231n_fast.reference.rnn`, which imports the validation helpers of this module so that
-the two never disagree on what they accept.
+values as the course's ``rnn_layers.py`` (plus a keyword-only ``n_threads`` for the compiled
+ones), validation before any computation, the library's dtype policy (float32 in gives float32
+out; other real dtypes are computed in float64) and small cache objects
+(:mod:`cs231n_fast._cache`). Their readable twins live in :mod:`cs231n_fast.reference.rnn`,
+which imports the validation helpers of this module so that the two never disagree on what
+they accept.
 
-The temporal affine layer runs on the affine kernel of :mod:`cs231n_fast.ops.linear` (on the
-(N * T, D) view of its input); the others are a handful of whole-array NumPy operations (a sort
-and a segmented sum for the embedding gradient, in-place softmax arithmetic written straight
-into ``dx``).
+The word embedding (a row gather, and a deterministic scatter-add for its gradient:
+``csrc/embedding.pyx``) and the temporal softmax loss (one call per row for max, exponentials,
+sum and gradient: ``csrc/losses.pyx``) are compiled kernels, parallel and bitwise identical for
+any thread count. The temporal affine layer runs on the affine kernel of
+:mod:`cs231n_fast.ops.linear` (on the (N * T, D) view of its input).
+
+The layers run once per training step beside kernels of tens of microseconds, so their
+validation is lean: the common case is a few attribute compares and one ``max`` over the ids
+(an unsigned view, which catches negative ids too); the detailed checks that build the
+messages run only when that fails.
 """
 
 import numpy as np
@@ -18,6 +25,10 @@ import numpy as np
 from .. import _validation as v
 from .._cache import EmbeddingCache, TemporalAffineCache
 from . import linear as _linear
+from .._ext import embedding as _emb
+from .._ext import losses as _loss
+from .._memory import empty
+from .._threads import work_threads
 
 __all__ = [
     "word_embedding_forward",
@@ -29,37 +40,73 @@ __all__ = [
 
 _F32 = np.dtype(np.float32)
 _F64 = np.dtype(np.float64)
+_INTP = np.dtype(np.intp)
+_BOOL = np.dtype(bool)
+#: Unsigned views of the integer dtypes: one ``max`` of the view checks 0 <= id < V (a negative
+#: id becomes a huge unsigned one).
+_UNSIGNED = {np.dtype(f"{k}{s}"): np.dtype(f"u{s}") for k in "iu" for s in (1, 2, 4, 8)}
 
 
 # --- validation shared with reference.rnn (private, but imported there) ------------------------
 
 
-def _policy_dtype(*dtypes):
-    """float32 if every dtype is float32, else float64 (the rule of ``_validation``)."""
-    return _F32 if all(np.dtype(d) == _F32 for d in dtypes) else _F64
+def _ids_ok(ids, vocab):
+    """True when ``ids`` is a non-empty 2-D array of a native integer dtype with every id in
+    ``[0, vocab)``: attribute compares and one ``max`` (the quick check; no message built)."""
+    unsigned = _UNSIGNED.get(ids.dtype)
+    return (
+        unsigned is not None
+        and ids.ndim == 2
+        and ids.size > 0
+        and int(ids.view(unsigned).max()) < vocab
+    )
+
+
+def _word_ids(name, x, vocab, scores_shape=None):
+    """The (N, T) word ids ``x`` as a C-contiguous intp array, each in ``[0, vocab)``; with
+    ``scores_shape`` (that of the (N, T, V) scores), also checked to have shape (N, T).
+
+    The quick check (:func:`_ids_ok`) passes the common case; otherwise the detailed checks of
+    ``_validation.word_ids`` run, raising with their messages (or passing, for an unusual dtype
+    such as a non-native byte order).
+    """
+    if type(x) is not np.ndarray:
+        x = np.asarray(x)
+    if not _ids_ok(x, vocab) or (scores_shape is not None and x.shape != scores_shape[:2]):
+        x = v.word_ids(name, x, vocab)
+        if scores_shape is None:
+            v.check_nonempty(name, x, "(N, T)")
+        else:
+            why = f"(N, T), the batch and time sizes of x {scores_shape}"
+            v.check_shape(name, x, scores_shape[:2], why)
+    if x.dtype != _INTP or not x.flags.c_contiguous:
+        x = np.ascontiguousarray(x, dtype=_INTP)
+    return x
 
 
 def _embedding_args(x, W):
     """Validate a ``word_embedding_forward`` call.
 
-    Returns ``(ids, W, dtype)``: ``ids`` the (N, T) word ids as intp (no copy when ``x`` is
-    already intp), ``W`` as an array in its own dtype and layout (not cast: the caller gathers
-    rows first and casts only those) and ``dtype`` the result dtype (float32 for a float32
-    table, else float64).
+    Returns ``(ids, W, dtype)``: ``ids`` the (N, T) word ids as C-contiguous intp (no copy when
+    ``x`` already is), ``W`` as an array in its own dtype and layout (not cast: the caller
+    gathers rows first and casts only those) and ``dtype`` the result dtype (float32 for a
+    float32 table, else float64).
     """
     W = v.as_array("W", W)
-    v.check_ndim("W", W, 2, "(V, D)")
-    v.check_nonempty("W", W, "(V, D)")
-    ids = v.word_ids("x", x, W.shape[0])
-    v.check_nonempty("x", ids, "(N, T)")
-    return ids, W, v.result_dtype(W)
+    if W.ndim != 2 or W.size == 0:
+        v.check_ndim("W", W, 2, "(V, D)")
+        v.check_nonempty("W", W, "(V, D)")
+    ids = _word_ids("x", x, W.shape[0])
+    return ids, W, (_F32 if W.dtype == _F32 else _F64)
 
 
 def _embedding_grad(dout, cache):
     """Validate a ``word_embedding_backward`` call; return ``(dout, dtype)``.
 
     ``dout`` comes back as an array in its own dtype and layout; ``dtype`` is the dtype of
-    ``dW``: float32 if the table and ``dout`` are both float32, else float64.
+    ``dW``: float32 if the table and ``dout`` are both float32, else float64. The cache's ids
+    are checked again (a cache altered after its forward call must not reach the kernel, which
+    writes at them).
     """
     if not isinstance(cache, EmbeddingCache):
         raise TypeError(
@@ -67,14 +114,21 @@ def _embedding_grad(dout, cache):
             f"got {type(cache).__name__}"
         )
     dout = v.as_array("dout", dout)
-    v.check_ndim("dout", dout, 3, "(N, T, D)")
-    v.check_shape(
-        "dout",
-        dout,
-        (*cache.x.shape, cache.W_shape[1]),
-        "(N, T, D), the output shape of the word_embedding_forward call that made cache",
-    )
-    return dout, _policy_dtype(cache.dtype, dout.dtype)
+    ids, (vocab, d) = cache.x, cache.W_shape
+    if not isinstance(ids, np.ndarray) or not _ids_ok(ids, vocab):
+        raise ValueError(
+            "cache is not the one word_embedding_forward returned: its x must be a non-empty "
+            f"(N, T) integer array of word ids in [0, {vocab})"
+        )
+    if dout.shape != (*ids.shape, d):
+        v.check_ndim("dout", dout, 3, "(N, T, D)")
+        v.check_shape(
+            "dout",
+            dout,
+            (*ids.shape, d),
+            "(N, T, D), the output shape of the word_embedding_forward call that made cache",
+        )
+    return dout, (_F32 if cache.dtype == _F32 and dout.dtype == _F32 else _F64)
 
 
 def _affine_args(x, w, b):
@@ -115,6 +169,8 @@ def _affine_grad(dout, cache):
 
 def _mask(mask, shape):
     """The (N, T) boolean mask: bool, or integers that are all 0 or 1."""
+    if type(mask) is np.ndarray and mask.dtype == _BOOL and mask.shape == shape:
+        return mask
     try:
         mask = np.asarray(mask)
     except Exception as exc:
@@ -143,18 +199,18 @@ def _softmax_loss_args(x, y, mask):
     positions included), and ``mask`` the (N, T) boolean mask.
     """
     x = v.as_array("x", x)
-    v.check_ndim("x", x, 3, "(N, T, V)")
-    v.check_nonempty("x", x, "(N, T, V)")
-    y = v.word_ids("y", y, x.shape[2])
-    v.check_shape("y", y, x.shape[:2], f"(N, T), the batch and time sizes of x {x.shape}")
+    if x.ndim != 3 or x.size == 0:
+        v.check_ndim("x", x, 3, "(N, T, V)")
+        v.check_nonempty("x", x, "(N, T, V)")
+    y = _word_ids("y", y, x.shape[2], x.shape)
     mask = _mask(mask, y.shape)
-    return x.astype(v.result_dtype(x), copy=False), y, mask
+    return x.astype(_F32 if x.dtype == _F32 else _F64, copy=False), y, mask
 
 
 # --- public API ---------------------------------------------------------------------------------
 
 
-def word_embedding_forward(x, W):
+def word_embedding_forward(x, W, *, n_threads=None):
     """Look up the word vectors of a minibatch of sequences.
 
     Parameters
@@ -163,6 +219,8 @@ def word_embedding_forward(x, W):
         Word ids, each in ``[0, V)``.
     W : array_like of shape (V, D)
         Word vectors, one row per word of the vocabulary.
+    n_threads : int, optional
+        Threads for the kernel; default OpenMP's current maximum.
 
     Returns
     -------
@@ -178,15 +236,25 @@ def word_embedding_forward(x, W):
     ValueError
         If ``x`` is not 2-D or is empty, ``W`` is not 2-D or is empty, or an id is outside
         ``[0, V)``.
+
+    Notes
+    -----
+    A float32 or float64 table is gathered by the kernel straight from ``W`` whatever its
+    layout (parallel over the N * T rows); a table of another dtype has its gathered rows cast,
+    never the whole table.
     """
     ids, W, dtype = _embedding_args(x, W)
-    out = np.take(W, ids, axis=0)  # gathers rows straight from W, whatever its layout
-    if out.dtype != dtype:  # cast the gathered rows, not the whole table
-        out = out.astype(dtype)
-    return out, EmbeddingCache(x=ids, W_shape=tuple(W.shape), dtype=dtype)
+    n, t = ids.shape
+    d = W.shape[1]
+    if W.dtype != dtype:  # cast the gathered rows, not the whole table
+        out = np.take(W, ids, axis=0).astype(dtype)
+    else:
+        out = empty((n, t, d), dtype)
+        _emb.embedding_forward(W, ids.reshape(n * t), out.reshape(n * t, d), work_threads(n_threads, n * t * d))
+    return out, EmbeddingCache(x=ids, W_shape=W.shape, dtype=dtype)
 
 
-def word_embedding_backward(dout, cache):
+def word_embedding_backward(dout, cache, *, n_threads=None):
     """Gradient of the word embedding with respect to the table ``W``.
 
     Parameters
@@ -195,6 +263,8 @@ def word_embedding_backward(dout, cache):
         Upstream gradient of the forward output.
     cache : EmbeddingCache
         From ``word_embedding_forward`` (this one or ``cs231n_fast.reference``'s).
+    n_threads : int, optional
+        Threads for the kernel; default OpenMP's current maximum.
 
     Returns
     -------
@@ -208,23 +278,34 @@ def word_embedding_backward(dout, cache):
     TypeError
         If ``cache`` is not an ``EmbeddingCache`` or ``dout`` not a real numeric array.
     ValueError
-        If ``dout`` does not have the shape (N, T, D) of the forward output.
+        If ``dout`` does not have the shape (N, T, D) of the forward output, or the cache's ids
+        are not word ids of its table.
 
     Notes
     -----
-    The N * T rows of ``dout`` are ordered by word id with a stable sort and each run of equal
-    ids is summed with ``np.add.reduceat``, in order of occurrence; ``dW`` is zero-filled once
-    and written only at the words that occur.
+    A deterministic scatter-add without atomics: the N * T ids are ordered by a stable
+    counting sort, and each row of ``dW`` is written once, by one thread, as the sum of its
+    words' rows of ``dout`` in order of occurrence (zeros for words that do not occur). Bitwise
+    identical for any thread count.
     """
     dout, dtype = _embedding_grad(dout, cache)
     vocab, d = cache.W_shape
-    ids = cache.x.reshape(-1)
-    rows = np.asarray(dout, dtype=dtype).reshape(ids.size, d)
-    order = np.argsort(ids, kind="stable")
-    sorted_ids = ids[order]
-    starts = np.flatnonzero(np.r_[True, sorted_ids[1:] != sorted_ids[:-1]])
-    dW = np.zeros((vocab, d), dtype=dtype)
-    dW[sorted_ids[starts]] = np.add.reduceat(rows[order], starts, axis=0)
+    ids = cache.x
+    if ids.dtype != _INTP or not ids.flags.c_contiguous:
+        ids = np.ascontiguousarray(ids, dtype=_INTP)
+    rows = ids.size
+    ids = ids.reshape(rows)
+    if dout.dtype != dtype or not dout.flags.c_contiguous:
+        dout = np.ascontiguousarray(dout, dtype=dtype)
+    dW = empty((vocab, d), dtype)
+    _emb.embedding_backward(
+        dout.reshape(rows, d),
+        ids,
+        dW,
+        np.empty(vocab, _INTP),
+        np.empty(rows, _INTP),
+        work_threads(n_threads, (rows + vocab) * d),
+    )
     return dW
 
 
@@ -300,7 +381,7 @@ def temporal_affine_backward(dout, cache):
     return dx.reshape(n, t, d), dw, db
 
 
-def temporal_softmax_loss(x, y, mask, verbose=False):
+def temporal_softmax_loss(x, y, mask, verbose=False, *, n_threads=None):
     """Softmax cross-entropy summed over time and averaged over the minibatch, with a mask.
 
     Parameters
@@ -313,6 +394,8 @@ def temporal_softmax_loss(x, y, mask, verbose=False):
         Which positions count towards the loss (integers 0/1 are accepted too).
     verbose : bool, default False
         Print the shape of the flattened gradient, as the course's version does.
+    n_threads : int, optional
+        Threads for the kernel; default OpenMP's current maximum.
 
     Returns
     -------
@@ -332,35 +415,30 @@ def temporal_softmax_loss(x, y, mask, verbose=False):
 
     Notes
     -----
-    The softmax is computed in place in ``dx`` and only at the positions that count (ufunc
-    ``where=``), after subtracting each row's maximum; scores at masked-out positions are never
-    read (they may be NaN or Inf). At the correct word ``p - 1`` is computed as minus the sum
-    of the other probabilities, which keeps its relative precision when ``p`` is close to 1.
-    The per-position losses are computed and summed in float64.
+    One kernel call (``csrc/losses.pyx``, parallel over the N * T positions) computes each
+    counted row's maximum, exponentials, sum and gradient while the row sits in L1; rows that
+    do not count are never read (their scores may be NaN or Inf) and get a zero gradient. At
+    the correct word ``p - 1`` is computed as minus the sum of the other probabilities, which
+    keeps its relative precision when ``p`` is close to 1. The per-position losses are computed
+    in float64 and summed in a fixed order: bitwise identical for any thread count.
     """
     x, y, mask = _softmax_loss_args(x, y, mask)
     n, t, vocab = x.shape
-    scores = x.reshape(n * t, vocab)  # never written; a copy only for non-contiguous x
-    keep = mask.reshape(-1)
-    rows = np.flatnonzero(keep)  # the positions that count ...
-    cols = y.reshape(-1)[rows]  # ... and their correct words
-    where = keep[:, None]
-    dx = np.zeros((n * t, vocab), dtype=x.dtype)
-    with np.errstate(under="ignore"):  # exp of very negative scores and tiny p / N flush to 0
-        np.subtract(scores, scores.max(axis=1, keepdims=True), out=dx, where=where)
-        shifted_y = dx[rows, cols].astype(np.float64)  # shifted score of the correct word
-        np.exp(dx, out=dx, where=where)
-        dx[rows, cols] = 0
-        others = dx.sum(axis=1)  # sum of exp over the other words (0 in rows that do not count)
-        total = others.copy()
-        total[rows] += np.exp(shifted_y).astype(x.dtype)
-        # -log p_y = log(sum of exp) - shifted score, per counted row, in float64.
-        loss = float(np.sum(np.log(others[rows] + np.exp(shifted_y)) - shifted_y)) / n
-        total[~keep] = 1  # rows that do not count stay zero; keep their divisor harmless
-        total *= n
-        np.divide(dx, total[:, None], out=dx, where=where)  # p_k / N for the other words
-        # p_y - 1 = -(sum of the other probabilities): no cancellation when p_y is close to 1.
-        dx[rows, cols] = -others[rows] / total[rows]
+    rows = n * t
+    if not x.flags.c_contiguous:
+        x = np.ascontiguousarray(x)
+    keep = mask if mask.flags.c_contiguous else np.ascontiguousarray(mask)
+    dx = empty((n, t, vocab), x.dtype)
+    total = _loss.row_losses(
+        0,
+        x.reshape(rows, vocab),
+        y.reshape(rows),
+        keep.view(np.uint8).reshape(rows),
+        dx.reshape(rows, vocab),
+        np.empty(rows),
+        float(n),
+        work_threads(n_threads, rows * vocab),
+    )
     if verbose:
-        print("dx_flat: ", dx.shape)
-    return loss, dx.reshape(n, t, vocab)
+        print("dx_flat: ", (rows, vocab))
+    return float(total) / n, dx

@@ -17,6 +17,9 @@ RNN and LSTM, step and sequence, forward and backward (the sequence versions loo
 calling the step functions; ``n_threads`` is accepted and ignored), ``sigmoid``, and the word
 embedding, temporal affine and temporal softmax loss layers; the twin of
 ``cs231n_fast.ops.rnn`` and ``cs231n_fast.ops.temporal``, with the same caches.
+
+``losses`` holds ``softmax_loss`` and ``svm_loss`` (the course's vectorised versions), the twin
+of ``cs231n_fast.ops.losses``.
 """
 
 from .conv import col2im, conv_backward, conv_forward, im2col
@@ -33,6 +36,7 @@ from .naive import (
     max_pool_backward_naive,
     max_pool_forward_naive,
 )
+from .losses import softmax_loss, svm_loss
 from .pool import maxpool_backward, maxpool_forward
 from .rnn import (
     lstm_backward,
@@ -81,4 +85,6 @@ __all__ = [
     "temporal_affine_forward",
     "temporal_affine_backward",
     "temporal_softmax_loss",
+    "softmax_loss",
+    "svm_loss",
 ]

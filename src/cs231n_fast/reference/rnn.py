@@ -526,7 +526,7 @@ def lstm_backward(dh, cache, *, n_threads=None, return_dc0=False):
 # --- word embedding, temporal affine, temporal softmax loss -------------------------------------
 
 
-def word_embedding_forward(x, W):
+def word_embedding_forward(x, W, *, n_threads=None):
     """Look up the word vectors of a minibatch of sequences.
 
     Parameters
@@ -556,7 +556,7 @@ def word_embedding_forward(x, W):
     return out, EmbeddingCache(x=ids, W_shape=tuple(W.shape), dtype=dtype)
 
 
-def word_embedding_backward(dout, cache):
+def word_embedding_backward(dout, cache, *, n_threads=None):
     """Gradient of the word embedding with respect to the table ``W``.
 
     Parameters
@@ -654,7 +654,7 @@ def temporal_affine_backward(dout, cache):
     return dx, dw, db
 
 
-def temporal_softmax_loss(x, y, mask, verbose=False):
+def temporal_softmax_loss(x, y, mask, verbose=False, *, n_threads=None):
     """Softmax cross-entropy summed over time and averaged over the minibatch, with a mask.
 
     Parameters
