@@ -1,0 +1,346 @@
+"""Validated first-order update rules over the fused kernels (``cs231n_fast._ext.optim``).
+
+Each rule reads the weights, the gradient and the old optimiser state and returns the new
+weights and the new state, all fresh arrays, in one pass over memory (the course's NumPy code
+makes 4-12 passes and as many temporaries). The formulas are the course's, in the course's
+order (see ``csrc/optim_kernels.h``); :mod:`cs231n_fast.reference.optim` is the NumPy twin with
+the same names and signatures, and :mod:`cs231n_fast.optim` the course's drop-in
+``rule(w, dw, config)`` API over these functions.
+
+Common to every function:
+
+* ``w`` is a floating-point array of any shape (0-d and empty included); ``dw`` and each state
+  array have ``w``'s shape (any real dtype, any memory layout). A state array may be None,
+  meaning zeros (the course's default on the first call).
+* Dtype policy: float32 when ``w``, ``dw`` and the given state arrays are all float32, else
+  float64; every result is C-contiguous in that dtype.
+* Nothing is written into an input.
+* ``n_threads``: threads for the kernel, default OpenMP's current maximum; arrays below
+  :data:`cs231n_fast._threads.SERIAL_WORK` elements of work run on one thread. Results are
+  bitwise identical for any thread count (the kernels are elementwise).
+"""
+
+import math
+import numbers
+
+import numpy as np
+
+from .. import _memory
+from .._ext import optim as _k
+from .._threads import SERIAL_WORK, work_threads
+from .._validation import as_array, check_shape, result_dtype
+
+__all__ = ["sgd", "sgd_momentum", "nesterov_momentum", "adagrad", "rmsprop", "adam"]
+
+_F32 = np.dtype(np.float32)
+_F64 = np.dtype(np.float64)
+_INF = math.inf
+_POOL_MIN_BYTES = _memory.POOL_MIN_BYTES
+
+#: Allowed range of each hyperparameter: (words for the message, test). The tests reject NaN
+#: (every comparison with NaN is false) and infinities.
+RANGES = {
+    "learning_rate": ("> 0", lambda v: 0.0 < v < _INF),
+    "epsilon": ("> 0", lambda v: 0.0 < v < _INF),
+    "momentum": ("in [0, 1)", lambda v: 0.0 <= v < 1.0),
+    "decay_rate": ("in [0, 1)", lambda v: 0.0 <= v < 1.0),
+    "beta1": ("in [0, 1)", lambda v: 0.0 <= v < 1.0),
+    "beta2": ("in [0, 1)", lambda v: 0.0 <= v < 1.0),
+}
+
+#: Relative cost of one element per rule, in units of SERIAL_WORK's "element visits".
+_COST = {"sgd": 1, "momentum": 2, "adagrad": 3, "adam": 4}
+
+
+# --- validation (shared with reference.optim and the course adapter cs231n_fast.optim) -------
+
+
+def hyperparameter(key, value, label="{}"):
+    """``value`` as a float checked against :data:`RANGES` [key]; messages name
+    ``label.format(key)`` (e.g. ``"config[{!r}]"`` for the course's config dict)."""
+    if type(value) is float and RANGES[key][1](value):
+        return value
+    name = label.format(key)
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(
+            f"{name} must be a real number; got {value!r} of type {type(value).__name__}"
+        )
+    x = float(value)
+    words, ok = RANGES[key]
+    if not ok(x):
+        raise ValueError(f"{name} must be a finite number {words}; got {value!r}")
+    return x
+
+
+def iteration(t, name="t", minimum=1):
+    """``t`` (an Adam iteration number) as an int >= ``minimum``."""
+    if type(t) is int and t >= minimum:
+        return t
+    if not isinstance(t, numbers.Integral) or isinstance(t, (bool, np.bool_)):
+        raise TypeError(f"{name} must be an int (the iteration number); got {t!r}")
+    if t < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum} (the iteration number); got {t!r}")
+    return int(t)
+
+
+def update_arrays(w, dw, states, keys, label="{}"):
+    """Check ``w``, ``dw`` and the state arrays (None: zeros) of one update.
+
+    Returns ``(w, dw, states, dtype)``: the arrays as ndarrays of the policy dtype (layout
+    unchanged; None stays None). ``keys`` name the states in messages through ``label``.
+    The common case (ndarrays of one float dtype and one shape) costs a few attribute reads.
+    """
+    if type(w) is np.ndarray and type(dw) is np.ndarray:
+        dt = w.dtype
+        if (dt is _F32 or dt is _F64) and dw.dtype is dt and dw.shape == w.shape:
+            for s in states:
+                if s is not None and (type(s) is not np.ndarray or s.dtype is not dt
+                                      or s.shape != w.shape):
+                    break
+            else:
+                return w, dw, states, dt
+    w = as_array("w", w)
+    if w.dtype.kind != "f":
+        raise TypeError(
+            f"w must be a floating-point array (an update of integer weights would be "
+            f"truncated); got dtype {w.dtype}"
+        )
+    dw = as_array("dw", dw)
+    check_shape("dw", dw, w.shape, "the shape of w")
+    checked = []
+    for key, s in zip(keys, states):
+        if s is not None:
+            name = label.format(key)
+            s = as_array(name, s)
+            check_shape(name, s, w.shape, "the shape of w")
+        checked.append(s)
+    dtype = result_dtype(w, dw, *(s for s in checked if s is not None))
+    cast = [None if s is None else np.asarray(s, dtype=dtype) for s in checked]
+    return np.asarray(w, dtype=dtype), np.asarray(dw, dtype=dtype), cast, dtype
+
+
+# --- kernel calls on checked arrays (no validation; the course adapter calls these too) ------
+
+
+def _new(n, dtype):
+    """A flat uninitialised result: pooled memory when large (no page faults)."""
+    if n * dtype.itemsize < _POOL_MIN_BYTES:
+        return np.empty(n, dtype)
+    return _memory.empty(n, dtype)
+
+
+def _flat_state(s, n, dtype):
+    return np.zeros(n, dtype) if s is None else s.reshape(-1)
+
+
+def _threads(n_threads, work):
+    if n_threads is None and work < SERIAL_WORK:
+        return 1
+    return work_threads(n_threads, work)
+
+
+def run_sgd(w, dw, dtype, lr, n_threads):
+    n = w.size
+    nw = _new(n, dtype)
+    _k.sgd(w.reshape(-1), dw.reshape(-1), nw, lr, _threads(n_threads, n))
+    return nw.reshape(w.shape)
+
+
+def run_momentum(w, dw, vel, dtype, lr, mu, nesterov, n_threads):
+    n, shape = w.size, w.shape
+    nw, vo = _new(n, dtype), _new(n, dtype)
+    _k.sgd_momentum(w.reshape(-1), dw.reshape(-1), _flat_state(vel, n, dtype), nw, vo,
+                    lr, mu, nesterov, _threads(n_threads, n * _COST["momentum"]))
+    return nw.reshape(shape), vo.reshape(shape)
+
+
+def run_adagrad_rmsprop(w, dw, cache, dtype, lr, rho, eps, rms, n_threads):
+    n, shape = w.size, w.shape
+    nw, co = _new(n, dtype), _new(n, dtype)
+    _k.adagrad_rmsprop(w.reshape(-1), dw.reshape(-1), _flat_state(cache, n, dtype), nw, co,
+                       lr, rho, eps, rms, _threads(n_threads, n * _COST["adagrad"]))
+    return nw.reshape(shape), co.reshape(shape)
+
+
+def run_adam(w, dw, m, v, dtype, t, lr, b1, b2, eps, n_threads):
+    n, shape = w.size, w.shape
+    nw, mo, vo = _new(n, dtype), _new(n, dtype), _new(n, dtype)
+    _k.adam(w.reshape(-1), dw.reshape(-1), _flat_state(m, n, dtype), _flat_state(v, n, dtype),
+            nw, mo, vo, lr, b1, b2, 1 - b1**t, 1 - b2**t, eps,
+            _threads(n_threads, n * _COST["adam"]))
+    return nw.reshape(shape), mo.reshape(shape), vo.reshape(shape)
+
+
+# --- public API ------------------------------------------------------------------------------
+
+
+def sgd(w, dw, learning_rate, *, n_threads=None):
+    """Vanilla stochastic gradient descent: ``next_w = w - learning_rate * dw``.
+
+    Parameters
+    ----------
+    w : ndarray of floats, any shape
+        The current weights (not modified).
+    dw : array_like of the shape of ``w``
+        The gradient of the loss with respect to ``w``.
+    learning_rate : float
+        A finite number > 0.
+    n_threads : int, optional
+        Threads for the kernel; default OpenMP's current maximum.
+
+    Returns
+    -------
+    next_w : ndarray
+        The updated weights, a new C-contiguous array of ``w``'s shape (policy dtype).
+
+    Raises
+    ------
+    TypeError
+        If ``w`` is not a floating-point array, ``dw`` not a real array, or
+        ``learning_rate`` not a real number.
+    ValueError
+        If ``dw`` has another shape than ``w`` or ``learning_rate`` is out of range.
+    """
+    lr = hyperparameter("learning_rate", learning_rate)
+    w, dw, _, dtype = update_arrays(w, dw, (), ())
+    return run_sgd(w, dw, dtype, lr, n_threads)
+
+
+def sgd_momentum(w, dw, velocity, learning_rate, momentum, *, n_threads=None):
+    """Stochastic gradient descent with momentum, as the course writes it::
+
+        v = momentum * velocity - learning_rate * dw
+        next_w = w + v
+
+    Parameters
+    ----------
+    w, dw : as in :func:`sgd`
+    velocity : array_like of the shape of ``w``, or None
+        The velocity of the previous step (None: zeros).
+    learning_rate : float
+        A finite number > 0.
+    momentum : float
+        In [0, 1).
+    n_threads : int, optional
+        Threads for the kernel; default OpenMP's current maximum.
+
+    Returns
+    -------
+    next_w, velocity : ndarray
+        New arrays of ``w``'s shape in the policy dtype.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`sgd`, and for a ``velocity`` of another shape or a ``momentum`` outside
+        [0, 1).
+    """
+    lr = hyperparameter("learning_rate", learning_rate)
+    mu = hyperparameter("momentum", momentum)
+    w, dw, (vel,), dtype = update_arrays(w, dw, (velocity,), ("velocity",))
+    return run_momentum(w, dw, vel, dtype, lr, mu, False, n_threads)
+
+
+def nesterov_momentum(w, dw, velocity, learning_rate, momentum, *, n_threads=None):
+    """Stochastic gradient descent with Nesterov momentum, in the CS231n notes' form::
+
+        v = momentum * velocity - learning_rate * dw
+        next_w = w - momentum * velocity + (1 + momentum) * v
+
+    Parameters, returns and errors as in :func:`sgd_momentum`.
+    """
+    lr = hyperparameter("learning_rate", learning_rate)
+    mu = hyperparameter("momentum", momentum)
+    w, dw, (vel,), dtype = update_arrays(w, dw, (velocity,), ("velocity",))
+    return run_momentum(w, dw, vel, dtype, lr, mu, True, n_threads)
+
+
+def adagrad(w, dw, cache, learning_rate, epsilon, *, n_threads=None):
+    """Adagrad::
+
+        cache = cache + dw**2
+        next_w = w - learning_rate * dw / (sqrt(cache) + epsilon)
+
+    Parameters
+    ----------
+    w, dw : as in :func:`sgd`
+    cache : array_like of the shape of ``w``, or None
+        The sum of the squared gradients so far (None: zeros).
+    learning_rate, epsilon : float
+        Finite numbers > 0.
+    n_threads : int, optional
+        Threads for the kernel; default OpenMP's current maximum.
+
+    Returns
+    -------
+    next_w, cache : ndarray
+        New arrays of ``w``'s shape in the policy dtype.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`sgd`, and for a ``cache`` of another shape or an ``epsilon`` <= 0.
+    """
+    lr = hyperparameter("learning_rate", learning_rate)
+    eps = hyperparameter("epsilon", epsilon)
+    w, dw, (c,), dtype = update_arrays(w, dw, (cache,), ("cache",))
+    return run_adagrad_rmsprop(w, dw, c, dtype, lr, 0.0, eps, False, n_threads)
+
+
+def rmsprop(w, dw, cache, learning_rate, decay_rate, epsilon, *, n_threads=None):
+    """RMSProp::
+
+        cache = decay_rate * cache + (1 - decay_rate) * dw**2
+        next_w = w - learning_rate * dw / (sqrt(cache) + epsilon)
+
+    Parameters, returns and errors as in :func:`adagrad`; ``decay_rate`` is in [0, 1).
+    """
+    lr = hyperparameter("learning_rate", learning_rate)
+    rho = hyperparameter("decay_rate", decay_rate)
+    eps = hyperparameter("epsilon", epsilon)
+    w, dw, (c,), dtype = update_arrays(w, dw, (cache,), ("cache",))
+    return run_adagrad_rmsprop(w, dw, c, dtype, lr, rho, eps, True, n_threads)
+
+
+def adam(w, dw, m, v, t, learning_rate, beta1, beta2, epsilon, *, n_threads=None):
+    """Adam, with the course's bias correction::
+
+        m = beta1 * m + (1 - beta1) * dw
+        v = beta2 * v + (1 - beta2) * dw**2
+        mt = m / (1 - beta1**t)
+        vt = v / (1 - beta2**t)
+        next_w = w - learning_rate * mt / (sqrt(vt) + epsilon)
+
+    Parameters
+    ----------
+    w, dw : as in :func:`sgd`
+    m, v : array_like of the shape of ``w``, or None
+        The moving averages of the gradient and of its square (None: zeros).
+    t : int
+        The number of this update, >= 1 (the course's ``config["t"]`` after its increment:
+        the first update has ``t = 1``).
+    learning_rate, epsilon : float
+        Finite numbers > 0.
+    beta1, beta2 : float
+        In [0, 1).
+    n_threads : int, optional
+        Threads for the kernel; default OpenMP's current maximum.
+
+    Returns
+    -------
+    next_w, m, v : ndarray
+        New arrays of ``w``'s shape in the policy dtype.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`sgd`, and for ``m`` or ``v`` of another shape, ``t`` not an int >= 1,
+        ``beta1``/``beta2`` outside [0, 1) or ``epsilon`` <= 0.
+    """
+    lr = hyperparameter("learning_rate", learning_rate)
+    b1 = hyperparameter("beta1", beta1)
+    b2 = hyperparameter("beta2", beta2)
+    eps = hyperparameter("epsilon", epsilon)
+    t = iteration(t)
+    w, dw, (m, v), dtype = update_arrays(w, dw, (m, v), ("m", "v"))
+    return run_adam(w, dw, m, v, dtype, t, lr, b1, b2, eps, n_threads)
