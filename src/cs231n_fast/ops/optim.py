@@ -48,9 +48,6 @@ RANGES = {
     "beta2": ("in [0, 1)", lambda v: 0.0 <= v < 1.0),
 }
 
-#: Relative cost of one element per rule, in units of SERIAL_WORK's "element visits".
-_COST = {"sgd": 1, "momentum": 2, "adagrad": 3, "adam": 4}
-
 
 # --- validation (shared with reference.optim and the course adapter cs231n_fast.optim) -------
 
@@ -119,7 +116,9 @@ def update_arrays(w, dw, states, keys, label="{}"):
     return np.asarray(w, dtype=dtype), np.asarray(dw, dtype=dtype), cast, dtype
 
 
-# --- kernel calls on checked arrays (no validation; the course adapter calls these too) ------
+# --- kernel calls on checked arrays -----------------------------------------------------------
+# The work passed to _threads is in element visits (SERIAL_WORK's unit), weighted by the
+# rule's streams and arithmetic: sgd 1, momentum 2, adagrad/rmsprop 3, adam 4 per element.
 
 
 def _new(n, dtype):
@@ -130,7 +129,7 @@ def _new(n, dtype):
 
 
 def _flat_state(s, n, dtype):
-    return np.zeros(n, dtype) if s is None else s.reshape(-1)
+    return np.zeros(n, dtype) if s is None else s.ravel()
 
 
 def _threads(n_threads, work):
@@ -139,35 +138,53 @@ def _threads(n_threads, work):
     return work_threads(n_threads, work)
 
 
+def _kernels(fused):
+    """The float and double specialisations of a fused kernel, by dtype (skips Cython's
+    run-time signature matching on each call)."""
+    sig = fused.__signatures__
+    return {_F32: sig["float"], _F64: sig["double"]}
+
+
+_SGD = _kernels(_k.sgd)
+_MOMENTUM = _kernels(_k.sgd_momentum)
+_ADAGRAD_RMSPROP = _kernels(_k.adagrad_rmsprop)
+_ADAM = _kernels(_k.adam)
+
+# The run_* functions call the kernels on checked arrays of ``dtype`` (any layout: ravel() is
+# a view of a C-contiguous array and a contiguous C-ordered copy of any other) and return the
+# new arrays in ``w``'s shape. No validation: the public functions below and the course
+# adapter (cs231n_fast.optim) validate first.
+
+
 def run_sgd(w, dw, dtype, lr, n_threads):
     n = w.size
     nw = _new(n, dtype)
-    _k.sgd(w.reshape(-1), dw.reshape(-1), nw, lr, _threads(n_threads, n))
+    _SGD[dtype](w.ravel(), dw.ravel(), nw, lr, _threads(n_threads, n))
     return nw.reshape(w.shape)
 
 
 def run_momentum(w, dw, vel, dtype, lr, mu, nesterov, n_threads):
     n, shape = w.size, w.shape
     nw, vo = _new(n, dtype), _new(n, dtype)
-    _k.sgd_momentum(w.reshape(-1), dw.reshape(-1), _flat_state(vel, n, dtype), nw, vo,
-                    lr, mu, nesterov, _threads(n_threads, n * _COST["momentum"]))
+    _MOMENTUM[dtype](w.ravel(), dw.ravel(), _flat_state(vel, n, dtype), nw, vo,
+                     lr, mu, nesterov, _threads(n_threads, 2 * n))
     return nw.reshape(shape), vo.reshape(shape)
 
 
 def run_adagrad_rmsprop(w, dw, cache, dtype, lr, rho, eps, rms, n_threads):
     n, shape = w.size, w.shape
     nw, co = _new(n, dtype), _new(n, dtype)
-    _k.adagrad_rmsprop(w.reshape(-1), dw.reshape(-1), _flat_state(cache, n, dtype), nw, co,
-                       lr, rho, eps, rms, _threads(n_threads, n * _COST["adagrad"]))
+    _ADAGRAD_RMSPROP[dtype](w.ravel(), dw.ravel(), _flat_state(cache, n, dtype), nw,
+                            co, lr, rho, eps, rms, _threads(n_threads, 3 * n))
     return nw.reshape(shape), co.reshape(shape)
 
 
 def run_adam(w, dw, m, v, dtype, t, lr, b1, b2, eps, n_threads):
     n, shape = w.size, w.shape
     nw, mo, vo = _new(n, dtype), _new(n, dtype), _new(n, dtype)
-    _k.adam(w.reshape(-1), dw.reshape(-1), _flat_state(m, n, dtype), _flat_state(v, n, dtype),
-            nw, mo, vo, lr, b1, b2, 1 - b1**t, 1 - b2**t, eps,
-            _threads(n_threads, n * _COST["adam"]))
+    _ADAM[dtype](w.ravel(), dw.ravel(), _flat_state(m, n, dtype),
+                 _flat_state(v, n, dtype), nw, mo, vo, lr, b1, b2, 1 - b1**t, 1 - b2**t, eps,
+                 _threads(n_threads, 4 * n))
     return nw.reshape(shape), mo.reshape(shape), vo.reshape(shape)
 
 
