@@ -80,6 +80,7 @@ def _is_real(v):
 # one float dtype and shape) costs a few attribute reads and dict look-ups on top of the kernel.
 
 _KEY = "config[{!r}]"  # how messages name a config entry
+_INF = math.inf
 
 
 def _config(config):
@@ -90,14 +91,27 @@ def _config(config):
     raise TypeError(f"config must be a dict or None; got {type(config).__name__}")
 
 
-def _hp(config, key, default):
-    """``config[key]`` (or ``default``) as a float, checked against the allowed range."""
-    return _ops.hyperparameter(key, config.get(key, default), _KEY)
+def _hps(config, spec):
+    """The hyperparameters ``spec = ((key, default, unit), ...)`` of ``config`` as floats, each
+    in (0, inf) or, when ``unit``, in [0, 1). The common case (a float in range) is checked
+    inline; anything else goes through :func:`cs231n_fast.ops.optim.hyperparameter`, which
+    converts or raises naming ``config[key]``."""
+    get = config.get
+    out = []
+    for key, default, unit in spec:
+        v = get(key, default)
+        if type(v) is not float or not ((0.0 <= v < 1.0) if unit else (0.0 < v < _INF)):
+            v = _ops.hyperparameter(key, v, _KEY)
+        out.append(v)
+    return out
 
 
 def _iteration_number(config):
     """``config["t"]`` (default 0), Adam's iteration count, as an int >= 0."""
-    return _ops.iteration(config.get("t", 0), _KEY.format("t"), minimum=0)
+    t = config.get("t", 0)
+    if type(t) is int and t >= 0:
+        return t
+    return _ops.iteration(t, _KEY.format("t"), minimum=0)
 
 
 def _arrays(w, dw, config, keys):
@@ -105,13 +119,13 @@ def _arrays(w, dw, config, keys):
     return _ops.update_arrays(w, dw, [config.get(key) for key in keys], keys, _KEY)
 
 
-def _done(config, defaults, next_w, w, dtype, **state):
-    """Store the defaults and the new state in ``config``; ``(next_w, config)`` with ``next_w``
-    in ``w``'s dtype (the computation's unless ``w`` is float16 or ``dw`` or a state is not
-    of ``w``'s dtype)."""
-    for key, default in defaults.items():
-        config.setdefault(key, default)
-    config.update(state)
+def _done(config, spec, next_w, w, dtype):
+    """Add the missing hyperparameters to ``config`` (the caller has stored the new state);
+    ``(next_w, config)`` with ``next_w`` in ``w``'s dtype (the computation's unless ``w`` is
+    float16, or ``dw`` or a state is not of ``w``'s dtype)."""
+    for key, default, _ in spec:
+        if key not in config:
+            config[key] = default
     if type(w) is not np.ndarray or w.dtype is not dtype:
         out = np.asarray(w).dtype
         if out != dtype:
@@ -119,11 +133,13 @@ def _done(config, defaults, next_w, w, dtype, **state):
     return next_w, config
 
 
-_SGD = {"learning_rate": 1e-2}
-_MOMENTUM = {"learning_rate": 1e-2, "momentum": 0.9}
-_ADAGRAD = {"learning_rate": 1e-2, "epsilon": 1e-8}
-_RMSPROP = {"learning_rate": 1e-2, "decay_rate": 0.99, "epsilon": 1e-8}
-_ADAM = {"learning_rate": 1e-3, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8}
+# (key, default, in [0, 1) rather than (0, inf)) of each rule's hyperparameters.
+_SGD = (("learning_rate", 1e-2, False),)
+_MOMENTUM = (("learning_rate", 1e-2, False), ("momentum", 0.9, True))
+_ADAGRAD = (("learning_rate", 1e-2, False), ("epsilon", 1e-8, False))
+_RMSPROP = (("learning_rate", 1e-2, False), ("decay_rate", 0.99, True), ("epsilon", 1e-8, False))
+_ADAM = (("learning_rate", 1e-3, False), ("beta1", 0.9, True), ("beta2", 0.999, True),
+         ("epsilon", 1e-8, False))
 
 
 def sgd(w, dw, config=None):
@@ -161,7 +177,7 @@ def sgd(w, dw, config=None):
         range (the message names the key).
     """
     config = _config(config)
-    lr = _hp(config, "learning_rate", 1e-2)
+    (lr,) = _hps(config, _SGD)
     wa, dw, _, dtype = _arrays(w, dw, config, ())
     next_w = _ops.run_sgd(wa, dw, dtype, lr, None)
     return _done(config, _SGD, next_w, w, dtype)
@@ -204,11 +220,10 @@ def nesterov_momentum(w, dw, config=None):
 
 def _momentum(w, dw, config, nesterov):
     config = _config(config)
-    lr = _hp(config, "learning_rate", 1e-2)
-    mu = _hp(config, "momentum", 0.9)
+    lr, mu = _hps(config, _MOMENTUM)
     wa, dw, (vel,), dtype = _arrays(w, dw, config, ("velocity",))
-    next_w, v = _ops.run_momentum(wa, dw, vel, dtype, lr, mu, nesterov, None)
-    return _done(config, _MOMENTUM, next_w, w, dtype, velocity=v)
+    next_w, config["velocity"] = _ops.run_momentum(wa, dw, vel, dtype, lr, mu, nesterov, None)
+    return _done(config, _MOMENTUM, next_w, w, dtype)
 
 
 def adagrad(w, dw, config=None):
@@ -226,11 +241,11 @@ def adagrad(w, dw, config=None):
     Parameters, returns and errors as in :func:`sgd`.
     """
     config = _config(config)
-    lr = _hp(config, "learning_rate", 1e-2)
-    eps = _hp(config, "epsilon", 1e-8)
+    lr, eps = _hps(config, _ADAGRAD)
     wa, dw, (cache,), dtype = _arrays(w, dw, config, ("cache",))
-    next_w, cache = _ops.run_adagrad_rmsprop(wa, dw, cache, dtype, lr, 0.0, eps, False, None)
-    return _done(config, _ADAGRAD, next_w, w, dtype, cache=cache)
+    next_w, config["cache"] = _ops.run_adagrad_rmsprop(wa, dw, cache, dtype, lr, 0.0, eps,
+                                                       False, None)
+    return _done(config, _ADAGRAD, next_w, w, dtype)
 
 
 def rmsprop(w, dw, config=None):
@@ -251,12 +266,11 @@ def rmsprop(w, dw, config=None):
     Parameters, returns and errors as in :func:`sgd`.
     """
     config = _config(config)
-    lr = _hp(config, "learning_rate", 1e-2)
-    rho = _hp(config, "decay_rate", 0.99)
-    eps = _hp(config, "epsilon", 1e-8)
+    lr, rho, eps = _hps(config, _RMSPROP)
     wa, dw, (cache,), dtype = _arrays(w, dw, config, ("cache",))
-    next_w, cache = _ops.run_adagrad_rmsprop(wa, dw, cache, dtype, lr, rho, eps, True, None)
-    return _done(config, _RMSPROP, next_w, w, dtype, cache=cache)
+    next_w, config["cache"] = _ops.run_adagrad_rmsprop(wa, dw, cache, dtype, lr, rho, eps,
+                                                       True, None)
+    return _done(config, _RMSPROP, next_w, w, dtype)
 
 
 def adam(w, dw, config=None):
@@ -288,14 +302,13 @@ def adam(w, dw, config=None):
     Parameters, returns and errors as in :func:`sgd`.
     """
     config = _config(config)
-    lr = _hp(config, "learning_rate", 1e-3)
-    b1 = _hp(config, "beta1", 0.9)
-    b2 = _hp(config, "beta2", 0.999)
-    eps = _hp(config, "epsilon", 1e-8)
+    lr, b1, b2, eps = _hps(config, _ADAM)
     t = _iteration_number(config) + 1
     wa, dw, (m, v), dtype = _arrays(w, dw, config, ("m", "v"))
-    next_w, m, v = _ops.run_adam(wa, dw, m, v, dtype, t, lr, b1, b2, eps, None)
-    return _done(config, _ADAM, next_w, w, dtype, m=m, v=v, t=t)
+    next_w, config["m"], config["v"] = _ops.run_adam(wa, dw, m, v, dtype, t, lr, b1, b2, eps,
+                                                     None)
+    config["t"] = t
+    return _done(config, _ADAM, next_w, w, dtype)
 
 
 _UPDATE_RULES = {

@@ -121,23 +121,6 @@ def update_arrays(w, dw, states, keys, label="{}"):
 # rule's streams and arithmetic: sgd 1, momentum 2, adagrad/rmsprop 3, adam 4 per element.
 
 
-def _new(n, dtype):
-    """A flat uninitialised result: pooled memory when large (no page faults)."""
-    if n * dtype.itemsize < _POOL_MIN_BYTES:
-        return np.empty(n, dtype)
-    return _memory.empty(n, dtype)
-
-
-def _flat_state(s, n, dtype):
-    return np.zeros(n, dtype) if s is None else s.ravel()
-
-
-def _threads(n_threads, work):
-    if n_threads is None and work < SERIAL_WORK:
-        return 1
-    return work_threads(n_threads, work)
-
-
 def _kernels(fused):
     """The float and double specialisations of a fused kernel, by dtype (skips Cython's
     run-time signature matching on each call)."""
@@ -151,40 +134,50 @@ _ADAGRAD_RMSPROP = _kernels(_k.adagrad_rmsprop)
 _ADAM = _kernels(_k.adam)
 
 # The run_* functions call the kernels on checked arrays of ``dtype`` (any layout: ravel() is
-# a view of a C-contiguous array and a contiguous C-ordered copy of any other) and return the
-# new arrays in ``w``'s shape. No validation: the public functions below and the course
-# adapter (cs231n_fast.optim) validate first.
+# a view of a C-contiguous array and a contiguous C-ordered copy of any other; a state of None
+# is zeros) and return the new arrays in ``w``'s shape. No validation: the public functions
+# below and the course adapter (cs231n_fast.optim) validate first. Written flat (no helper
+# calls on the common path): the course's networks call them for every parameter of every
+# step, most of them tiny.
 
 
 def run_sgd(w, dw, dtype, lr, n_threads):
     n = w.size
-    nw = _new(n, dtype)
-    _SGD[dtype](w.ravel(), dw.ravel(), nw, lr, _threads(n_threads, n))
+    nw = np.empty(n, dtype) if n * dtype.itemsize < _POOL_MIN_BYTES else _memory.empty(n, dtype)
+    nt = 1 if n_threads is None and n < SERIAL_WORK else work_threads(n_threads, n)
+    _SGD[dtype](w.ravel(), dw.ravel(), nw, lr, nt)
     return nw.reshape(w.shape)
 
 
 def run_momentum(w, dw, vel, dtype, lr, mu, nesterov, n_threads):
     n, shape = w.size, w.shape
-    nw, vo = _new(n, dtype), _new(n, dtype)
-    _MOMENTUM[dtype](w.ravel(), dw.ravel(), _flat_state(vel, n, dtype), nw, vo,
-                     lr, mu, nesterov, _threads(n_threads, 2 * n))
+    new = np.empty if n * dtype.itemsize < _POOL_MIN_BYTES else _memory.empty
+    nw, vo = new(n, dtype), new(n, dtype)
+    vel = np.zeros(n, dtype) if vel is None else vel.ravel()
+    nt = 1 if n_threads is None and 2 * n < SERIAL_WORK else work_threads(n_threads, 2 * n)
+    _MOMENTUM[dtype](w.ravel(), dw.ravel(), vel, nw, vo, lr, mu, nesterov, nt)
     return nw.reshape(shape), vo.reshape(shape)
 
 
 def run_adagrad_rmsprop(w, dw, cache, dtype, lr, rho, eps, rms, n_threads):
     n, shape = w.size, w.shape
-    nw, co = _new(n, dtype), _new(n, dtype)
-    _ADAGRAD_RMSPROP[dtype](w.ravel(), dw.ravel(), _flat_state(cache, n, dtype), nw,
-                            co, lr, rho, eps, rms, _threads(n_threads, 3 * n))
+    new = np.empty if n * dtype.itemsize < _POOL_MIN_BYTES else _memory.empty
+    nw, co = new(n, dtype), new(n, dtype)
+    cache = np.zeros(n, dtype) if cache is None else cache.ravel()
+    nt = 1 if n_threads is None and 3 * n < SERIAL_WORK else work_threads(n_threads, 3 * n)
+    _ADAGRAD_RMSPROP[dtype](w.ravel(), dw.ravel(), cache, nw, co, lr, rho, eps, rms, nt)
     return nw.reshape(shape), co.reshape(shape)
 
 
 def run_adam(w, dw, m, v, dtype, t, lr, b1, b2, eps, n_threads):
     n, shape = w.size, w.shape
-    nw, mo, vo = _new(n, dtype), _new(n, dtype), _new(n, dtype)
-    _ADAM[dtype](w.ravel(), dw.ravel(), _flat_state(m, n, dtype),
-                 _flat_state(v, n, dtype), nw, mo, vo, lr, b1, b2, 1 - b1**t, 1 - b2**t, eps,
-                 _threads(n_threads, 4 * n))
+    new = np.empty if n * dtype.itemsize < _POOL_MIN_BYTES else _memory.empty
+    nw, mo, vo = new(n, dtype), new(n, dtype), new(n, dtype)
+    m = np.zeros(n, dtype) if m is None else m.ravel()
+    v = np.zeros(n, dtype) if v is None else v.ravel()
+    nt = 1 if n_threads is None and 4 * n < SERIAL_WORK else work_threads(n_threads, 4 * n)
+    _ADAM[dtype](w.ravel(), dw.ravel(), m, v, nw, mo, vo, lr, b1, b2, 1 - b1**t, 1 - b2**t,
+                 eps, nt)
     return nw.reshape(shape), mo.reshape(shape), vo.reshape(shape)
 
 
