@@ -68,6 +68,7 @@ def fingerprint():
             out[f"optim_rmsprop_{name}_{i}"] = v
         for i, v in enumerate(opt.adam(w, dw, vel, cache, 7, 1e-3, 0.9, 0.999, 1e-8)):
             out[f"optim_adam_{name}_{i}"] = v
+        out[f"optim_sumsq_{name}"] = np.array(opt.sum_of_squares(w))
     return out
 
 

@@ -47,6 +47,8 @@ cdef extern from "optim_kernels.h" nogil:
     void cs_adam_d(const double* w, const double* dw, const double* m, const double* v,
                    double* nw, double* mo, double* vo, double lr, double b1, double omb1,
                    double b2, double omb2, double c1, double c2, double eps, Py_ssize_t n)
+    double cs_sumsq_f(const float* x, Py_ssize_t n)
+    double cs_sumsq_d(const double* x, Py_ssize_t n)
 
 
 cdef enum:
@@ -191,3 +193,37 @@ cdef inline void _adam(const floating* w, const floating* dw, const floating* m,
                   <float>omb2, <float>c1, <float>c2, <float>eps, n)
     else:
         cs_adam_d(w, dw, m, v, nw, mo, vo, lr, b1, omb1, b2, omb2, c1, c2, eps, n)
+
+
+def sumsq(const floating[::1] x not None, double[::1] partial not None,  # OUT (scratch)
+          int n_threads):
+    """Sum of the squares of ``x`` in double, in a fixed order: each chunk of ``_CHUNK``
+    elements by cs_sumsq (fixed lanes), the chunk sums then added in chunk order. Bitwise the
+    same for any thread count and clone. ``partial`` has at least ``ceil(n / _CHUNK)``
+    elements."""
+    cdef Py_ssize_t n = x.shape[0], nc = _chunks(n), k, lo
+    cdef double total = 0.0
+    if n == 0:
+        return 0.0
+    with nogil:
+        if n_threads == 1 or nc == 1:
+            for k in range(nc):
+                partial[k] = _sumsq(&x[k * _CHUNK], _len(k, n))
+        else:
+            for k in prange(nc, schedule="static", num_threads=n_threads):
+                partial[k] = _sumsq(&x[k * _CHUNK], _len(k, n))
+        for k in range(nc):
+            total = total + partial[k]
+    return total
+
+
+cdef inline double _sumsq(const floating* x, Py_ssize_t n) noexcept nogil:
+    if floating is float:
+        return cs_sumsq_f(x, n)
+    else:
+        return cs_sumsq_d(x, n)
+
+
+def chunk_size():
+    """Elements per chunk (the partition of every kernel here)."""
+    return _CHUNK

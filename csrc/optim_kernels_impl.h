@@ -85,6 +85,28 @@ CS_CLONES static void CS_F(cs_adam)(
     }
 }
 
+/* Sum of squares of x[0, n) in double, in a fixed order: element i goes to lane i % CS_LANES
+ * (each lane's sum runs in index order), then the lanes are added pairwise (cs_sum_lanes_d).
+ * The compiler vectorises the lane loop at whatever width the clone has; the bits do not
+ * depend on it (see simd.h). Squares of float32 values are exact in double. */
+CS_CLONES static double CS_F(cs_sumsq)(const CS_T *restrict x, ptrdiff_t n)
+{
+    double acc[CS_LANES];
+    ptrdiff_t i, nb = n / CS_LANES * CS_LANES;
+    int k;
+    for (k = 0; k < CS_LANES; k++) acc[k] = 0.0;
+    for (i = 0; i < nb; i += CS_LANES)
+        for (k = 0; k < CS_LANES; k++) {
+            double v = (double)x[i + k];
+            acc[k] += v * v;
+        }
+    for (k = 0; i < n; i++, k++) {
+        double v = (double)x[i];
+        acc[k] += v * v;
+    }
+    return cs_sum_lanes_d(acc);
+}
+
 #undef CS_T
 #undef CS_F
 #undef CS_SQRT

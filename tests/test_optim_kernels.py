@@ -2,6 +2,8 @@
 (cs231n_fast.reference.optim), torch.optim and themselves across thread counts; the course
 adapter (cs231n_fast.optim) over several steps. test_optim.py holds the course's checks."""
 
+import math
+
 import numpy as np
 import pytest
 from helpers import RTOL, as_layout, assert_matches_reference
@@ -373,3 +375,37 @@ def test_course_rules_bad_config_names_the_key(name, config, exc, match):
         getattr(optim, name)(W, W, config)
     assert config.keys() == before.keys()
     assert all(config[k] is before[k] for k in before)  # a failed call leaves it alone
+
+
+# --- sum of squares (clip_grad_norm's norm) -----------------------------------------------------
+
+
+@pytest.mark.parametrize("shape", [(), (0,), (1,), (15,), (17,), (CHUNK + 1,), (3, CHUNK + 5),
+                                   (4, 5, 6)])
+def test_sum_of_squares_matches_exact_sum(shape, dtype, layout, rng):
+    x = rng.standard_normal(shape).astype(dtype)
+    xin = laid(x, layout)
+    got = fast.sum_of_squares(xin)
+    exact = math.fsum((x.astype(np.float64).ravel() ** 2).tolist())
+    assert isinstance(got, float)
+    assert got == pytest.approx(exact, rel=1e-13, abs=0.0)
+    np.testing.assert_array_equal(xin, x)
+
+
+def test_sum_of_squares_bitwise_across_thread_counts(dtype, rng):
+    x = rng.standard_normal((7, CHUNK - 1)).astype(dtype)
+    sums = [fast.sum_of_squares(x, n_threads=nt) for nt in (1, 2, 3)]
+    assert sums[0] == sums[1] == sums[2]
+    assert fast.sum_of_squares(x[::-1]) == pytest.approx(sums[0], rel=1e-13)
+
+
+def test_sum_of_squares_special_values_and_dtypes():
+    assert math.isnan(fast.sum_of_squares(np.array([1.0, np.nan])))
+    assert fast.sum_of_squares(np.array([np.inf, 1.0], np.float32)) == np.inf
+    assert fast.sum_of_squares(np.array([1e300, 1e300])) == np.inf  # overflow is inf, no warning
+    assert fast.sum_of_squares(np.array([3, 4], np.int16)) == 25.0
+    assert fast.sum_of_squares(np.array([1.5], np.float16)) == 2.25
+    with pytest.raises(TypeError, match="x"):
+        fast.sum_of_squares(np.array([1j]))
+    with pytest.raises(ValueError, match="n_threads"):
+        fast.sum_of_squares(np.ones(3), n_threads=0)

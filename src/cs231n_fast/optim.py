@@ -524,9 +524,8 @@ def clip_grad_norm(grads, max_norm):
 
     sumsq = 0.0
     for key, g in arrays.items():
-        flat = g.reshape(-1).astype(np.float64, copy=False)
-        with np.errstate(over="ignore", invalid="ignore"):
-            s = float(np.dot(flat, flat))
+        # fixed-order float64 sum of squares (ops.optim.sum_of_squares; no BLAS threads)
+        s = _ops.sum_of_squares(g)
         if not math.isfinite(s) and not np.isfinite(g).all():
             raise ValueError(f"grads[{key!r}] contains NaN or Inf; the gradient norm is not finite")
         sumsq += s
@@ -537,8 +536,7 @@ def clip_grad_norm(grads, max_norm):
         big = max(float(np.max(np.abs(g))) for g in arrays.values() if g.size)
         sumsq = 0.0
         for g in arrays.values():
-            flat = g.reshape(-1).astype(np.float64) / big
-            sumsq += float(np.dot(flat, flat))
+            sumsq += _ops.sum_of_squares(g.astype(np.float64) / big)
         total = big * math.sqrt(sumsq)
         if not math.isfinite(total):
             raise ValueError("the global norm of grads overflows float64")

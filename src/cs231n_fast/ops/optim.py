@@ -30,7 +30,7 @@ from .._ext import optim as _k
 from .._threads import SERIAL_WORK, work_threads
 from .._validation import as_array, check_shape, result_dtype
 
-__all__ = ["sgd", "sgd_momentum", "nesterov_momentum", "adagrad", "rmsprop", "adam"]
+__all__ = ["sgd", "sgd_momentum", "nesterov_momentum", "adagrad", "rmsprop", "adam", "sum_of_squares"]
 
 _F32 = np.dtype(np.float32)
 _F64 = np.dtype(np.float64)
@@ -354,3 +354,37 @@ def adam(w, dw, m, v, t, learning_rate, beta1, beta2, epsilon, *, n_threads=None
     t = iteration(t)
     w, dw, (m, v), dtype = update_arrays(w, dw, (m, v), ("m", "v"))
     return run_adam(w, dw, m, v, dtype, t, lr, b1, b2, eps, n_threads)
+
+
+def sum_of_squares(x, *, n_threads=None):
+    """``sum(x ** 2)`` accumulated in float64, in a fixed order.
+
+    Parameters
+    ----------
+    x : array_like of real numbers, any shape
+        float32 and float64 arrays are summed by the kernel; other real dtypes are cast to
+        float64 first.
+    n_threads : int, optional
+        Threads for the kernel; default OpenMP's current maximum.
+
+    Returns
+    -------
+    float
+        The sum; inf or NaN if ``x`` holds them or the sum overflows.
+
+    Notes
+    -----
+    Fixed chunks of the flattened array, each summed in 16 fixed lanes, the chunk sums added in
+    chunk order: bitwise the same for any thread count and instruction set (unlike a BLAS dot
+    product, whose order depends on the CPU, and whose threads fight the kernels' for cores).
+    """
+    x = as_array("x", x)
+    dtype = x.dtype if (x.dtype is _F32 or x.dtype is _F64) else _F64
+    flat = np.ascontiguousarray(x, dtype=dtype).ravel()
+    n = flat.size
+    partial = np.empty(max(1, -(-n // _k.chunk_size())))
+    nt = 1 if n_threads is None and n < SERIAL_WORK else work_threads(n_threads, n)
+    return float(_SUMSQ[dtype](flat, partial, nt))
+
+
+_SUMSQ = _kernels(_k.sumsq)
