@@ -39,6 +39,11 @@ favour:
   dtype.
 * Bad input raises: ``dw`` or a state array of another shape than ``w``, an integer ``w``,
   hyperparameters that are not finite or out of range (each message names the key).
+* Each rule is one fused compiled pass (:mod:`cs231n_fast.ops.optim`) that writes ``next_w``
+  and the new state together, with the course's formulas in the course's order (the NumPy
+  code they replace is :mod:`cs231n_fast.reference.optim`); bitwise the same for any thread
+  count. A call costs a few microseconds on top of the pass, so the many tiny parameters of a
+  network (biases, gamma, beta) stay cheap.
 
 Also here: :func:`clip_grad_norm`, gradient clipping by global norm for training recurrent
 networks (the CS231n RNN notes; Pascanu, Mikolov and Bengio, "On the difficulty of training
@@ -481,7 +486,8 @@ def clip_grad_norm(grads, max_norm):
     """Scale a dict of gradients so that their global L2 norm is at most ``max_norm``.
 
     The global norm is ``sqrt(sum over every array g of sum(g ** 2))``, accumulated in float64
-    whatever the gradients' dtype. If it exceeds ``max_norm`` every gradient is multiplied by
+    whatever the gradients' dtype, in a fixed order (the same bits for any thread count; see
+    :func:`cs231n_fast.ops.optim.sum_of_squares`). If it exceeds ``max_norm`` every gradient is multiplied by
     ``max_norm / total_norm`` (one factor for all, so the update keeps its direction);
     otherwise the gradients are returned unchanged (as copies).
 
