@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from helpers import RTOL, as_layout, assert_matches_reference
+from helpers import as_layout, assert_matches_reference
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -174,7 +174,8 @@ def twin_step(name, w, dw, config):
 def test_course_rules_several_steps_match_twin(name, dtype, rng):
     shape = (CHUNK + 57,)  # two chunks
     w = rng.standard_normal(shape).astype(dtype)
-    w_ref, config, config_ref = w.astype(np.float64), dict(COURSE_HYPER[name]), dict(COURSE_HYPER[name])
+    w_ref = w.astype(np.float64)
+    config, config_ref = dict(COURSE_HYPER[name]), dict(COURSE_HYPER[name])
     for step in range(6):
         dw = rng.standard_normal(shape).astype(dtype)
         w, config = getattr(optim, name)(w, dw, config)

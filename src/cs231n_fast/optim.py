@@ -487,9 +487,9 @@ def clip_grad_norm(grads, max_norm):
 
     The global norm is ``sqrt(sum over every array g of sum(g ** 2))``, accumulated in float64
     whatever the gradients' dtype, in a fixed order (the same bits for any thread count; see
-    :func:`cs231n_fast.ops.optim.sum_of_squares`). If it exceeds ``max_norm`` every gradient is multiplied by
-    ``max_norm / total_norm`` (one factor for all, so the update keeps its direction);
-    otherwise the gradients are returned unchanged (as copies).
+    :func:`cs231n_fast.ops.optim.sum_of_squares`). If it exceeds ``max_norm`` every gradient
+    is multiplied by ``max_norm / total_norm`` (one factor for all, so the update keeps its
+    direction); otherwise the gradients are returned unchanged (as copies).
 
     Parameters
     ----------

@@ -30,7 +30,9 @@ from .._ext import optim as _k
 from .._threads import SERIAL_WORK, work_threads
 from .._validation import as_array, check_shape, result_dtype
 
-__all__ = ["sgd", "sgd_momentum", "nesterov_momentum", "adagrad", "rmsprop", "adam", "sum_of_squares"]
+__all__ = [
+    "sgd", "sgd_momentum", "nesterov_momentum", "adagrad", "rmsprop", "adam", "sum_of_squares",
+]
 
 _F32 = np.dtype(np.float32)
 _F64 = np.dtype(np.float64)
