@@ -50,6 +50,26 @@ def fingerprint():
             out.update({f"{kind}_{name}_{i}": v for i, v in enumerate((y,) + tuple(grads))})
         z = np.concatenate([np.linspace(-120, 120, 2001), [0.0, -0.0, np.inf, -np.inf]]).astype(dtype)
         out[f"sigmoid_{name}"] = rnn.sigmoid(z)
+        # optim: the six fused update rules over two chunks and a ragged tail (5 * 8192 - 3)
+        from cs231n_fast.ops import optim as opt
+
+        shape = (5, 8191)
+        w = rng.standard_normal(shape).astype(dtype)
+        dw = rng.standard_normal(shape).astype(dtype)
+        vel = rng.standard_normal(shape).astype(dtype)
+        cache = np.abs(rng.standard_normal(shape)).astype(dtype)
+        out[f"optim_sgd_{name}"] = opt.sgd(w, dw, 0.05)
+        for rule in ("sgd_momentum", "nesterov_momentum"):
+            for i, v in enumerate(getattr(opt, rule)(w, dw, vel, 0.05, 0.9)):
+                out[f"optim_{rule}_{name}_{i}"] = v
+        for i, v in enumerate(opt.adagrad(w, dw, cache, 0.05, 1e-8)):
+            out[f"optim_adagrad_{name}_{i}"] = v
+        for i, v in enumerate(opt.rmsprop(w, dw, cache, 0.05, 0.99, 1e-8)):
+            out[f"optim_rmsprop_{name}_{i}"] = v
+        for i, v in enumerate(opt.adam(w, dw, vel, cache, 7, 1e-3, 0.9, 0.999, 1e-8)):
+            out[f"optim_adam_{name}_{i}"] = v
+        out[f"optim_sumsq_{name}"] = np.array(opt.sum_of_squares(w))
+
         from cs231n_fast.ops import activations as act
 
         # ragged sizes (tails of every vector width, two chunks and a tail) and special values

@@ -20,6 +20,7 @@ _EXT_MODULES = (
     "linear",
     "losses",
     "embedding",
+    "optim",
 )
 
 try:

@@ -39,6 +39,11 @@ favour:
   dtype.
 * Bad input raises: ``dw`` or a state array of another shape than ``w``, an integer ``w``,
   hyperparameters that are not finite or out of range (each message names the key).
+* Each rule is one fused compiled pass (:mod:`cs231n_fast.ops.optim`) that writes ``next_w``
+  and the new state together, with the course's formulas in the course's order (the NumPy
+  code they replace is :mod:`cs231n_fast.reference.optim`); bitwise the same for any thread
+  count. A call costs a few microseconds on top of the pass, so the many tiny parameters of a
+  network (biases, gamma, beta) stay cheap.
 
 Also here: :func:`clip_grad_norm`, gradient clipping by global norm for training recurrent
 networks (the CS231n RNN notes; Pascanu, Mikolov and Bengio, "On the difficulty of training
@@ -53,6 +58,7 @@ from collections.abc import Mapping, MutableMapping
 import numpy as np
 
 from ._validation import as_array, check_shape, positive_int, result_dtype
+from .ops import optim as _ops
 
 __all__ = [
     "sgd",
@@ -69,91 +75,76 @@ __all__ = [
 
 # --- first-order update rules --------------------------------------------------------------
 
-#: Allowed range of each hyperparameter: (words for the message, test).
-_RANGES = {
-    "learning_rate": ("> 0", lambda v: v > 0),
-    "epsilon": ("> 0", lambda v: v > 0),
-    "momentum": ("in [0, 1)", lambda v: 0 <= v < 1),
-    "decay_rate": ("in [0, 1)", lambda v: 0 <= v < 1),
-    "beta1": ("in [0, 1)", lambda v: 0 <= v < 1),
-    "beta2": ("in [0, 1)", lambda v: 0 <= v < 1),
-}
-
-
 def _is_real(v):
     return isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_))
 
 
-def _hyperparameter(config, key, default):
-    """``config[key]`` (or ``default``) as a float, checked against :data:`_RANGES`."""
-    value = config.get(key, default)
-    if not _is_real(value):
-        raise TypeError(
-            f"config[{key!r}] must be a real number; got {value!r} of type {type(value).__name__}"
-        )
-    words, ok = _RANGES[key]
-    if not (math.isfinite(value) and ok(value)):
-        raise ValueError(f"config[{key!r}] must be a finite number {words}; got {value!r}")
-    return float(value)
+# The rules below are adapters: they read the config, validate (messages name the config's
+# keys), call the fused kernels of cs231n_fast.ops.optim (one pass writing next_w and the new
+# state), and store the defaults and the new state in the config. The common case (ndarrays of
+# one float dtype and shape) costs a few attribute reads and dict look-ups on top of the kernel.
+
+_KEY = "config[{!r}]"  # how messages name a config entry
+_INF = math.inf
 
 
-def _state_array(config, key, shape):
-    """``config[key]`` as a real array of ``shape``, or None when the key is missing."""
-    if config.get(key) is None:
-        return None
-    name = f"config[{key!r}]"
-    arr = as_array(name, config[key])
-    check_shape(name, arr, shape, "the shape of w")
-    return arr
+def _config(config):
+    if config is None:
+        return {}
+    if type(config) is dict or isinstance(config, MutableMapping):
+        return config
+    raise TypeError(f"config must be a dict or None; got {type(config).__name__}")
+
+
+def _hps(config, spec):
+    """The hyperparameters ``spec = ((key, default, unit), ...)`` of ``config`` as floats, each
+    in (0, inf) or, when ``unit``, in [0, 1). The common case (a float in range) is checked
+    inline; anything else goes through :func:`cs231n_fast.ops.optim.hyperparameter`, which
+    converts or raises naming ``config[key]``."""
+    get = config.get
+    out = []
+    for key, default, unit in spec:
+        v = get(key, default)
+        if type(v) is not float or not ((0.0 <= v < 1.0) if unit else (0.0 < v < _INF)):
+            v = _ops.hyperparameter(key, v, _KEY)
+        out.append(v)
+    return out
 
 
 def _iteration_number(config):
     """``config["t"]`` (default 0), Adam's iteration count, as an int >= 0."""
     t = config.get("t", 0)
-    if not isinstance(t, numbers.Integral) or isinstance(t, (bool, np.bool_)):
-        raise TypeError(f"config['t'] must be an int (the iteration number); got {t!r}")
-    if t < 0:
-        raise ValueError(f"config['t'] must be an int >= 0 (the iteration number); got {t!r}")
-    return int(t)
+    if type(t) is int and t >= 0:
+        return t
+    return _ops.iteration(t, _KEY.format("t"), minimum=0)
 
 
-class _Update:
-    """One validated call of an update rule: cast inputs, hyperparameters and state.
+def _arrays(w, dw, config, keys):
+    """``(w, dw, states, dtype)`` checked (see :func:`cs231n_fast.ops.optim.update_arrays`)."""
+    return _ops.update_arrays(w, dw, [config.get(key) for key in keys], keys, _KEY)
 
-    Reads ``config`` without changing it; :meth:`done` then writes the defaults and the new
-    state, so a call that raises leaves the config as it was.
-    """
 
-    def __init__(self, w, dw, config, defaults, state_keys):
-        if config is None:
-            config = {}
-        if not isinstance(config, MutableMapping):
-            raise TypeError(f"config must be a dict or None; got {type(config).__name__}")
-        w = as_array("w", w)
-        if w.dtype.kind != "f":
-            raise TypeError(
-                f"w must be a floating-point array (an update of integer weights would be "
-                f"truncated); got dtype {w.dtype}"
-            )
-        dw = as_array("dw", dw)
-        check_shape("dw", dw, w.shape, "the shape of w")
-        self.hp = {key: _hyperparameter(config, key, d) for key, d in defaults.items()}
-        state = {key: _state_array(config, key, w.shape) for key in state_keys}
-        dtype = result_dtype(w, dw, *(s for s in state.values() if s is not None))
-        self.config, self.defaults, self.out_dtype = config, defaults, w.dtype
-        self.w = np.asarray(w, dtype=dtype)
-        self.dw = np.asarray(dw, dtype=dtype)
-        self.state = {
-            key: np.zeros(w.shape, dtype) if s is None else np.asarray(s, dtype=dtype)
-            for key, s in state.items()
-        }
+def _done(config, spec, next_w, w, dtype):
+    """Add the missing hyperparameters to ``config`` (the caller has stored the new state);
+    ``(next_w, config)`` with ``next_w`` in ``w``'s dtype (the computation's unless ``w`` is
+    float16, or ``dw`` or a state is not of ``w``'s dtype)."""
+    for key, default, _ in spec:
+        if key not in config:
+            config[key] = default
+    if type(w) is not np.ndarray or w.dtype is not dtype:
+        out = np.asarray(w).dtype
+        if out != dtype:
+            next_w = next_w.astype(out)
+    return next_w, config
 
-    def done(self, next_w, **new_state):
-        """Store defaults and ``new_state`` in the config; return ``(next_w, config)``."""
-        for key, default in self.defaults.items():
-            self.config.setdefault(key, default)
-        self.config.update(new_state)
-        return np.asarray(next_w, dtype=self.out_dtype), self.config
+
+# (key, default, in [0, 1) rather than (0, inf)) of each rule's hyperparameters.
+_SGD = (("learning_rate", 1e-2, False),)
+_MOMENTUM = (("learning_rate", 1e-2, False), ("momentum", 0.9, True))
+_ADAGRAD = (("learning_rate", 1e-2, False), ("epsilon", 1e-8, False))
+_RMSPROP = (("learning_rate", 1e-2, False), ("decay_rate", 0.99, True), ("epsilon", 1e-8, False))
+_ADAM = (("learning_rate", 1e-3, False), ("beta1", 0.9, True), ("beta2", 0.999, True),
+         ("epsilon", 1e-8, False))
 
 
 def sgd(w, dw, config=None):
@@ -190,8 +181,11 @@ def sgd(w, dw, config=None):
         If ``dw`` has another shape than ``w``, or a hyperparameter is not finite or out of
         range (the message names the key).
     """
-    u = _Update(w, dw, config, {"learning_rate": 1e-2}, ())
-    return u.done(u.w - u.hp["learning_rate"] * u.dw)
+    config = _config(config)
+    (lr,) = _hps(config, _SGD)
+    wa, dw, _, dtype = _arrays(w, dw, config, ())
+    next_w = _ops.run_sgd(wa, dw, dtype, lr, None)
+    return _done(config, _SGD, next_w, w, dtype)
 
 
 def sgd_momentum(w, dw, config=None):
@@ -210,9 +204,7 @@ def sgd_momentum(w, dw, config=None):
     Parameters, returns and errors as in :func:`sgd`; ``momentum`` must be in [0, 1) and a
     given ``velocity`` must have the shape of ``w``.
     """
-    u = _Update(w, dw, config, {"learning_rate": 1e-2, "momentum": 0.9}, ("velocity",))
-    v = u.hp["momentum"] * u.state["velocity"] - u.hp["learning_rate"] * u.dw
-    return u.done(u.w + v, velocity=v)
+    return _momentum(w, dw, config, False)
 
 
 def nesterov_momentum(w, dw, config=None):
@@ -228,11 +220,15 @@ def nesterov_momentum(w, dw, config=None):
     config format: as :func:`sgd_momentum` (``learning_rate`` 1e-2, ``momentum`` 0.9,
     ``velocity`` zeros). Parameters, returns and errors as in :func:`sgd_momentum`.
     """
-    u = _Update(w, dw, config, {"learning_rate": 1e-2, "momentum": 0.9}, ("velocity",))
-    mu = u.hp["momentum"]
-    v_prev = u.state["velocity"]
-    v = mu * v_prev - u.hp["learning_rate"] * u.dw
-    return u.done(u.w - mu * v_prev + (1 + mu) * v, velocity=v)
+    return _momentum(w, dw, config, True)
+
+
+def _momentum(w, dw, config, nesterov):
+    config = _config(config)
+    lr, mu = _hps(config, _MOMENTUM)
+    wa, dw, (vel,), dtype = _arrays(w, dw, config, ("velocity",))
+    next_w, config["velocity"] = _ops.run_momentum(wa, dw, vel, dtype, lr, mu, nesterov, None)
+    return _done(config, _MOMENTUM, next_w, w, dtype)
 
 
 def adagrad(w, dw, config=None):
@@ -249,10 +245,12 @@ def adagrad(w, dw, config=None):
 
     Parameters, returns and errors as in :func:`sgd`.
     """
-    u = _Update(w, dw, config, {"learning_rate": 1e-2, "epsilon": 1e-8}, ("cache",))
-    cache = u.state["cache"] + u.dw * u.dw
-    next_w = u.w - u.hp["learning_rate"] * u.dw / (np.sqrt(cache) + u.hp["epsilon"])
-    return u.done(next_w, cache=cache)
+    config = _config(config)
+    lr, eps = _hps(config, _ADAGRAD)
+    wa, dw, (cache,), dtype = _arrays(w, dw, config, ("cache",))
+    next_w, config["cache"] = _ops.run_adagrad_rmsprop(wa, dw, cache, dtype, lr, 0.0, eps,
+                                                       False, None)
+    return _done(config, _ADAGRAD, next_w, w, dtype)
 
 
 def rmsprop(w, dw, config=None):
@@ -272,12 +270,12 @@ def rmsprop(w, dw, config=None):
 
     Parameters, returns and errors as in :func:`sgd`.
     """
-    defaults = {"learning_rate": 1e-2, "decay_rate": 0.99, "epsilon": 1e-8}
-    u = _Update(w, dw, config, defaults, ("cache",))
-    rho = u.hp["decay_rate"]
-    cache = rho * u.state["cache"] + (1 - rho) * (u.dw * u.dw)
-    next_w = u.w - u.hp["learning_rate"] * u.dw / (np.sqrt(cache) + u.hp["epsilon"])
-    return u.done(next_w, cache=cache)
+    config = _config(config)
+    lr, rho, eps = _hps(config, _RMSPROP)
+    wa, dw, (cache,), dtype = _arrays(w, dw, config, ("cache",))
+    next_w, config["cache"] = _ops.run_adagrad_rmsprop(wa, dw, cache, dtype, lr, rho, eps,
+                                                       True, None)
+    return _done(config, _RMSPROP, next_w, w, dtype)
 
 
 def adam(w, dw, config=None):
@@ -308,16 +306,14 @@ def adam(w, dw, config=None):
 
     Parameters, returns and errors as in :func:`sgd`.
     """
-    defaults = {"learning_rate": 1e-3, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8}
-    u = _Update(w, dw, config, defaults, ("m", "v"))
-    t = _iteration_number(u.config) + 1
-    b1, b2 = u.hp["beta1"], u.hp["beta2"]
-    m = b1 * u.state["m"] + (1 - b1) * u.dw
-    v = b2 * u.state["v"] + (1 - b2) * (u.dw * u.dw)
-    mt = m / (1 - b1**t)
-    vt = v / (1 - b2**t)
-    next_w = u.w - u.hp["learning_rate"] * mt / (np.sqrt(vt) + u.hp["epsilon"])
-    return u.done(next_w, m=m, v=v, t=t)
+    config = _config(config)
+    lr, b1, b2, eps = _hps(config, _ADAM)
+    t = _iteration_number(config) + 1
+    wa, dw, (m, v), dtype = _arrays(w, dw, config, ("m", "v"))
+    next_w, config["m"], config["v"] = _ops.run_adam(wa, dw, m, v, dtype, t, lr, b1, b2, eps,
+                                                     None)
+    config["t"] = t
+    return _done(config, _ADAM, next_w, w, dtype)
 
 
 _UPDATE_RULES = {
@@ -490,9 +486,10 @@ def clip_grad_norm(grads, max_norm):
     """Scale a dict of gradients so that their global L2 norm is at most ``max_norm``.
 
     The global norm is ``sqrt(sum over every array g of sum(g ** 2))``, accumulated in float64
-    whatever the gradients' dtype. If it exceeds ``max_norm`` every gradient is multiplied by
-    ``max_norm / total_norm`` (one factor for all, so the update keeps its direction);
-    otherwise the gradients are returned unchanged (as copies).
+    whatever the gradients' dtype, in a fixed order (the same bits for any thread count; see
+    :func:`cs231n_fast.ops.optim.sum_of_squares`). If it exceeds ``max_norm`` every gradient
+    is multiplied by ``max_norm / total_norm`` (one factor for all, so the update keeps its
+    direction); otherwise the gradients are returned unchanged (as copies).
 
     Parameters
     ----------
@@ -533,9 +530,8 @@ def clip_grad_norm(grads, max_norm):
 
     sumsq = 0.0
     for key, g in arrays.items():
-        flat = g.reshape(-1).astype(np.float64, copy=False)
-        with np.errstate(over="ignore", invalid="ignore"):
-            s = float(np.dot(flat, flat))
+        # fixed-order float64 sum of squares (ops.optim.sum_of_squares; no BLAS threads)
+        s = _ops.sum_of_squares(g)
         if not math.isfinite(s) and not np.isfinite(g).all():
             raise ValueError(f"grads[{key!r}] contains NaN or Inf; the gradient norm is not finite")
         sumsq += s
@@ -546,8 +542,7 @@ def clip_grad_norm(grads, max_norm):
         big = max(float(np.max(np.abs(g))) for g in arrays.values() if g.size)
         sumsq = 0.0
         for g in arrays.values():
-            flat = g.reshape(-1).astype(np.float64) / big
-            sumsq += float(np.dot(flat, flat))
+            sumsq += _ops.sum_of_squares(g.astype(np.float64) / big)
         total = big * math.sqrt(sumsq)
         if not math.isfinite(total):
             raise ValueError("the global norm of grads overflows float64")
