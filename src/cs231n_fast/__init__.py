@@ -16,6 +16,7 @@ _EXT_MODULES = (
     "pool",
     "distances",
     "rnn",
+    "norm",
 )
 
 try:
