@@ -4,36 +4,97 @@
 /* ---- blocks: nblk runs of len contiguous values, run b at x + b * stride ------------------
  * (spatial batchnorm: one channel, nblk = N runs of H * W; layernorm and groupnorm: one run) */
 
+/* The two halves of the partial sums added lane by lane, then the lanes pairwise. */
+static inline double CS_F(cs_nrm_total)(const double *parts)
+{
+    double t[CS_LANES];
+    int k;
+    for (k = 0; k < CS_LANES; k++) t[k] = parts[k] + parts[k + CS_LANES];
+    return cs_sum_lanes_d(t);
+}
+
+/* Reductions over runs: blocks of P consecutive elements added lane by lane into P partial sums
+ * (the compiler vectorises the lane loop at whatever width the clone has; the sums do not
+ * depend on it), the tail of a run (fewer than P) into partial sums 0, 1, ... */
+
+/* parts[i % 32] += x[i] over the runs; sq: += (x[i] - m)^2 in float64. */
+static inline __attribute__((always_inline)) void CS_F(cs_nrm_sum_runs)(const CS_T *restrict x, ptrdiff_t nblk,
+                                                                      ptrdiff_t stride, ptrdiff_t len, int sq,
+                                                                      double m, double *parts)
+{
+    ptrdiff_t b, i;
+    for (b = 0; b < nblk; b++) {
+        const CS_T *restrict p = x + b * stride;
+        i = 0;
+        if (sq) {
+            int k;
+            for (; i + CS_NRM_PARTS <= len; i += CS_NRM_PARTS)
+                for (k = 0; k < CS_NRM_PARTS; k++) {
+                    double d = (double)p[i + k] - m;
+                    parts[k] += d * d;
+                }
+            for (; i < len; i++) {
+                double d = (double)p[i] - m;
+                parts[i % CS_NRM_PARTS] += d * d;
+            }
+        } else {
+            int k;
+            for (; i + CS_NRM_PARTS <= len; i += CS_NRM_PARTS)
+                for (k = 0; k < CS_NRM_PARTS; k++) parts[k] += (double)p[i + k];
+            for (; i < len; i++) parts[i % CS_NRM_PARTS] += (double)p[i];
+        }
+    }
+}
+
 /* Mean and biased variance of all nblk * len values, two passes in float64. */
 CS_CLONES static void CS_F(cs_nrm_stats)(const CS_T *restrict x, ptrdiff_t nblk, ptrdiff_t stride,
                                          ptrdiff_t len, double *mean, double *var)
 {
-    double acc[CS_LANES], m, cnt = (double)nblk * (double)len;
-    ptrdiff_t b, i;
+    double parts[CS_NRM_PARTS], m, cnt = (double)nblk * (double)len;
     int k;
-    for (k = 0; k < CS_LANES; k++) acc[k] = 0.0;
+    for (k = 0; k < CS_NRM_PARTS; k++) parts[k] = 0.0;
+    CS_F(cs_nrm_sum_runs)(x, nblk, stride, len, 0, 0.0, parts);
+    m = CS_F(cs_nrm_total)(parts) / cnt;
+    for (k = 0; k < CS_NRM_PARTS; k++) parts[k] = 0.0;
+    CS_F(cs_nrm_sum_runs)(x, nblk, stride, len, 1, m, parts);
+    *mean = m;
+    *var = CS_F(cs_nrm_total)(parts) / cnt;
+}
+
+/* The backward's two sums over runs: pa[i % 16] += s, pc[i % 16] += s * xhat, with
+ * xhat = (x - m) * iv and s = dy (gw == NULL) or dy * gw[i] (layernorm's dxhat), values of the
+ * compute dtype widened to float64. */
+
+static inline __attribute__((always_inline)) void CS_F(cs_nrm_grad_runs)(
+    const CS_T *restrict x, const CS_T *restrict dy, const CS_T *restrict gw, ptrdiff_t nblk,
+    ptrdiff_t stride, ptrdiff_t len, CS_T m, CS_T iv, double *pa, double *pc)
+{
+    ptrdiff_t b, i;
     for (b = 0; b < nblk; b++) {
-        const CS_T *restrict p = x + b * stride;
-        for (i = 0; i + CS_LANES <= len; i += CS_LANES)
-            for (k = 0; k < CS_LANES; k++) acc[k] += (double)p[i + k];
-        for (k = 0; i + k < len; k++) acc[k] += (double)p[i + k];
-    }
-    m = cs_sum_lanes_d(acc) / cnt;
-    for (k = 0; k < CS_LANES; k++) acc[k] = 0.0;
-    for (b = 0; b < nblk; b++) {
-        const CS_T *restrict p = x + b * stride;
-        for (i = 0; i + CS_LANES <= len; i += CS_LANES)
-            for (k = 0; k < CS_LANES; k++) {
-                double d = (double)p[i + k] - m;
-                acc[k] += d * d;
+        const CS_T *restrict p = x + b * stride, *restrict q = dy + b * stride;
+        i = 0;
+        {
+            /* Two lane loops over the run (it is in L1 for the second), each with one set of
+             * partial sums: the compiler vectorises those, not one loop feeding two sets. */
+            ptrdiff_t i0 = i;
+            int k;
+            for (; i + CS_LANES <= len; i += CS_LANES)
+                for (k = 0; k < CS_LANES; k++) {
+                    CS_T s = gw ? q[i + k] * gw[i + k] : q[i + k];
+                    pa[k] += (double)s;
+                }
+            for (; i < len; i++) pa[i % CS_LANES] += (double)(gw ? q[i] * gw[i] : q[i]);
+            for (i = i0; i + CS_LANES <= len; i += CS_LANES)
+                for (k = 0; k < CS_LANES; k++) {
+                    CS_T xh = (p[i + k] - m) * iv, s = gw ? q[i + k] * gw[i + k] : q[i + k];
+                    pc[k] += (double)s * (double)xh;
+                }
+            for (; i < len; i++) {
+                CS_T xh = (p[i] - m) * iv, s = gw ? q[i] * gw[i] : q[i];
+                pc[i % CS_LANES] += (double)s * (double)xh;
             }
-        for (k = 0; i + k < len; k++) {
-            double d = (double)p[i + k] - m;
-            acc[k] += d * d;
         }
     }
-    *mean = m;
-    *var = cs_sum_lanes_d(acc) / cnt;
 }
 
 /* out = ((x - m) * iv) * g + b, one scale and shift for all blocks. */
@@ -54,26 +115,12 @@ CS_CLONES static void CS_F(cs_nrm_gradsums)(const CS_T *restrict x, const CS_T *
                                             ptrdiff_t nblk, ptrdiff_t stride, ptrdiff_t len, CS_T m,
                                             CS_T iv, double *sums)
 {
-    double a[CS_LANES], c[CS_LANES];
-    ptrdiff_t j, i;
+    double pa[CS_LANES], pc[CS_LANES];
     int k;
-    for (k = 0; k < CS_LANES; k++) a[k] = c[k] = 0.0;
-    for (j = 0; j < nblk; j++) {
-        const CS_T *restrict p = x + j * stride, *restrict q = dy + j * stride;
-        for (i = 0; i + CS_LANES <= len; i += CS_LANES)
-            for (k = 0; k < CS_LANES; k++) {
-                CS_T xh = (p[i + k] - m) * iv;
-                a[k] += (double)q[i + k];
-                c[k] += (double)q[i + k] * (double)xh;
-            }
-        for (k = 0; i + k < len; k++) {
-            CS_T xh = (p[i + k] - m) * iv;
-            a[k] += (double)q[i + k];
-            c[k] += (double)q[i + k] * (double)xh;
-        }
-    }
-    sums[0] = cs_sum_lanes_d(a);
-    sums[1] = cs_sum_lanes_d(c);
+    for (k = 0; k < CS_LANES; k++) pa[k] = pc[k] = 0.0;
+    CS_F(cs_nrm_grad_runs)(x, dy, NULL, nblk, stride, len, m, iv, pa, pc);
+    sums[0] = cs_sum_lanes_d(pa);
+    sums[1] = cs_sum_lanes_d(pc);
 }
 
 /* dx = iv * (dy * g - A - xhat * B); with batch_stats == 0: dx = (dy * g) * iv. */
@@ -110,24 +157,14 @@ CS_CLONES static void CS_F(cs_nrm_row_dx)(const CS_T *restrict x, const CS_T *re
                                           const CS_T *restrict g, CS_T *restrict dx, ptrdiff_t len,
                                           CS_T m, CS_T iv)
 {
-    double a[CS_LANES], c[CS_LANES];
+    double pa[CS_LANES], pc[CS_LANES];
     ptrdiff_t i;
     int k;
     CS_T A, B;
-    for (k = 0; k < CS_LANES; k++) a[k] = c[k] = 0.0;
-    for (i = 0; i + CS_LANES <= len; i += CS_LANES)
-        for (k = 0; k < CS_LANES; k++) {
-            CS_T xh = (x[i + k] - m) * iv, dxh = dy[i + k] * g[i + k];
-            a[k] += (double)dxh;
-            c[k] += (double)dxh * (double)xh;
-        }
-    for (k = 0; i + k < len; k++) {
-        CS_T xh = (x[i + k] - m) * iv, dxh = dy[i + k] * g[i + k];
-        a[k] += (double)dxh;
-        c[k] += (double)dxh * (double)xh;
-    }
-    A = (CS_T)(cs_sum_lanes_d(a) / (double)len);
-    B = (CS_T)(cs_sum_lanes_d(c) / (double)len);
+    for (k = 0; k < CS_LANES; k++) pa[k] = pc[k] = 0.0;
+    CS_F(cs_nrm_grad_runs)(x, dy, g, 1, 0, len, m, iv, pa, pc);
+    A = (CS_T)(cs_sum_lanes_d(pa) / (double)len);
+    B = (CS_T)(cs_sum_lanes_d(pc) / (double)len);
     for (i = 0; i < len; i++) dx[i] = iv * ((dy[i] * g[i] - A) - ((x[i] - m) * iv) * B);
 }
 
