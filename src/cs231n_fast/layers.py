@@ -322,8 +322,29 @@ def _norm_params(gamma, beta, shape, why):
     return gamma, beta
 
 
+def _norm_eps(params, name):
+    """``params['eps']`` (default 1e-5) validated: a plain float in (0, inf) passes at once (the
+    common case, per call of a training loop), anything else goes through ``_eps``."""
+    if type(params) is dict:
+        eps = params.get("eps", 1e-5)
+        if type(eps) is float and 0.0 < eps < math.inf:
+            return eps
+    return _eps(params, name)
+
+
 def _bn_param(bn_param):
     """The train flag, eps and momentum of a ``bn_param`` dict, validated."""
+    if type(bn_param) is dict:  # fast path: plain values as the course passes them
+        mode, eps, momentum = bn_param.get("mode"), bn_param.get("eps", 1e-5), bn_param.get("momentum", 0.9)
+        if (
+            type(mode) is str
+            and (mode == "train" or mode == "test")
+            and type(eps) is float
+            and 0.0 < eps < math.inf
+            and type(momentum) is float
+            and 0.0 <= momentum <= 1.0
+        ):
+            return mode == "train", eps, momentum
     train = _mode(bn_param, "bn_param") == "train"
     eps = _eps(bn_param, "bn_param")
     momentum = real_number("bn_param['momentum']", bn_param.get("momentum", 0.9), 0.0, 1.0)
@@ -487,7 +508,7 @@ def layernorm_forward(x, gamma, beta, ln_param):
     cache : LayerCache
         For ``layernorm_backward``.
     """
-    eps = _eps(ln_param, "ln_param")
+    eps = _norm_eps(ln_param, "ln_param")
     x = _matrix(x, "(N, D)")
     gamma, beta = _norm_params(gamma, beta, (x.shape[1],), "(D,), one per feature of x")
     out, cache = _norm._ln_forward(x, gamma, beta, eps, None)
@@ -702,7 +723,7 @@ def spatial_groupnorm_forward(x, gamma, beta, G, gn_param):
     ValueError
         Also if ``G`` is not a positive divisor of C.
     """
-    eps = _eps(gn_param, "gn_param")
+    eps = _norm_eps(gn_param, "gn_param")
     x = _images(x)
     n, c = x.shape[:2]
     G = v.positive_int("G", G)

@@ -15,7 +15,7 @@ import numpy as np
 
 from .._cache import NormCache
 from .._ext import norm as _k
-from .._memory import empty
+from .._memory import POOL_MIN_BYTES, empty as _pool_empty
 from .._threads import work_threads
 from .._validation import as_array, check_ndim, check_nonempty, check_shape, positive_int, real_number
 
@@ -33,6 +33,11 @@ __all__ = [
 _MODES = ("train", "test")
 _F32 = np.dtype(np.float32)
 _F64 = np.dtype(np.float64)
+
+def empty(shape, dtype, nbytes):
+    """An output array: from the memory pool when large (``nbytes``), else ``numpy.empty``."""
+    return np.empty(shape, dtype) if nbytes < POOL_MIN_BYTES else _pool_empty(shape, dtype)
+
 
 def _dtype(*arrays):
     for a in arrays:
@@ -97,16 +102,16 @@ def _bn_forward(kind, x, gamma, beta, running_mean, running_var, train, eps, mom
     beta = np.ascontiguousarray(beta, dtype)
     running_mean = _running(running_mean, names[0], c, dtype)
     running_var = _running(running_var, names[1], c, dtype)
-    out = empty(shape, dtype)
-    ivar = np.empty(c, dtype)
+    out = empty(shape, dtype, x.nbytes)
     nt = work_threads(n_threads, x.size)
     x3, out3 = x.reshape(n, c, l), out.reshape(n, c, l)
     if train:
-        mean, var = np.empty(c, dtype), np.empty(c, dtype)
-        new_mean, new_var = np.empty(c, dtype), np.empty(c, dtype)
+        # Five (C,) results as rows of one allocation (rows never overlap).
+        ivar, mean, var, new_mean, new_var = np.empty((5, c), dtype)
         _k.bn_train_forward(x3, gamma, beta, running_mean, running_var, out3, mean, var, ivar,
                             new_mean, new_var, eps, momentum, nt)
     else:
+        ivar = np.empty(c, dtype)
         _k.bn_test_forward(x3, gamma, beta, running_mean, running_var, out3, ivar, eps, nt)
         mean, var = running_mean, running_var
         new_mean, new_var = running_mean, running_var
@@ -127,9 +132,13 @@ def _cache_args(dout, cache, kind, layout):
     x = cache.x
     if not isinstance(x, np.ndarray) or x.shape != cache.out_shape:
         raise ValueError(f"cache is not the one {kind}_forward returned: its x does not have shape {cache.out_shape}")
+    for a in (cache.gamma, cache.mean, cache.ivar):
+        if not isinstance(a, np.ndarray) or a.dtype != x.dtype or not a.flags.c_contiguous or not x.flags.c_contiguous:
+            raise ValueError(f"cache is not the one {kind}_forward returned: its arrays must be contiguous in x's dtype")
     dtype = _dtype(dout, x)
-    arrays = [np.ascontiguousarray(a, dtype) for a in (dout, x, cache.gamma, cache.mean, cache.ivar)]
-    return arrays
+    if dtype == x.dtype:  # the forward's arrays are contiguous in its dtype already
+        return np.ascontiguousarray(dout, dtype), x, cache.gamma, cache.mean, cache.ivar
+    return [np.ascontiguousarray(a, dtype) for a in (dout, x, cache.gamma, cache.mean, cache.ivar)]
 
 
 def _bn_backward(kind, dout, cache, n_threads, layout):
@@ -139,7 +148,7 @@ def _bn_backward(kind, dout, cache, n_threads, layout):
     l = x.size // (n * c)
     if gamma.shape != (c,) or mean.shape != (c,) or ivar.shape != (c,):
         raise ValueError(f"cache is not the one {kind}_forward returned: its gamma, mean and ivar must have shape ({c},)")
-    dx = empty(shape, x.dtype)
+    dx = empty(shape, x.dtype, x.nbytes)
     dgamma, dbeta = np.empty(c, x.dtype), np.empty(c, x.dtype)
     nt = work_threads(n_threads, x.size)
     _k.bn_backward(x.reshape(n, c, l), dout.reshape(n, c, l), gamma, mean, ivar, dx.reshape(n, c, l),
@@ -236,7 +245,7 @@ def _ln_forward(x, gamma, beta, eps, n_threads):
     x = np.ascontiguousarray(x, dtype)
     gamma = np.ascontiguousarray(gamma, dtype)
     beta = np.ascontiguousarray(beta, dtype)
-    out = empty((n, d), dtype)
+    out = empty((n, d), dtype, x.nbytes)
     mean, ivar = np.empty(n, dtype), np.empty(n, dtype)
     nt = work_threads(n_threads, x.size)
     _k.ln_forward(x, gamma, beta, out, mean, ivar, eps, nt)
@@ -281,7 +290,7 @@ def layernorm_backward(dout, cache, *, n_threads=None):
     n, d = x.shape
     if gamma.shape != (d,) or mean.shape != (n,) or ivar.shape != (n,):
         raise ValueError("cache is not the one layernorm_forward returned: its gamma, mean or ivar has the wrong shape")
-    dx = empty((n, d), x.dtype)
+    dx = empty((n, d), x.dtype, x.nbytes)
     dgamma, dbeta = np.empty(d, x.dtype), np.empty(d, x.dtype)
     nt = work_threads(n_threads, x.size)
     _k.ln_backward(x, dout, gamma, mean, ivar, dx, dgamma, dbeta, nt)
@@ -306,7 +315,7 @@ def _gn_forward(x, gamma, beta, G, eps, n_threads):
     x = np.ascontiguousarray(x, dtype)
     gamma_c = np.ascontiguousarray(gamma, dtype).reshape(c)
     beta_c = np.ascontiguousarray(beta, dtype).reshape(c)
-    out = empty(shape, dtype)
+    out = empty(shape, dtype, x.nbytes)
     mean, ivar = np.empty(n * G, dtype), np.empty(n * G, dtype)
     nt = work_threads(n_threads, x.size)
     _k.gn_forward(x.reshape(n, c, l), gamma_c, beta_c, out.reshape(n, c, l), mean, ivar, G, eps, nt)
@@ -368,7 +377,7 @@ def spatial_groupnorm_backward(dout, cache, *, n_threads=None):
             or ivar.shape != (n * G,):
         raise ValueError("cache is not the one spatial_groupnorm_forward returned: its groups, gamma, mean or "
                          "ivar disagree with x")
-    dx = empty(shape, x.dtype)
+    dx = empty(shape, x.dtype, x.nbytes)
     dgamma, dbeta = np.empty(c, x.dtype), np.empty(c, x.dtype)
     sums = np.empty((n, c, 2), np.float64)
     nt = work_threads(n_threads, x.size)
