@@ -159,14 +159,6 @@ def _cast(dtype, *arrays):
     return tuple(a.astype(dtype, copy=False) for a in arrays)
 
 
-def _scale_shift_args(x, gamma, beta, shape, why):
-    """Check ``gamma`` and ``beta`` have ``shape``; return x, gamma, beta in their compute dtype."""
-    gamma, beta = v.as_array("gamma", gamma), v.as_array("beta", beta)
-    v.check_shape("gamma", gamma, shape, why)
-    v.check_shape("beta", beta, shape, why)
-    return _cast(v.result_dtype(x, gamma, beta), x, gamma, beta)
-
-
 def _backward_args(dout, cache, producer, layout=None):
     """Validate ``dout`` against a ``cache`` made by ``producer``.
 
