@@ -50,6 +50,33 @@ def fingerprint():
             out.update({f"{kind}_{name}_{i}": v for i, v in enumerate((y,) + tuple(grads))})
         z = np.concatenate([np.linspace(-120, 120, 2001), [0.0, -0.0, np.inf, -np.inf]]).astype(dtype)
         out[f"sigmoid_{name}"] = rnn.sigmoid(z)
+        from cs231n_fast.ops import norm
+
+        # Shapes ragged against every vector width and the 16 lanes; (N, D) with D > 64 spans
+        # several column blocks.
+        for i, shape in enumerate([(37, 150), (5, 7, 9, 11), (3, 4, 1, 1)]):
+            c = shape[1]
+            x = (3 * rng.standard_normal(shape) + 2).astype(dtype)
+            g, b = rng.standard_normal(c).astype(dtype), rng.standard_normal(c).astype(dtype)
+            rm, rv = rng.standard_normal(c).astype(dtype), rng.uniform(0.5, 2, c).astype(dtype)
+            fwd = norm.batchnorm_forward if len(shape) == 2 else norm.spatial_batchnorm_forward
+            bwd = norm.batchnorm_backward if len(shape) == 2 else norm.spatial_batchnorm_backward
+            dy = rng.standard_normal(shape).astype(dtype)
+            for mode in ("train", "test"):
+                y, m, v, cache = fwd(x, g, b, rm, rv, mode=mode, momentum=0.8)
+                res = (y, m, v) + tuple(bwd(dy, cache))
+                out.update({f"norm_bn{i}_{mode}_{name}_{k}": r for k, r in enumerate(res)})
+        x = (2 * rng.standard_normal((13, 83)) - 1).astype(dtype)
+        g, b = rng.standard_normal(83).astype(dtype), rng.standard_normal(83).astype(dtype)
+        y, cache = norm.layernorm_forward(x, g, b)
+        res = (y,) + tuple(norm.layernorm_backward(rng.standard_normal(x.shape).astype(dtype), cache))
+        out.update({f"norm_ln_{name}_{k}": r for k, r in enumerate(res)})
+        x = (2 * rng.standard_normal((3, 6, 7, 5)) + 1).astype(dtype)
+        g, b = rng.standard_normal((1, 6, 1, 1)).astype(dtype), rng.standard_normal((1, 6, 1, 1)).astype(dtype)
+        y, cache = norm.spatial_groupnorm_forward(x, g, b, 3)
+        res = (y,) + tuple(norm.spatial_groupnorm_backward(rng.standard_normal(x.shape).astype(dtype), cache))
+        out.update({f"norm_gn_{name}_{k}": r for k, r in enumerate(res)})
+
         # optim: the six fused update rules over two chunks and a ragged tail (5 * 8192 - 3)
         from cs231n_fast.ops import optim as opt
 

@@ -21,6 +21,7 @@ _EXT_MODULES = (
     "losses",
     "embedding",
     "optim",
+    "norm",
 )
 
 try:

@@ -216,3 +216,32 @@ class AffineCache:
             f"AffineCache({self.producer}, x={self.x_shape}, w={self.w.shape}, "
             f"dtype={self.x.dtype})"
         )
+# --- normalisation layers ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, repr=False, slots=True)
+class NormCache:
+    """What a normalisation backward needs (``ops.norm`` and ``reference.norm``).
+
+    ``kind`` is the forward's name ("batchnorm", "spatial_batchnorm", "layernorm",
+    "spatial_groupnorm"); ``x`` its input (contiguous, compute dtype); ``mean`` and ``ivar`` the
+    statistics it normalised with, ``ivar = 1 / sqrt(var + eps)`` (per feature or channel for
+    batch normalisation, per row for layer normalisation, (N * G,) per group for group
+    normalisation). ``xhat = (x - mean) * ivar`` is recomputed by the backward, not stored.
+    ``batch_stats`` is false for batch normalisation in test mode (the statistics are then
+    constants). ``groups`` is G (group normalisation) or 0.
+    """
+
+    kind: str
+    x: np.ndarray
+    gamma: np.ndarray
+    mean: np.ndarray
+    var: np.ndarray
+    ivar: np.ndarray
+    eps: float
+    batch_stats: bool
+    groups: int
+    out_shape: tuple
+
+    def __repr__(self):
+        return f"NormCache({self.kind}, x={self.x.shape}, dtype={self.x.dtype})"

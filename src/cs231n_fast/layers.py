@@ -16,9 +16,10 @@ Everything is vectorised NumPy. Differences from the course, all in the user's f
   ``ValueError`` naming it; ``dout`` must have the shape of the forward output.
 * Caches are :class:`LayerCache` objects rather than tuples: pass them back unchanged. Like the
   course's tuples they refer to the forward call's inputs when no cast was needed.
-* Normalisation statistics are computed in two passes (mean, then the mean of squared
-  deviations) in the compute dtype. Batch normalisation can also be back-propagated in test
-  mode (running statistics are then constants).
+* The normalisation layers run on compiled kernels (:mod:`cs231n_fast.ops.norm`): statistics in
+  two passes (mean, then the mean of squared deviations) accumulated in float64, results
+  bitwise identical for any thread count. Batch normalisation can also be back-propagated in
+  test mode (running statistics are then constants).
 * Inputs are never written to and outputs are fresh arrays (``dropout_forward`` in test mode
   returns a copy of ``x`` where the course returns ``x`` itself). The only state changed is
   the course's: the running statistics in ``bn_param``.
@@ -36,6 +37,7 @@ from .fast_layers import _get
 from .ops import activations as _act
 from .ops import linear as _linear
 from .ops import losses as _losses
+from .ops import norm as _norm
 from .reference.naive import (
     conv_backward_naive,
     conv_forward_naive,
@@ -158,14 +160,6 @@ def _cast(dtype, *arrays):
     return tuple(a.astype(dtype, copy=False) for a in arrays)
 
 
-def _scale_shift_args(x, gamma, beta, shape, why):
-    """Check ``gamma`` and ``beta`` have ``shape``; return x, gamma, beta in their compute dtype."""
-    gamma, beta = v.as_array("gamma", gamma), v.as_array("beta", beta)
-    v.check_shape("gamma", gamma, shape, why)
-    v.check_shape("beta", beta, shape, why)
-    return _cast(v.result_dtype(x, gamma, beta), x, gamma, beta)
-
-
 def _backward_args(dout, cache, producer, layout=None):
     """Validate ``dout`` against a ``cache`` made by ``producer``.
 
@@ -184,50 +178,6 @@ def _backward_args(dout, cache, producer, layout=None):
         for key, val in cache.saved.items()
     }
     return dout.astype(dtype, copy=False), saved
-
-
-# --- shared arithmetic --------------------------------------------------------------------------
-
-
-def _standardize(x, axis, eps):
-    """Two-pass statistics over ``axis`` (kept as size-1 dims).
-
-    Returns ``(mean, var, ivar, xhat)`` with the biased variance, ``ivar = 1 / sqrt(var + eps)``
-    and ``xhat = (x - mean) * ivar``, all in ``x``'s dtype.
-    """
-    mean = x.mean(axis=axis, keepdims=True)
-    xmu = x - mean
-    var = np.mean(xmu * xmu, axis=axis, keepdims=True)
-    ivar = 1 / np.sqrt(var + eps)
-    return mean, var, ivar, xmu * ivar
-
-
-def _standardize_backward(dxhat, xhat, ivar, axis):
-    """Gradient through ``xhat = (x - mean(x)) / sqrt(var(x) + eps)`` over ``axis``, closed form:
-    ``dx = ivar * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))``."""
-    return ivar * (
-        dxhat
-        - dxhat.mean(axis=axis, keepdims=True)
-        - xhat * np.mean(dxhat * xhat, axis=axis, keepdims=True)
-    )
-
-
-def _scale_shift_backward(dout, xhat, gamma, axis, keepdims=False):
-    """Gradients through ``out = gamma * xhat + beta``: ``(dxhat, dgamma, dbeta)``."""
-    dgamma = np.sum(dout * xhat, axis=axis, keepdims=keepdims)
-    dbeta = np.sum(dout, axis=axis, keepdims=keepdims)
-    return dout * gamma, dgamma, dbeta
-
-
-def _channels_last(a):
-    """(N, C, H, W) -> (N * H * W, C), a new C-contiguous array."""
-    return a.transpose(0, 2, 3, 1).reshape(-1, a.shape[1])
-
-
-def _channels_first(a, shape):
-    """Inverse of :func:`_channels_last` for the (N, C, H, W) ``shape``."""
-    n, c, h, w = shape
-    return np.ascontiguousarray(a.reshape(n, h, w, c).transpose(0, 3, 1, 2))
 
 
 # --- affine and ReLU ----------------------------------------------------------------------------
@@ -357,14 +307,78 @@ def relu_backward(dout, cache):
 # --- batch and layer normalisation --------------------------------------------------------------
 
 
-def _running_stat(bn_param, key, d, dtype):
-    """``bn_param[key]`` checked to be (D,) and cast to ``dtype``, or zeros if absent."""
-    if key not in bn_param:
-        return np.zeros(d, dtype=dtype)
+def _running_stat(bn_param, key, d):
+    """``bn_param[key]`` checked to be (D,), or None if absent (the op starts it at zeros)."""
+    stat = bn_param.get(key)
+    if stat is None:
+        return None
     name = f"bn_param['{key}']"
-    stat = v.as_array(name, bn_param[key])
-    v.check_shape(name, stat, (d,), "(D,), one per feature of x")
-    return stat.astype(dtype, copy=False)
+    stat = v.as_array(name, stat)
+    if stat.shape != (d,):
+        v.check_shape(name, stat, (d,), "(D,), one per feature of x")
+    return stat
+
+
+def _norm_params(gamma, beta, shape, why):
+    """``gamma`` and ``beta`` as arrays checked to have ``shape``."""
+    gamma, beta = v.as_array("gamma", gamma), v.as_array("beta", beta)
+    if gamma.shape != shape:
+        v.check_shape("gamma", gamma, shape, why)
+    if beta.shape != shape:
+        v.check_shape("beta", beta, shape, why)
+    return gamma, beta
+
+
+def _norm_eps(params, name):
+    """``params['eps']`` (default 1e-5) validated: a plain float in (0, inf) passes at once (the
+    common case, per call of a training loop), anything else goes through ``_eps``."""
+    if type(params) is dict:
+        eps = params.get("eps", 1e-5)
+        if type(eps) is float and 0.0 < eps < math.inf:
+            return eps
+    return _eps(params, name)
+
+
+def _bn_param(bn_param):
+    """The train flag, eps and momentum of a ``bn_param`` dict, validated."""
+    if type(bn_param) is dict:  # fast path: plain values as the course passes them
+        mode, eps, momentum = bn_param.get("mode"), bn_param.get("eps", 1e-5), bn_param.get("momentum", 0.9)
+        if (
+            type(mode) is str
+            and (mode == "train" or mode == "test")
+            and type(eps) is float
+            and 0.0 < eps < math.inf
+            and type(momentum) is float
+            and 0.0 <= momentum <= 1.0
+        ):
+            return mode == "train", eps, momentum
+    train = _mode(bn_param, "bn_param") == "train"
+    eps = _eps(bn_param, "bn_param")
+    momentum = real_number("bn_param['momentum']", bn_param.get("momentum", 0.9), 0.0, 1.0)
+    return train, eps, momentum
+
+
+def _batchnorm(producer, kind, x, gamma, beta, bn_param, why):
+    """A validated (spatial) batchnorm forward through ``ops.norm``; updates ``bn_param``."""
+    train, eps, momentum = _bn_param(bn_param)
+    c = x.shape[1]
+    gamma, beta = _norm_params(gamma, beta, (c,), why)
+    running_mean = _running_stat(bn_param, "running_mean", c)
+    running_var = _running_stat(bn_param, "running_var", c)
+    out, running_mean, running_var, cache = _norm._bn_forward(
+        kind, x, gamma, beta, running_mean, running_var, train, eps, momentum, None
+    )
+    bn_param["running_mean"] = running_mean
+    bn_param["running_var"] = running_var
+    return out, LayerCache(producer, out.shape, out.dtype, {"norm": cache})
+
+
+def _norm_cache(dout, cache, producer, layout):
+    """The ``ops.norm`` cache inside a LayerCache made by ``producer`` (else the course's errors)."""
+    if type(cache) is LayerCache and cache.producer == producer and "norm" in cache.saved:
+        return cache.saved["norm"]
+    _backward_args(dout, cache, producer, layout)  # raises for a cache of another layer
+    raise TypeError(f"cache must be the cache returned by {producer}; got one without its statistics")
 
 
 def batchnorm_forward(x, gamma, beta, bn_param):
@@ -425,72 +439,18 @@ def batchnorm_forward(x, gamma, beta, bn_param):
         is not (D,), 'mode' is missing or neither 'train' nor 'test', or eps/momentum are out
         of range.
     """
-    mode = _mode(bn_param, "bn_param")
-    eps = _eps(bn_param, "bn_param")
-    momentum = real_number("bn_param['momentum']", bn_param.get("momentum", 0.9), 0.0, 1.0)
     x = _matrix(x, "(N, D)")
-    d = x.shape[1]
-    x, gamma, beta = _scale_shift_args(x, gamma, beta, (d,), "(D,), one per feature of x")
-    running_mean = _running_stat(bn_param, "running_mean", d, x.dtype)
-    running_var = _running_stat(bn_param, "running_var", d, x.dtype)
-
-    if mode == "train":
-        mean, var, ivar, xhat = _standardize(x, 0, eps)
-        running_mean = momentum * running_mean + (1 - momentum) * mean[0]
-        running_var = momentum * running_var + (1 - momentum) * var[0]
-    else:
-        mean, var = running_mean, running_var
-        ivar = 1 / np.sqrt(running_var + eps)
-        xhat = (x - running_mean) * ivar
-    out = gamma * xhat + beta
-
-    bn_param["running_mean"] = running_mean
-    bn_param["running_var"] = running_var
-    saved = {
-        "x": x, "gamma": gamma, "mean": mean, "var": var, "ivar": ivar, "xhat": xhat, "eps": eps,
-        "batch_stats": mode == "train",  # False: the statistics are constants (test mode)
-    }  # fmt: skip
-    return out, LayerCache("batchnorm_forward", out.shape, out.dtype, saved)
-
-
-def _batchnorm_graph_dx(dxhat, s):
-    """dx through the batch statistics, walking the forward's graph backwards node by node.
-
-    Forward: xmu = x - mean, sq = xmu ** 2, var = mean(sq), std = sqrt(var + eps),
-    ivar = 1 / std, xhat = xmu * ivar.
-    """
-    n = dxhat.shape[0]
-    xmu = s["x"] - s["mean"]
-    std = np.sqrt(s["var"] + s["eps"])
-    divar = np.sum(dxhat * xmu, axis=0, keepdims=True)
-    dxmu = dxhat * s["ivar"]  # the direct path xhat <- xmu
-    dstd = -divar / (std * std)
-    dvar = 0.5 * dstd / std
-    dsq = dvar / n  # the same for every sample
-    dxmu = dxmu + 2 * xmu * dsq  # the path xmu <- sq <- var
-    dmean = -np.sum(dxmu, axis=0, keepdims=True)
-    return dxmu + dmean / n
-
-
-def _batchnorm_alt_dx(dxhat, s):
-    return _standardize_backward(dxhat, s["xhat"], s["ivar"], axis=0)
-
-
-def _batchnorm_backward(dout, cache, batch_stats_dx):
-    dout, s = _backward_args(dout, cache, "batchnorm_forward", "(N, D)")
-    dxhat, dgamma, dbeta = _scale_shift_backward(dout, s["xhat"], s["gamma"], axis=0)
-    if s["batch_stats"]:
-        dx = batch_stats_dx(dxhat, s)
-    else:  # test mode: the running statistics are constants
-        dx = dxhat * s["ivar"]
-    return dx, dgamma, dbeta
+    return _batchnorm("batchnorm_forward", "batchnorm", x, gamma, beta, bn_param, "(D,), one per feature of x")
 
 
 def batchnorm_backward(dout, cache):
     """Backward pass for batch normalization.
 
-    Computed by walking the computational graph of batch normalization backwards, one node at
-    a time.
+    The course computes it by walking the computational graph of batch normalization
+    backwards, one node at a time. The gradients are the same as those of the simplified
+    expression, so here both backward functions run the compiled closed form
+    (``ops.norm.batchnorm_backward``); the graph walk is kept as
+    ``reference.norm.batchnorm_backward_graph``, against which the tests check it.
 
     Parameters
     ----------
@@ -509,7 +469,7 @@ def batchnorm_backward(dout, cache):
     dbeta : ndarray of shape (D,)
         Gradient with respect to shift parameter beta.
     """
-    return _batchnorm_backward(dout, cache, _batchnorm_graph_dx)
+    return _norm._bn_backward("batchnorm", dout, _norm_cache(dout, cache, "batchnorm_forward", "(N, D)"), None, "(N, D)")
 
 
 def batchnorm_backward_alt(dout, cache):
@@ -520,9 +480,10 @@ def batchnorm_backward_alt(dout, cache):
         dx = ivar / N * (N * dxhat - sum(dxhat) - xhat * sum(dxhat * xhat))
 
     with ``dxhat = dout * gamma`` and ``ivar = 1 / sqrt(var + eps)``. Inputs and outputs are
-    the same as ``batchnorm_backward``.
+    the same as ``batchnorm_backward``. One compiled pass computes the sums (in float64), a
+    second dx; ``xhat`` is recomputed from the cached mean and ivar.
     """
-    return _batchnorm_backward(dout, cache, _batchnorm_alt_dx)
+    return _norm._bn_backward("batchnorm", dout, _norm_cache(dout, cache, "batchnorm_forward", "(N, D)"), None, "(N, D)")
 
 
 def layernorm_forward(x, gamma, beta, ln_param):
@@ -554,13 +515,11 @@ def layernorm_forward(x, gamma, beta, ln_param):
     cache : LayerCache
         For ``layernorm_backward``.
     """
-    eps = _eps(ln_param, "ln_param")
+    eps = _norm_eps(ln_param, "ln_param")
     x = _matrix(x, "(N, D)")
-    x, gamma, beta = _scale_shift_args(x, gamma, beta, (x.shape[1],), "(D,), one per feature of x")
-    _, _, ivar, xhat = _standardize(x, 1, eps)
-    out = gamma * xhat + beta
-    saved = {"gamma": gamma, "ivar": ivar, "xhat": xhat}
-    return out, LayerCache("layernorm_forward", out.shape, out.dtype, saved)
+    gamma, beta = _norm_params(gamma, beta, (x.shape[1],), "(D,), one per feature of x")
+    out, cache = _norm._ln_forward(x, gamma, beta, eps, None)
+    return out, LayerCache("layernorm_forward", out.shape, out.dtype, {"norm": cache})
 
 
 def layernorm_backward(dout, cache):
@@ -582,9 +541,7 @@ def layernorm_backward(dout, cache):
     dbeta : ndarray of shape (D,)
         Gradient with respect to shift parameter beta.
     """
-    dout, s = _backward_args(dout, cache, "layernorm_forward", "(N, D)")
-    dxhat, dgamma, dbeta = _scale_shift_backward(dout, s["xhat"], s["gamma"], axis=0)
-    return _standardize_backward(dxhat, s["xhat"], s["ivar"], axis=1), dgamma, dbeta
+    return _norm.layernorm_backward(dout, _norm_cache(dout, cache, "layernorm_forward", "(N, D)"))
 
 
 # --- dropout ------------------------------------------------------------------------------------
@@ -722,10 +679,9 @@ def spatial_batchnorm_forward(x, gamma, beta, bn_param):
         For ``spatial_batchnorm_backward``.
     """
     x = _images(x)
-    _scale_shift_args(x, gamma, beta, (x.shape[1],), "(C,), one per channel of x")  # words errors
-    out, bn_cache = batchnorm_forward(_channels_last(x), gamma, beta, bn_param)
-    out = _channels_first(out, x.shape)
-    return out, LayerCache("spatial_batchnorm_forward", out.shape, out.dtype, {"bn": bn_cache})
+    return _batchnorm(
+        "spatial_batchnorm_forward", "spatial_batchnorm", x, gamma, beta, bn_param, "(C,), one per channel of x"
+    )
 
 
 def spatial_batchnorm_backward(dout, cache):
@@ -747,9 +703,8 @@ def spatial_batchnorm_backward(dout, cache):
     dbeta : ndarray of shape (C,)
         Gradient with respect to shift parameter.
     """
-    dout, s = _backward_args(dout, cache, "spatial_batchnorm_forward", "(N, C, H, W)")
-    dx, dgamma, dbeta = batchnorm_backward_alt(_channels_last(dout), s["bn"])
-    return _channels_first(dx, dout.shape), dgamma, dbeta
+    norm_cache = _norm_cache(dout, cache, "spatial_batchnorm_forward", "(N, C, H, W)")
+    return _norm._bn_backward("spatial_batchnorm", dout, norm_cache, None, "(N, C, H, W)")
 
 
 def spatial_groupnorm_forward(x, gamma, beta, G, gn_param):
@@ -786,18 +741,15 @@ def spatial_groupnorm_forward(x, gamma, beta, G, gn_param):
     ValueError
         Also if ``G`` is not a positive divisor of C.
     """
-    eps = _eps(gn_param, "gn_param")
+    eps = _norm_eps(gn_param, "gn_param")
     x = _images(x)
     n, c = x.shape[:2]
     G = v.positive_int("G", G)
     if c % G:
         raise ValueError(f"G must divide the number of channels C = {c} of x {x.shape}; got G = {G}")
-    x, gamma, beta = _scale_shift_args(x, gamma, beta, (1, c, 1, 1), "(1, C, 1, 1), one per channel of x")
-    _, _, ivar, xhat = _standardize(x.reshape(n, G, -1), 2, eps)
-    xhat = xhat.reshape(x.shape)
-    out = gamma * xhat + beta
-    saved = {"gamma": gamma, "ivar": ivar, "xhat": xhat}
-    return out, LayerCache("spatial_groupnorm_forward", out.shape, out.dtype, saved)
+    gamma, beta = _norm_params(gamma, beta, (1, c, 1, 1), "(1, C, 1, 1), one per channel of x")
+    out, cache = _norm._gn_forward(x, gamma, beta, G, eps, None)
+    return out, LayerCache("spatial_groupnorm_forward", out.shape, out.dtype, {"norm": cache})
 
 
 def spatial_groupnorm_backward(dout, cache):
@@ -819,12 +771,8 @@ def spatial_groupnorm_backward(dout, cache):
     dbeta : ndarray of shape (1, C, 1, 1)
         Gradient with respect to shift parameter.
     """
-    dout, s = _backward_args(dout, cache, "spatial_groupnorm_forward", "(N, C, H, W)")
-    xhat, ivar = s["xhat"], s["ivar"]
-    dxhat, dgamma, dbeta = _scale_shift_backward(dout, xhat, s["gamma"], axis=(0, 2, 3), keepdims=True)
-    groups = ivar.shape[:2]  # (N, G)
-    dx = _standardize_backward(dxhat.reshape(*groups, -1), xhat.reshape(*groups, -1), ivar, axis=2)
-    return dx.reshape(dout.shape), dgamma, dbeta
+    norm_cache = _norm_cache(dout, cache, "spatial_groupnorm_forward", "(N, C, H, W)")
+    return _norm.spatial_groupnorm_backward(dout, norm_cache)
 
 
 # --- losses -------------------------------------------------------------------------------------
