@@ -169,8 +169,12 @@ def conv_backward(const floating[:, :, :, ::1] x,     # IN  (n, c, h, w)
                   floating[:, :, ::1] dcols_buf,       # SCRATCH (n_threads, c*kh*kw, oh*ow)
                   floating[:, :, ::1] pads,            # SCRATCH (n_threads, 2, (h+2ph)*(w+2pw)), zeroed
                   Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw,
-                  Py_ssize_t ph, Py_ssize_t pw, int n_threads):
+                  Py_ssize_t ph, Py_ssize_t pw, int n_threads, bint need_dx=True):
     """Gradients of ``conv_forward``.
+
+    With ``need_dx`` false, ``dx`` and ``dcols_buf`` are not touched (the caller may pass
+    1-element dummies) and the ``w^T @ dout`` GEMM and col2im are skipped; dw and db are
+    computed by exactly the same operations, so they are bitwise those of the full path.
 
     Images are split into ``n_chunks = dwb_part.shape[0]`` consecutive chunks of equal size
     (the last may be shorter); chunks are distributed statically over threads. For each image
@@ -212,6 +216,8 @@ def conv_backward(const floating[:, :, :, ::1] x,     # IN  (n, c, h, w)
                     # beta = 0 for the chunk's first image: no separate zeroing pass.
                     gemm(c"N", c"T", f, ke, p, 1, d, p, cols, p,
                           0 if ni == ch * chunk else 1, part, ke)
+                    if not need_dx:
+                        continue
                     gemm(c"T", c"N", kk, p, f, 1, &wt[0, 0], kk, d, p, 0, dcols, p)
                     for ci in range(c):
                         _col2im_plane(dcols + ci * kh * kw * p, &dx[ni, ci, 0, 0], pout,

@@ -290,3 +290,19 @@ def test_im2col_col2im_bad_input():
         ops.col2im(cols, (2, 3, 5), 3, 3, 1, 1)
     with pytest.raises(TypeError, match="x_shape must be a tuple of 4 positive ints"):
         ops.col2im(cols, (2, 3, 5, 5.0), 3, 3, 1, 1)
+
+
+@pytest.mark.parametrize("xs, ws, stride, pad", CASES, ids=IDS)
+def test_conv_backward_need_dx_false_bitwise(rng, dtype, xs, ws, stride, pad):
+    x, w, b = _inputs(rng, xs, ws, dtype)
+    out, cache = ops.conv_forward(x, w, b, stride, pad)
+    dout = rng.standard_normal(out.shape).astype(dtype)
+    dx, dw, db = ops.conv_backward(dout, cache)
+    for nt in (1, 2, 3):
+        none, dw2, db2 = ops.conv_backward(dout, cache, n_threads=nt, need_dx=False)
+        assert none is None
+        np.testing.assert_array_equal(dw2, dw)
+        np.testing.assert_array_equal(db2, db)
+    rnone, rdw, rdb = reference.conv_backward(dout, cache, need_dx=False)
+    assert rnone is None
+    assert_matches_reference(dw, rdw.astype(np.float64), dtype, "dw")

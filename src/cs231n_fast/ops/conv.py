@@ -178,7 +178,7 @@ def conv_forward(x, w, b, stride=1, pad=0, *, n_threads=None):
     return out, cache
 
 
-def conv_backward(dout, cache, *, n_threads=None):
+def conv_backward(dout, cache, *, n_threads=None, need_dx=True):
     """Backward pass of :func:`conv_forward`.
 
     Parameters
@@ -189,10 +189,14 @@ def conv_backward(dout, cache, *, n_threads=None):
         From :func:`conv_forward` (or :func:`cs231n_fast.reference.conv_forward`).
     n_threads : int, optional
         Threads for the kernel; default OpenMP's current maximum.
+    need_dx : bool, default True
+        False skips the input gradient (the ``w^T @ dout`` GEMM and col2im), for a network's
+        first layer whose input needs no gradient; ``dx`` is then returned as ``None``. dw and
+        db are bitwise the same either way.
 
     Returns
     -------
-    dx : ndarray of shape (N, C, H, W)
+    dx : ndarray of shape (N, C, H, W), or None when ``need_dx`` is False
     dw : ndarray of shape (F, C, HH, WW)
     db : ndarray of shape (F,)
         float32 when the cached arrays and ``dout`` are float32, float64 otherwise.
@@ -220,14 +224,15 @@ def conv_backward(dout, cache, *, n_threads=None):
     chunk = -(-n // n_chunks)
     n_chunks = -(-n // chunk)
     nt = min(work_threads(n_threads, n * f * k * p), n_chunks)
-    dx = np.empty(x.shape, dtype=dtype)
+    need_dx = bool(need_dx)
+    dx = np.empty(x.shape if need_dx else (1, 1, 1, 1), dtype=dtype)
     dw = np.empty(w.shape, dtype=dtype)
     db = np.empty(f, dtype=dtype)
     dwb_part = np.empty((n_chunks, f, k + 1), dtype=dtype)
     cols = _cols_scratch(nt, k, p, dtype)
-    dcols = np.empty((nt, k, p), dtype=dtype)
+    dcols = np.empty((nt, k, p) if need_dx else (1, 1, 1), dtype=dtype)
     pads = _pad_scratch(nt * 2, x.shape, (ph, pw), dtype).reshape(nt, 2, -1)
     with blas_single_thread():
         _k.conv_backward(x, w.reshape(f, k), dout, dx, dw.reshape(f, k), db, dwb_part, cols,
-                         dcols, pads, kh, kw, sh, sw, ph, pw, nt)
-    return dx, dw, db
+                         dcols, pads, kh, kw, sh, sw, ph, pw, nt, need_dx)
+    return (dx if need_dx else None), dw, db
