@@ -28,6 +28,9 @@
 #include <string.h>
 #include "simd.h"
 
+/* Tiles per inner chunk: the temporaries stay in L1. */
+#define CS_WINO_CH 64
+
 #define CS_WINO_TEMPLATE(T, SFX)                                                                 \
 /* Copy plane src (h, w) into the zeroed buffer pad of (hp, wp) at offset (ph, pw), clipped.  */ \
 static void cs_wino_pad_##SFX(const T *src, ptrdiff_t h, ptrdiff_t w, ptrdiff_t ph,            \
@@ -43,31 +46,37 @@ static void cs_wino_pad_##SFX(const T *src, ptrdiff_t h, ptrdiff_t w, ptrdiff_t 
 }                                                                                               \
                                                                                                 \
 /* V = B^T d B for every 4x4 tile (stride 2) of the padded plane pad ((2 th + 2) x wp).      */ \
+/* Two passes per tile row, each a simple loop the compiler vectorises: the row combinations  */ \
+/* of B^T over CS_WINO_CH tiles' columns into q (4 rows, contiguous), then the column         */ \
+/* combinations of B from q's even/odd columns into the 16 outputs.                           */ \
 CS_CLONES static void cs_wino_in_rows_##SFX(const T *restrict pad, ptrdiff_t wp, ptrdiff_t th,  \
                                             ptrdiff_t tw, T *restrict v, ptrdiff_t stride)      \
 {                                                                                               \
-    ptrdiff_t ty, tx;                                                                           \
+    T q[4][2 * CS_WINO_CH + 2];                                                                 \
+    ptrdiff_t ty, t0, tx, x, k, nt;                                                             \
     for (ty = 0; ty < th; ty++) {                                                               \
         const T *r0 = pad + 2 * ty * wp, *r1 = r0 + wp, *r2 = r1 + wp, *r3 = r2 + wp;          \
-        T *o = v + ty * tw;                                                                     \
-        for (tx = 0; tx < tw; tx++) {                                                           \
-            const ptrdiff_t c = 2 * tx;                                                         \
-            T a0 = r0[c] - r2[c], a1 = r0[c + 1] - r2[c + 1];                                   \
-            T a2 = r0[c + 2] - r2[c + 2], a3 = r0[c + 3] - r2[c + 3];                           \
-            T b0 = r1[c] + r2[c], b1 = r1[c + 1] + r2[c + 1];                                   \
-            T b2 = r1[c + 2] + r2[c + 2], b3 = r1[c + 3] + r2[c + 3];                           \
-            T e0 = r2[c] - r1[c], e1 = r2[c + 1] - r1[c + 1];                                   \
-            T e2 = r2[c + 2] - r1[c + 2], e3 = r2[c + 3] - r1[c + 3];                           \
-            T f0 = r1[c] - r3[c], f1 = r1[c + 1] - r3[c + 1];                                   \
-            T f2 = r1[c + 2] - r3[c + 2], f3 = r1[c + 3] - r3[c + 3];                           \
-            o[0 * stride + tx] = a0 - a2;  o[1 * stride + tx] = a1 + a2;                        \
-            o[2 * stride + tx] = a2 - a1;  o[3 * stride + tx] = a1 - a3;                        \
-            o[4 * stride + tx] = b0 - b2;  o[5 * stride + tx] = b1 + b2;                        \
-            o[6 * stride + tx] = b2 - b1;  o[7 * stride + tx] = b1 - b3;                        \
-            o[8 * stride + tx] = e0 - e2;  o[9 * stride + tx] = e1 + e2;                        \
-            o[10 * stride + tx] = e2 - e1; o[11 * stride + tx] = e1 - e3;                       \
-            o[12 * stride + tx] = f0 - f2; o[13 * stride + tx] = f1 + f2;                       \
-            o[14 * stride + tx] = f2 - f1; o[15 * stride + tx] = f1 - f3;                       \
+        for (t0 = 0; t0 < tw; t0 += CS_WINO_CH) {                                               \
+            const ptrdiff_t x0 = 2 * t0;                                                        \
+            nt = tw - t0 < CS_WINO_CH ? tw - t0 : CS_WINO_CH;                                   \
+            for (x = 0; x < 2 * nt + 2; x++) {                                                  \
+                q[0][x] = r0[x0 + x] - r2[x0 + x];                                              \
+                q[1][x] = r1[x0 + x] + r2[x0 + x];                                              \
+                q[2][x] = r2[x0 + x] - r1[x0 + x];                                              \
+                q[3][x] = r1[x0 + x] - r3[x0 + x];                                              \
+            }                                                                                   \
+            for (k = 0; k < 4; k++) {                                                           \
+                const T *restrict a = q[k];                                                     \
+                T *restrict o0 = v + (4 * k) * stride + ty * tw + t0;                           \
+                T *restrict o1 = o0 + stride, *restrict o2 = o1 + stride;                       \
+                T *restrict o3 = o2 + stride;                                                   \
+                for (tx = 0; tx < nt; tx++) {                                                   \
+                    o0[tx] = a[2 * tx] - a[2 * tx + 2];                                         \
+                    o1[tx] = a[2 * tx + 1] + a[2 * tx + 2];                                     \
+                    o2[tx] = a[2 * tx + 2] - a[2 * tx + 1];                                     \
+                    o3[tx] = a[2 * tx + 1] - a[2 * tx + 3];                                     \
+                }                                                                               \
+            }                                                                                   \
         }                                                                                       \
     }                                                                                           \
 }                                                                                               \
@@ -82,28 +91,36 @@ static void cs_wino_input_##SFX(const T *src, ptrdiff_t h, ptrdiff_t w, ptrdiff_
     cs_wino_in_rows_##SFX(pad, wp, th, tw, v, stride);                                          \
 }                                                                                               \
                                                                                                 \
-/* Y = A^T M A (+ bias) into the buffer y (2 th, 2 tw).                                       */ \
+/* Y = A^T M A (+ bias) into the buffer y (2 th, 2 tw): the column combinations of A^T into  */ \
+/* contiguous temporaries, then the row combinations stored interleaved.                      */ \
 CS_CLONES static void cs_wino_out_rows_##SFX(const T *restrict m, ptrdiff_t stride, T bias,     \
                                              ptrdiff_t th, ptrdiff_t tw, T *restrict y,         \
                                              ptrdiff_t wy)                                      \
 {                                                                                               \
-    ptrdiff_t ty, tx;                                                                           \
+    T s[8][CS_WINO_CH];                                                                         \
+    ptrdiff_t ty, t0, tx, j, nt;                                                                \
     for (ty = 0; ty < th; ty++) {                                                               \
-        const T *q = m + ty * tw;                                                               \
-        T *y0 = y + 2 * ty * wy, *y1 = y0 + wy;                                                 \
-        for (tx = 0; tx < tw; tx++) {                                                           \
-            T s00 = q[0 * stride + tx] + q[4 * stride + tx] + q[8 * stride + tx];               \
-            T s01 = q[1 * stride + tx] + q[5 * stride + tx] + q[9 * stride + tx];               \
-            T s02 = q[2 * stride + tx] + q[6 * stride + tx] + q[10 * stride + tx];              \
-            T s03 = q[3 * stride + tx] + q[7 * stride + tx] + q[11 * stride + tx];              \
-            T s10 = q[4 * stride + tx] - q[8 * stride + tx] - q[12 * stride + tx];              \
-            T s11 = q[5 * stride + tx] - q[9 * stride + tx] - q[13 * stride + tx];              \
-            T s12 = q[6 * stride + tx] - q[10 * stride + tx] - q[14 * stride + tx];             \
-            T s13 = q[7 * stride + tx] - q[11 * stride + tx] - q[15 * stride + tx];             \
-            y0[2 * tx] = s00 + s01 + s02 + bias;                                                \
-            y0[2 * tx + 1] = s01 - s02 - s03 + bias;                                            \
-            y1[2 * tx] = s10 + s11 + s12 + bias;                                                \
-            y1[2 * tx + 1] = s11 - s12 - s13 + bias;                                            \
+        for (t0 = 0; t0 < tw; t0 += CS_WINO_CH) {                                               \
+            const T *q = m + ty * tw + t0;                                                      \
+            T *restrict y0 = y + 2 * ty * wy + 2 * t0, *restrict y1 = y0 + wy;                  \
+            nt = tw - t0 < CS_WINO_CH ? tw - t0 : CS_WINO_CH;                                   \
+            for (j = 0; j < 4; j++) {                                                           \
+                const T *restrict q0 = q + j * stride, *restrict q1 = q0 + 4 * stride;          \
+                const T *restrict q2 = q1 + 4 * stride, *restrict q3 = q2 + 4 * stride;         \
+                T *restrict a = s[j], *restrict b = s[4 + j];                                   \
+                for (tx = 0; tx < nt; tx++) {                                                   \
+                    a[tx] = q0[tx] + q1[tx] + q2[tx];                                           \
+                    b[tx] = q1[tx] - q2[tx] - q3[tx];                                           \
+                }                                                                               \
+            }                                                                                   \
+            for (tx = 0; tx < nt; tx++) {                                                       \
+                y0[2 * tx] = s[0][tx] + s[1][tx] + s[2][tx] + bias;                             \
+                y0[2 * tx + 1] = s[1][tx] - s[2][tx] - s[3][tx] + bias;                         \
+            }                                                                                   \
+            for (tx = 0; tx < nt; tx++) {                                                       \
+                y1[2 * tx] = s[4][tx] + s[5][tx] + s[6][tx] + bias;                             \
+                y1[2 * tx + 1] = s[5][tx] - s[6][tx] - s[7][tx] + bias;                         \
+            }                                                                                   \
         }                                                                                       \
     }                                                                                           \
 }                                                                                               \
@@ -122,25 +139,39 @@ static void cs_wino_output_##SFX(const T *m, ptrdiff_t stride, T bias, ptrdiff_t
         memcpy(dst + y * ow, buf + y * 2 * tw, (size_t)ow * sizeof(T));                        \
 }                                                                                               \
                                                                                                 \
-/* dM = A dY A^T for every 2x2 tile of the zero-extended plane dy (2 th, 2 tw).               */ \
+/* dM = A dY A^T for every 2x2 tile of the zero-extended plane dy (2 th, 2 tw): the tile     */ \
+/* rows' even/odd columns split into contiguous temporaries, then 16 simple output loops.     */ \
 CS_CLONES static void cs_wino_dy_rows_##SFX(const T *restrict dy, ptrdiff_t wy, ptrdiff_t th,   \
                                             ptrdiff_t tw, T *restrict m, ptrdiff_t stride)      \
 {                                                                                               \
-    ptrdiff_t ty, tx;                                                                           \
+    T e[4][CS_WINO_CH];                                                                         \
+    ptrdiff_t ty, t0, tx, i, nt;                                                                \
     for (ty = 0; ty < th; ty++) {                                                               \
-        const T *a = dy + 2 * ty * wy, *b = a + wy;                                             \
-        T *o = m + ty * tw;                                                                     \
-        for (tx = 0; tx < tw; tx++) {                                                           \
-            T y00 = a[2 * tx], y01 = a[2 * tx + 1], y10 = b[2 * tx], y11 = b[2 * tx + 1];       \
-            T p0 = y00 + y10, p1 = y01 + y11, n0 = y00 - y10, n1 = y01 - y11;                   \
-            o[0 * stride + tx] = y00;  o[1 * stride + tx] = y00 + y01;                          \
-            o[2 * stride + tx] = y00 - y01; o[3 * stride + tx] = -y01;                          \
-            o[4 * stride + tx] = p0;   o[5 * stride + tx] = p0 + p1;                            \
-            o[6 * stride + tx] = p0 - p1; o[7 * stride + tx] = -p1;                             \
-            o[8 * stride + tx] = n0;   o[9 * stride + tx] = n0 + n1;                            \
-            o[10 * stride + tx] = n0 - n1; o[11 * stride + tx] = -n1;                           \
-            o[12 * stride + tx] = -y10; o[13 * stride + tx] = -y10 - y11;                       \
-            o[14 * stride + tx] = y11 - y10; o[15 * stride + tx] = y11;                         \
+        for (t0 = 0; t0 < tw; t0 += CS_WINO_CH) {                                               \
+            const T *restrict a = dy + 2 * ty * wy + 2 * t0, *restrict b = a + wy;              \
+            nt = tw - t0 < CS_WINO_CH ? tw - t0 : CS_WINO_CH;                                   \
+            for (tx = 0; tx < nt; tx++) {                                                       \
+                e[0][tx] = a[2 * tx]; e[1][tx] = a[2 * tx + 1];                                 \
+                e[2][tx] = b[2 * tx]; e[3][tx] = b[2 * tx + 1];                                 \
+            }                                                                                   \
+            for (i = 0; i < 4; i++) {                                                           \
+                /* rows of A dY: (y0), (y0 + y1), (y0 - y1), (-y1) of the tile's two rows */   \
+                T r0[CS_WINO_CH], r1[CS_WINO_CH];                                               \
+                T *restrict o0 = m + 4 * i * stride + ty * tw + t0;                             \
+                T *restrict o1 = o0 + stride, *restrict o2 = o1 + stride;                       \
+                T *restrict o3 = o2 + stride;                                                   \
+                for (tx = 0; tx < nt; tx++) {                                                   \
+                    T u0 = e[0][tx], u1 = e[1][tx], w0 = e[2][tx], w1 = e[3][tx];               \
+                    r0[tx] = i == 0 ? u0 : i == 1 ? u0 + w0 : i == 2 ? u0 - w0 : -w0;           \
+                    r1[tx] = i == 0 ? u1 : i == 1 ? u1 + w1 : i == 2 ? u1 - w1 : -w1;           \
+                }                                                                               \
+                for (tx = 0; tx < nt; tx++) {                                                   \
+                    o0[tx] = r0[tx];                                                            \
+                    o1[tx] = r0[tx] + r1[tx];                                                   \
+                    o2[tx] = r0[tx] - r1[tx];                                                   \
+                    o3[tx] = -r1[tx];                                                           \
+                }                                                                               \
+            }                                                                                   \
         }                                                                                       \
     }                                                                                           \
 }                                                                                               \

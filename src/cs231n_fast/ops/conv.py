@@ -36,7 +36,7 @@ _MAX_CHUNKS = 16
 _ALGO = None
 #: Winograd blocks hold about this many 2x2 output tiles (several images' tiles in one GEMM
 #: per transformed position). Results do not depend on it for a given problem.
-_WINO_TILES = 512
+_WINO_TILES = 128
 #: Winograd only pays off with enough channels: each of its 16 GEMMs has C (or F) as its inner
 #: dimension, and at C = 3 the transforms cost more than the products they save.
 _WINO_MIN_CHANNELS = 16
