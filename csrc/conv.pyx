@@ -15,6 +15,8 @@ so results are bitwise identical for any thread count and for the build without 
 im2col/col2im are partitioned over (n, c) planes; the fused conv kernels over images, each
 image's GEMMs run on one BLAS thread; dw and db are summed per fixed chunk of images (the
 chunking depends on the problem, not on the thread count) and the chunks reduced in order.
+The Winograd F(2x2, 3x3) kernels (``wino_forward``, ``wino_backward``; transforms in
+conv_winograd.h) follow the same rules over fixed blocks of images.
 """
 
 from cython cimport floating
