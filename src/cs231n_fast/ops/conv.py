@@ -9,6 +9,7 @@ the GIL released. Inputs are never modified.
 import numpy as np
 
 from .._cache import ConvCache
+from .._memory import empty as _empty
 from .._ext import conv as _k
 from .._threads import blas_single_thread, work_threads
 from .._validation import (
@@ -247,7 +248,7 @@ def conv_forward(x, w, b, stride=1, pad=0, *, n_threads=None):
     f, _, kh, kw = w.shape
     k, p = c * kh * kw, oh * ow
     _check_blas_dims(k + 1, p, f)
-    out = np.empty((n, f, oh, ow), dtype=x.dtype)
+    out = _empty((n, f, oh, ow), x.dtype)
     if _algorithm(c, f, kh, kw, sh, sw, ph, pw, oh, ow) == "winograd":
         tiles, bimg = _wino_geometry(n, oh, ow)
         nblk = -(-n // bimg)
@@ -255,8 +256,8 @@ def conv_forward(x, w, b, stride=1, pad=0, *, n_threads=None):
         t = bimg * tiles
         _check_blas_dims(t, 16 * max(c, f) * t)
         u = _wino_u(w, x.dtype)
-        vb = np.empty((nt, 16 * c * t), dtype=x.dtype)
-        mb = np.empty((nt, 16 * f * t), dtype=x.dtype)
+        vb = _empty((nt, 16 * c * t), x.dtype)
+        mb = _empty((nt, 16 * f * t), x.dtype)
         pb = np.empty((nt, _wino_pad_len(((oh + 1) // 2, (ow + 1) // 2))), dtype=x.dtype)
         with blas_single_thread():
             _k.wino_forward(x, u, b, out, vb, mb, pb, ph, pw, bimg, nt)
@@ -325,12 +326,12 @@ def conv_backward(dout, cache, *, n_threads=None, need_dx=True):
     need_dx = bool(need_dx)
     if _algorithm(c, f, kh, kw, sh, sw, ph, pw, oh, ow) == "winograd":
         return _wino_backward(x, w, dout, (ph, pw), n_threads, need_dx)
-    dx = np.empty(x.shape if need_dx else (1, 1, 1, 1), dtype=dtype)
+    dx = _empty(x.shape if need_dx else (1, 1, 1, 1), dtype)
     dw = np.empty(w.shape, dtype=dtype)
     db = np.empty(f, dtype=dtype)
-    dwb_part = np.empty((n_chunks, f, k + 1), dtype=dtype)
+    dwb_part = _empty((n_chunks, f, k + 1), dtype)
     cols = _cols_scratch(nt, k, p, dtype)
-    dcols = np.empty((nt, k, p) if need_dx else (1, 1, 1), dtype=dtype)
+    dcols = _empty((nt, k, p) if need_dx else (1, 1, 1), dtype)
     pads = _pad_scratch(nt * 2, x.shape, (ph, pw), dtype).reshape(nt, 2, -1)
     with blas_single_thread():
         _k.conv_backward(x, w.reshape(f, k), dout, dx, dw.reshape(f, k), db, dwb_part, cols,
@@ -354,12 +355,12 @@ def _wino_backward(x, w, dout, pad, n_threads, need_dx):
     nt = min(work_threads(n_threads, n * f * c * 9 * oh * ow), n_chunks)
     t, t2 = bimg * tiles, bimg * tiles2
     _check_blas_dims(t, t2, 16 * max(c, f) * max(t, t2))
-    dx = np.empty(x.shape if need_dx else (1, 1, 1, 1), dtype=dtype)
-    du_part = np.empty((n_chunks, 16, f, c), dtype=dtype)
-    vb = np.empty((nt, 16 * c * t), dtype=dtype)
-    mb = np.empty((nt, 16 * f * t), dtype=dtype)
-    v2 = np.empty((nt, 16 * f * t2 if need_dx else 1), dtype=dtype)
-    m2 = np.empty((nt, 16 * c * t2 if need_dx else 1), dtype=dtype)
+    dx = _empty(x.shape if need_dx else (1, 1, 1, 1), dtype)
+    du_part = _empty((n_chunks, 16, f, c), dtype)
+    vb = _empty((nt, 16 * c * t), dtype)
+    mb = _empty((nt, 16 * f * t), dtype)
+    v2 = _empty((nt, 16 * f * t2 if need_dx else 1), dtype)
+    m2 = _empty((nt, 16 * c * t2 if need_dx else 1), dtype)
     pb = np.empty((nt, _wino_pad_len(((oh + 1) // 2, (ow + 1) // 2),
                                      ((h + 1) // 2, (wd + 1) // 2))), dtype=dtype)
     # dx = correlation of dout with the flipped filters, channels swapped, padding 2 - pad.
