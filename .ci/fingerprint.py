@@ -24,6 +24,23 @@ def fingerprint():
             cols = ops.im2col(x, ws[2], ws[3], s, p)
             back = ops.col2im(cols, xs, ws[2], ws[3], s, p)
             out.update({f"conv{i}_{name}_{k}": v for k, v in dict(y=y, dx=dx, dw=dw, db=db, cols=cols, back=back).items()})
+        # Winograd F(2x2, 3x3): the default for 3x3 stride-1 layers with >= 16 channels (odd
+        # sizes, several image blocks and dw chunks), and forced on a small odd one; need_dx=False.
+        from cs231n_fast.ops import conv as conv_ops
+
+        for i, (xs, f, p, algo) in enumerate([((37, 16, 9, 7), 17, 1, None), ((3, 5, 6, 7), 4, (2, 0), "winograd")]):
+            x = rng.standard_normal(xs).astype(dtype)
+            w = rng.standard_normal((f, xs[1], 3, 3)).astype(dtype)
+            b = rng.standard_normal(f).astype(dtype)
+            conv_ops._ALGO = algo
+            try:
+                y, cache = ops.conv_forward(x, w, b, 1, p)
+                d = rng.standard_normal(y.shape).astype(dtype)
+                dx, dw, db = ops.conv_backward(d, cache)
+                _, dw2, db2 = ops.conv_backward(d, cache, need_dx=False)
+            finally:
+                conv_ops._ALGO = None
+            out.update({f"conv_wino{i}_{name}_{k}": v for k, v in dict(y=y, dx=dx, dw=dw, db=db, dw2=dw2, db2=db2).items()})
         for i, (ph, pw, s) in enumerate([(2, 2, 2), (3, 3, 2), (2, 3, 1)]):
             x = np.round(rng.standard_normal((6, 5, 16, 15)), 1).astype(dtype)
             y, cache = ops.maxpool_forward(x, ph, pw, s)

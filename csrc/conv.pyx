@@ -15,6 +15,8 @@ so results are bitwise identical for any thread count and for the build without 
 im2col/col2im are partitioned over (n, c) planes; the fused conv kernels over images, each
 image's GEMMs run on one BLAS thread; dw and db are summed per fixed chunk of images (the
 chunking depends on the problem, not on the thread count) and the chunks reduced in order.
+The Winograd F(2x2, 3x3) kernels (``wino_forward``, ``wino_backward``; transforms in
+conv_winograd.h) follow the same rules over fixed blocks of images.
 """
 
 from cython cimport floating
@@ -169,8 +171,12 @@ def conv_backward(const floating[:, :, :, ::1] x,     # IN  (n, c, h, w)
                   floating[:, :, ::1] dcols_buf,       # SCRATCH (n_threads, c*kh*kw, oh*ow)
                   floating[:, :, ::1] pads,            # SCRATCH (n_threads, 2, (h+2ph)*(w+2pw)), zeroed
                   Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw,
-                  Py_ssize_t ph, Py_ssize_t pw, int n_threads):
+                  Py_ssize_t ph, Py_ssize_t pw, int n_threads, bint need_dx=True):
     """Gradients of ``conv_forward``.
+
+    With ``need_dx`` false, ``dx`` and ``dcols_buf`` are not touched (the caller may pass
+    1-element dummies) and the ``w^T @ dout`` GEMM and col2im are skipped; dw and db are
+    computed by exactly the same operations, so they are bitwise those of the full path.
 
     Images are split into ``n_chunks = dwb_part.shape[0]`` consecutive chunks of equal size
     (the last may be shorter); chunks are distributed statically over threads. For each image
@@ -212,6 +218,8 @@ def conv_backward(const floating[:, :, :, ::1] x,     # IN  (n, c, h, w)
                     # beta = 0 for the chunk's first image: no separate zeroing pass.
                     gemm(c"N", c"T", f, ke, p, 1, d, p, cols, p,
                           0 if ni == ch * chunk else 1, part, ke)
+                    if not need_dx:
+                        continue
                     gemm(c"T", c"N", kk, p, f, 1, &wt[0, 0], kk, d, p, 0, dcols, p)
                     for ci in range(c):
                         _col2im_plane(dcols + ci * kh * kw * p, &dx[ni, ci, 0, 0], pout,
@@ -229,3 +237,168 @@ def conv_backward(const floating[:, :, :, ::1] x,     # IN  (n, c, h, w)
 def _use_gemm64(size_t sgemm64, size_t dgemm64):
     """Route this module's GEMMs to these ILP64 entry points (0, 0: scipy's BLAS)."""
     cs_set_gemm64(sgemm64, dgemm64)
+
+
+# ---- Winograd F(2x2, 3x3) (transforms in conv_winograd.h) ---------------------------------
+
+cdef extern from "conv_winograd.h" nogil:
+    void cs_wino_input_f(const float* src, Py_ssize_t h, Py_ssize_t w, Py_ssize_t ph,
+                         Py_ssize_t pw, Py_ssize_t th, Py_ssize_t tw, float* pad, float* v,
+                         Py_ssize_t stride)
+    void cs_wino_input_d(const double* src, Py_ssize_t h, Py_ssize_t w, Py_ssize_t ph,
+                         Py_ssize_t pw, Py_ssize_t th, Py_ssize_t tw, double* pad, double* v,
+                         Py_ssize_t stride)
+    void cs_wino_output_f(const float* m, Py_ssize_t stride, float bias, Py_ssize_t th,
+                          Py_ssize_t tw, float* dst, Py_ssize_t oh, Py_ssize_t ow, float* buf)
+    void cs_wino_output_d(const double* m, Py_ssize_t stride, double bias, Py_ssize_t th,
+                          Py_ssize_t tw, double* dst, Py_ssize_t oh, Py_ssize_t ow, double* buf)
+    void cs_wino_dy_f(const float* src, Py_ssize_t oh, Py_ssize_t ow, Py_ssize_t th,
+                      Py_ssize_t tw, float* buf, float* m, Py_ssize_t stride)
+    void cs_wino_dy_d(const double* src, Py_ssize_t oh, Py_ssize_t ow, Py_ssize_t th,
+                      Py_ssize_t tw, double* buf, double* m, Py_ssize_t stride)
+
+
+cdef inline void _wino_input(const floating* src, Py_ssize_t h, Py_ssize_t w, Py_ssize_t ph,
+                             Py_ssize_t pw, Py_ssize_t th, Py_ssize_t tw, floating* pad,
+                             floating* v, Py_ssize_t stride) noexcept nogil:
+    if floating is float:
+        cs_wino_input_f(src, h, w, ph, pw, th, tw, pad, v, stride)
+    else:
+        cs_wino_input_d(src, h, w, ph, pw, th, tw, pad, v, stride)
+
+
+cdef inline void _wino_output(const floating* m, Py_ssize_t stride, floating bias,
+                              Py_ssize_t th, Py_ssize_t tw, floating* dst, Py_ssize_t oh,
+                              Py_ssize_t ow, floating* buf) noexcept nogil:
+    if floating is float:
+        cs_wino_output_f(m, stride, bias, th, tw, dst, oh, ow, buf)
+    else:
+        cs_wino_output_d(m, stride, bias, th, tw, dst, oh, ow, buf)
+
+
+cdef inline void _wino_dy(const floating* src, Py_ssize_t oh, Py_ssize_t ow, Py_ssize_t th,
+                          Py_ssize_t tw, floating* buf, floating* m,
+                          Py_ssize_t stride) noexcept nogil:
+    if floating is float:
+        cs_wino_dy_f(src, oh, ow, th, tw, buf, m, stride)
+    else:
+        cs_wino_dy_d(src, oh, ow, th, tw, buf, m, stride)
+
+
+cdef void _wino_block(const floating* x, Py_ssize_t nimg, Py_ssize_t c, Py_ssize_t h,
+                      Py_ssize_t w, const floating* u, Py_ssize_t f, const floating* bias,
+                      floating* out, Py_ssize_t oh, Py_ssize_t ow, Py_ssize_t ph,
+                      Py_ssize_t pw, floating* v, floating* m, floating* pad,
+                      floating* buf) noexcept nogil:
+    """Winograd correlation of ``nimg`` consecutive images ``x`` (nimg, c, h, w) with the
+    transformed filters ``u`` (16, f, c) into ``out`` (nimg, f, oh, ow) (+ ``bias`` unless NULL).
+
+    ``v`` (16, c, t) and ``m`` (16, f, t) hold the block's t = nimg * th * tw tiles, image
+    major, so each of the 16 products is one GEMM over all of the block's tiles."""
+    cdef Py_ssize_t th = (oh + 1) // 2, tw = (ow + 1) // 2
+    cdef Py_ssize_t nt = th * tw, t = nimg * nt
+    cdef Py_ssize_t i, ci, fi, xi
+    cdef floating bv
+    for i in range(nimg):
+        for ci in range(c):
+            _wino_input(x + (i * c + ci) * h * w, h, w, ph, pw, th, tw, pad,
+                        v + ci * t + i * nt, c * t)
+    for xi in range(16):
+        gemm(c"N", c"N", f, t, c, 1, u + xi * f * c, c, v + xi * c * t, t, 0, m + xi * f * t, t)
+    for i in range(nimg):
+        for fi in range(f):
+            bv = 0 if bias == NULL else bias[fi]
+            _wino_output(m + fi * t + i * nt, f * t, bv, th, tw,
+                         out + (i * f + fi) * oh * ow, oh, ow, buf)
+
+
+def wino_forward(const floating[:, :, :, ::1] x,  # IN  (n, c, h, w)
+                 const floating[:, :, ::1] u,      # IN  (16, f, c): G g G^T
+                 const floating[::1] b,            # IN  (f,), or (0,) for no bias
+                 floating[:, :, :, ::1] out,       # OUT (n, f, oh, ow)
+                 floating[:, ::1] vbuf,            # SCRATCH (n_threads, 16 * c * bimg * th * tw)
+                 floating[:, ::1] mbuf,            # SCRATCH (n_threads, 16 * f * bimg * th * tw)
+                 floating[:, ::1] pbuf,            # SCRATCH (n_threads, >= (2th+2)(2tw+2))
+                 Py_ssize_t ph, Py_ssize_t pw, Py_ssize_t bimg, int n_threads):
+    """3x3 stride-1 correlation by Winograd F(2x2, 3x3); ``oh = h + 2 ph - 2``.
+
+    Parallel over blocks of ``bimg`` consecutive images (static; ``bimg`` is chosen from the
+    problem size, never the thread count); each block's 16 GEMMs run on one BLAS thread and
+    every output element is written once, so results are bitwise identical for any thread
+    count. Also the input gradient: ``x`` = dout, ``u`` from the flipped transposed filters,
+    padding 2 - pad, no bias.
+    """
+    cdef Py_ssize_t n = x.shape[0], c = x.shape[1], h = x.shape[2], w = x.shape[3]
+    cdef Py_ssize_t f = u.shape[1], oh = out.shape[2], ow = out.shape[3]
+    cdef Py_ssize_t nblk = (n + bimg - 1) // bimg, blk, i0, nimg
+    cdef const floating* bias = &b[0] if b.shape[0] > 0 else NULL
+    cdef Py_ssize_t psz = pbuf.shape[1] // 2
+    with nogil, parallel(num_threads=n_threads):
+        for blk in prange(nblk, schedule="static"):
+            i0 = blk * bimg
+            nimg = bimg if i0 + bimg <= n else n - i0
+            _wino_block(&x[i0, 0, 0, 0], nimg, c, h, w, &u[0, 0, 0], f, bias,
+                        &out[i0, 0, 0, 0], oh, ow, ph, pw, &vbuf[threadid(), 0],
+                        &mbuf[threadid(), 0], &pbuf[threadid(), 0], &pbuf[threadid(), psz])
+
+
+def wino_backward(const floating[:, :, :, ::1] x,     # IN  (n, c, h, w)
+                  const floating[:, :, ::1] ut,        # IN  (16, c, f): transform of flipped w^T
+                  const floating[:, :, :, ::1] dout,   # IN  (n, f, oh, ow)
+                  floating[:, :, :, ::1] dx,           # OUT (n, c, h, w) (unused without need_dx)
+                  floating[:, :, :, ::1] du_part,      # OUT (n_chunks, 16, f, c)
+                  floating[:, ::1] vbuf,               # SCRATCH (nt, 16 * c * bimg * th * tw)
+                  floating[:, ::1] mbuf,               # SCRATCH (nt, 16 * f * bimg * th * tw)
+                  floating[:, ::1] v2buf,              # SCRATCH (nt, 16 * f * bimg * th2 * tw2)
+                  floating[:, ::1] m2buf,              # SCRATCH (nt, 16 * c * bimg * th2 * tw2)
+                  floating[:, ::1] pbuf,               # SCRATCH (nt, 2 * pad plane)
+                  Py_ssize_t ph, Py_ssize_t pw, Py_ssize_t bimg, int n_threads,
+                  bint need_dx):
+    """Winograd gradients: ``du_part[chunk, xi] = sum over the chunk's tiles dM_xi V_xi^T``
+    (dw = G^T (sum of chunks) G in the caller) and, with ``need_dx``, ``dx`` by the forward
+    algorithm on dout with the flipped filters (padding 2 - pad).
+
+    Images are split into ``n_chunks`` consecutive chunks of equal size (fixed by the
+    problem); a chunk is processed in blocks of at most ``bimg`` images, whose tiles form
+    one GEMM per xi accumulating into the chunk's partial in a fixed order. Chunks are
+    distributed statically over threads; each writes only its partial and its images' dx.
+    """
+    cdef Py_ssize_t n = x.shape[0], c = x.shape[1], h = x.shape[2], w = x.shape[3]
+    cdef Py_ssize_t f = dout.shape[1], oh = dout.shape[2], ow = dout.shape[3]
+    cdef Py_ssize_t th = (oh + 1) // 2, tw = (ow + 1) // 2, nt1 = th * tw
+    cdef Py_ssize_t n_chunks = du_part.shape[0]
+    cdef Py_ssize_t chunk = (n + n_chunks - 1) // n_chunks
+    cdef Py_ssize_t ch, i0, stop, nimg, i, ci, fi, xi, t
+    cdef Py_ssize_t psz = pbuf.shape[1] // 2
+    cdef floating* v
+    cdef floating* m
+    cdef floating* pad
+    cdef floating* part
+    with nogil, parallel(num_threads=n_threads):
+        v = &vbuf[threadid(), 0]
+        m = &mbuf[threadid(), 0]
+        pad = &pbuf[threadid(), 0]
+        for ch in prange(n_chunks, schedule="static"):
+            part = &du_part[ch, 0, 0, 0]
+            stop = (ch + 1) * chunk
+            if stop > n:
+                stop = n
+            i0 = ch * chunk
+            while i0 < stop:
+                nimg = bimg if i0 + bimg <= stop else stop - i0
+                t = nimg * nt1
+                for i in range(nimg):
+                    for ci in range(c):
+                        _wino_input(&x[i0 + i, ci, 0, 0], h, w, ph, pw, th, tw, pad,
+                                    v + ci * t + i * nt1, c * t)
+                    for fi in range(f):
+                        _wino_dy(&dout[i0 + i, fi, 0, 0], oh, ow, th, tw, pad,
+                                 m + fi * t + i * nt1, f * t)
+                for xi in range(16):
+                    gemm(c"N", c"T", f, c, t, 1, m + xi * f * t, t, v + xi * c * t, t,
+                         0 if i0 == ch * chunk else 1, part + xi * f * c, c)
+                if need_dx:
+                    _wino_block(&dout[i0, 0, 0, 0], nimg, f, oh, ow, &ut[0, 0, 0], c,
+                                <const floating*>NULL, &dx[i0, 0, 0, 0], h, w, 2 - ph, 2 - pw,
+                                &v2buf[threadid(), 0], &m2buf[threadid(), 0], pad, pad + psz)
+                i0 = i0 + nimg

@@ -290,3 +290,218 @@ def test_im2col_col2im_bad_input():
         ops.col2im(cols, (2, 3, 5), 3, 3, 1, 1)
     with pytest.raises(TypeError, match="x_shape must be a tuple of 4 positive ints"):
         ops.col2im(cols, (2, 3, 5, 5.0), 3, 3, 1, 1)
+
+
+@pytest.mark.parametrize("xs, ws, stride, pad", CASES, ids=IDS)
+def test_conv_backward_need_dx_false_bitwise(rng, dtype, xs, ws, stride, pad):
+    x, w, b = _inputs(rng, xs, ws, dtype)
+    out, cache = ops.conv_forward(x, w, b, stride, pad)
+    dout = rng.standard_normal(out.shape).astype(dtype)
+    dx, dw, db = ops.conv_backward(dout, cache)
+    for nt in (1, 2, 3):
+        none, dw2, db2 = ops.conv_backward(dout, cache, n_threads=nt, need_dx=False)
+        assert none is None
+        np.testing.assert_array_equal(dw2, dw)
+        np.testing.assert_array_equal(db2, db)
+    rnone, rdw, rdb = reference.conv_backward(dout, cache, need_dx=False)
+    assert rnone is None
+    assert_matches_reference(dw, rdw.astype(np.float64), dtype, "dw")
+
+
+# --- Winograd F(2x2, 3x3): 3x3 stride-1 layers (the default for >= 16 channels; forced here
+# for smaller ones through ops.conv._ALGO)
+#
+# Float32 error bound (first order, Higham-style; u = 2**-24), tested elementwise below:
+#   forward  |y - y*| <= (C + 10) u S + 2 u |b|,   S = sum_c |A^T| (|G||g||G^T| o |B^T||d||B|) |A|
+#       (input transform 2 rounded adds, filter transform rounded once from float64, the
+#        C-term GEMM, output transform 5 adds incl. the bias);
+#   dx       the same with dout for d, the flipped filters, F for C, no bias;
+#   dw       |dw - dw*| <= (T + 8) u sum_tiles |G^T| (|A||dY||A^T| o |B^T||d||B|) |G|,
+#       T = tiles summed in float32 (bounded here by all N * tiles of the problem).
+# The im2col + GEMM path's bound is (C*9 + 2) u sum |w||x|; Winograd's S is at most a small
+# multiple of sum |w||x| (the transforms' coefficients are 0, +-1/2, +-1), measured errors are
+# 1e-7 to 5e-7 of max|ref| at C <= 128.
+
+from cs231n_fast.ops import conv as _conv_ops  # noqa: E402
+
+_BT = np.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]], dtype=float)
+_G = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]])
+_AT = np.array([[1, 1, 1, 0], [0, 1, -1, -1]], dtype=float)
+_U32 = 2.0**-24
+
+
+def _abs_tiles(x, ph, pw, oh, ow, size, step):
+    n, c, h, w = x.shape
+    th, tw = -(-oh // 2), -(-ow // 2)
+    hp, wp = 2 * th + size - 2, 2 * tw + size - 2
+    xp = np.zeros((n, c, hp + h + 2 * ph, wp + w + 2 * pw))
+    xp[:, :, ph : ph + h, pw : pw + w] = np.abs(x)
+    xp = xp[:, :, :hp, :wp]
+    win = np.lib.stride_tricks.sliding_window_view(xp, (size, size), axis=(2, 3))
+    return win[:, :, ::step, ::step][:, :, :th, :tw]  # (N, C, th, tw, size, size)
+
+
+def _abs_v(x, ph, pw, oh, ow):
+    d = _abs_tiles(np.asarray(x, float), ph, pw, oh, ow, 4, 2)
+    return np.einsum("ik,nctukl,jl->nctuij", np.abs(_BT), d, np.abs(_BT))
+
+
+def _wino_forward_bound(x, w, b, ph, pw):
+    n, c, h, wd = x.shape
+    oh, ow = h + 2 * ph - 2, wd + 2 * pw - 2
+    u = np.einsum("ia,fcab,jb->fcij", np.abs(_G), np.abs(np.asarray(w, float)), np.abs(_G))
+    m = np.einsum("nctuij,fcij->nftuij", _abs_v(x, ph, pw, oh, ow), u)
+    y = np.einsum("ai,nftuij,bj->nftuab", np.abs(_AT), m, np.abs(_AT))
+    f, th, tw = y.shape[1:4]
+    y = y.transpose(0, 1, 2, 4, 3, 5).reshape(n, f, 2 * th, 2 * tw)[:, :, :oh, :ow]
+    return (c + 10) * _U32 * y + 2 * _U32 * np.abs(np.asarray(b, float))[:, None, None]
+
+
+def _wino_dw_bound(x, dout, ph, pw):
+    oh, ow = dout.shape[2:]
+    v = _abs_v(x, ph, pw, oh, ow)
+    dy = _abs_tiles(np.asarray(dout, float), 0, 0, oh, ow, 2, 2)
+    dm = np.einsum("ia,nftuab,jb->nftuij", np.abs(_AT.T), dy, np.abs(_AT.T))
+    du = np.einsum("nftuij,nctuij->fcij", dm, v)
+    t = dout.shape[0] * v.shape[2] * v.shape[3]
+    return (t + 8) * _U32 * np.einsum("ia,fcij,jb->fcab", np.abs(_G), du, np.abs(_G))
+
+
+@pytest.fixture
+def winograd(monkeypatch):
+    monkeypatch.setattr(_conv_ops, "_ALGO", "winograd")
+
+
+# (x shape, F, pad): odd and even sizes, batch of one, 1x1 and 2x2 inputs, pads 0-2 per axis,
+# channels not multiples of any vector width, several blocks of images.
+WINO_CASES = [
+    ((2, 3, 7, 9), 4, 1),
+    ((1, 1, 1, 1), 2, 1),
+    ((3, 2, 6, 5), 3, 0),
+    ((2, 5, 4, 7), 6, 2),
+    ((1, 4, 2, 3), 3, (2, 0)),
+    ((2, 3, 5, 8), 2, (0, 1)),
+    ((19, 17, 6, 7), 18, 1),
+    ((40, 2, 3, 3), 3, 1),
+]
+WINO_IDS = [f"x{c[0]}-f{c[1]}-p{c[2]}".replace(" ", "") for c in WINO_CASES]
+
+
+@pytest.mark.parametrize("xs, f, pad", WINO_CASES, ids=WINO_IDS)
+def test_conv_winograd_match_reference(rng, dtype, winograd, xs, f, pad):
+    x, w, b = _inputs(rng, xs, (f, xs[1], 3, 3), dtype)
+    out, cache = ops.conv_forward(x, w, b, 1, pad)
+    ref_out, ref_cache = reference.conv_forward(*_f64(x, w, b), 1, pad)
+    dout = rng.standard_normal(out.shape).astype(dtype)
+    dx, dw, db = ops.conv_backward(dout, cache)
+    rdx, rdw, rdb = reference.conv_backward(dout.astype(np.float64), ref_cache)
+    if dtype == np.float64:
+        for got, want, what in ((out, ref_out, "out"), (dx, rdx, "dx"), (dw, rdw, "dw"), (db, rdb, "db")):
+            assert got.dtype == dtype
+            assert_matches_reference(got, want, dtype, what)
+        return
+    ph, pw = (pad, pad) if np.isscalar(pad) else pad
+    assert np.all(np.abs(out - ref_out) <= _wino_forward_bound(x, w, b, ph, pw))
+    wflip = w.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1]
+    assert np.all(np.abs(dx - rdx) <= _wino_forward_bound(dout, wflip, np.zeros(xs[1]), 2 - ph, 2 - pw))
+    assert np.all(np.abs(dw - rdw) <= _wino_dw_bound(x, dout, ph, pw))
+    assert_matches_reference(db, rdb, dtype, "db")
+
+
+def test_conv_winograd_bound_is_tight_enough_to_fail(rng):
+    # The bound must be far below the values themselves, or the test above could not fail.
+    x, w, b = _inputs(rng, (2, 16, 8, 8), (16, 16, 3, 3), np.float32)
+    ref, _ = reference.conv_forward(*_f64(x, w, b), 1, 1)
+    bound = _wino_forward_bound(x, w, b, 1, 1)
+    assert np.max(bound) < 1e-4 * np.max(np.abs(ref))
+    assert np.max(bound) > 0
+
+
+def test_conv_winograd_is_default_for_middle_layers():
+    pick = _conv_ops._algorithm
+    assert pick(64, 64, 3, 3, 1, 1, 1, 1, 32, 32) == "winograd"
+    assert pick(128, 128, 3, 3, 1, 1, 1, 1, 16, 16) == "winograd"
+    assert pick(3, 64, 3, 3, 1, 1, 1, 1, 32, 32) == "gemm"  # few input channels
+    assert pick(64, 64, 3, 3, 2, 2, 1, 1, 16, 16) == "gemm"  # strided
+    assert pick(64, 64, 5, 5, 1, 1, 2, 2, 32, 32) == "gemm"  # not 3x3
+    assert pick(64, 64, 3, 3, 1, 1, 3, 3, 36, 36) == "gemm"  # pad > 2
+
+
+def test_conv_winograd_default_path_matches_gemm(rng, monkeypatch):
+    x, w, b = _inputs(rng, (5, 16, 9, 8), (20, 16, 3, 3), np.float64)
+    assert _conv_ops._algorithm(16, 20, 3, 3, 1, 1, 1, 1, 9, 8) == "winograd"
+    out, cache = ops.conv_forward(x, w, b, 1, 1)
+    dout = rng.standard_normal(out.shape)
+    grads = ops.conv_backward(dout, cache)
+    monkeypatch.setattr(_conv_ops, "_ALGO", "gemm")
+    gout, gcache = ops.conv_forward(x, w, b, 1, 1)
+    np.testing.assert_allclose(out, gout, rtol=1e-12, atol=1e-12 * np.abs(gout).max())
+    for a, g in zip(grads, ops.conv_backward(dout, gcache)):
+        np.testing.assert_allclose(a, g, rtol=1e-12, atol=1e-12 * np.abs(g).max())
+
+
+def test_conv_winograd_gradcheck(rng, winograd):
+    x, w, b = _inputs(rng, (2, 3, 5, 6), (4, 3, 3, 3), np.float64)
+    out, cache = ops.conv_forward(x, w, b, 1, 1)
+    dout = rng.standard_normal(out.shape)
+    dx, dw, db = ops.conv_backward(dout, cache)
+    fwd = lambda x_, w_, b_: ops.conv_forward(x_, w_, b_, 1, 1)[0]  # noqa: E731
+    assert rel_error(dx, numerical_grad(lambda v: fwd(v, w, b), x, dout)) < 1e-7
+    assert rel_error(dw, numerical_grad(lambda v: fwd(x, v, b), w, dout)) < 1e-7
+    assert rel_error(db, numerical_grad(lambda v: fwd(x, w, v), b, dout)) < 1e-7
+
+
+def test_conv_winograd_threads_bitwise_equal(rng, dtype):
+    # Default path (16 channels): odd batch, several blocks and uneven dw chunks.
+    x, w, b = _inputs(rng, (37, 16, 9, 7), (17, 16, 3, 3), dtype)
+    assert _conv_ops._algorithm(16, 17, 3, 3, 1, 1, 1, 1, 9, 7) == "winograd"
+    results = []
+    for nt in (1, 2, 3):
+        out, cache = ops.conv_forward(x, w, b, 1, 1, n_threads=nt)
+        dout = np.linspace(-1, 1, out.size).reshape(out.shape).astype(dtype)
+        _, dw1, db1 = ops.conv_backward(dout, cache, n_threads=nt, need_dx=False)
+        results.append((out, *ops.conv_backward(dout, cache, n_threads=nt), dw1, db1))
+    for other in results[1:]:
+        for a, b_ in zip(results[0], other):
+            np.testing.assert_array_equal(a, b_)
+    np.testing.assert_array_equal(results[0][2], results[0][4])  # need_dx=False: same dw
+    np.testing.assert_array_equal(results[0][3], results[0][5])
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_conv_winograd_layouts_bitwise_equal(rng, dtype, winograd, layout):
+    x, w, b = _inputs(rng, (3, 4, 7, 6), (5, 4, 3, 3), dtype)
+    out, cache = ops.conv_forward(x, w, b, 1, 1)
+    dout = rng.standard_normal(out.shape).astype(dtype)
+    grads = ops.conv_backward(dout, cache)
+    lx, lw, lb, ld = (as_layout(a, layout) for a in (x, w, b, dout))
+    out2, cache2 = ops.conv_forward(lx, lw, lb, 1, 1)
+    np.testing.assert_array_equal(out2, out)
+    for g2, g in zip(ops.conv_backward(ld, cache2), grads):
+        np.testing.assert_array_equal(g2, g)
+    for a, c in zip((lx, lw, lb, ld), (x, w, b, dout)):
+        np.testing.assert_array_equal(a, c)  # inputs unchanged
+
+
+def test_conv_winograd_nan_propagates(rng, winograd):
+    x, w, b = _inputs(rng, (1, 2, 5, 5), (2, 2, 3, 3), np.float64)
+    x[0, 1, 2, 2] = np.nan
+    out, cache = ops.conv_forward(x, w, b, 1, 0)
+    assert np.isnan(out).all()
+    _, dw, _ = ops.conv_backward(np.ones_like(out), cache)
+    assert np.isnan(dw[:, 1]).all() and not np.isnan(dw[:, 0]).any()
+
+
+@pytest.mark.parametrize("torch_dtype", ["float64"])
+def test_conv_winograd_agrees_with_torch(rng, torch_dtype):
+    torch = pytest.importorskip("torch")
+    x, w, b = _inputs(rng, (4, 16, 8, 9), (24, 16, 3, 3), np.float64)
+    out, cache = ops.conv_forward(x, w, b, 1, 1)
+    dout = rng.standard_normal(out.shape)
+    dx, dw, db = ops.conv_backward(dout, cache)
+    xt, wt, bt = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+    yt = torch.nn.functional.conv2d(xt, wt, bt, 1, 1)
+    yt.backward(torch.tensor(dout))
+    for got, want in ((out, yt.detach()), (dx, xt.grad), (dw, wt.grad), (db, bt.grad)):
+        want = want.numpy()
+        np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9 * np.abs(want).max())

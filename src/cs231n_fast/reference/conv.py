@@ -185,7 +185,7 @@ def conv_forward(x, w, b, stride=1, pad=0, *, n_threads=None):
     return out, cache
 
 
-def conv_backward(dout, cache, *, n_threads=None):
+def conv_backward(dout, cache, *, n_threads=None, need_dx=True):
     """Convolution backward pass.
 
     Parameters
@@ -196,10 +196,12 @@ def conv_backward(dout, cache, *, n_threads=None):
         From ``conv_forward`` (this one or ``cs231n_fast.ops.conv_forward``).
     n_threads : int or None, default None
         Accepted for signature parity with ``cs231n_fast.ops.conv_backward`` and ignored.
+    need_dx : bool, default True
+        False skips the input gradient and returns ``None`` in its place.
 
     Returns
     -------
-    dx : ndarray of shape (N, C, H, W)
+    dx : ndarray of shape (N, C, H, W), or None when ``need_dx`` is False
         Gradient with respect to ``x``.
     dw : ndarray of shape (F, C, HH, WW)
         Gradient with respect to ``w``.
@@ -235,6 +237,8 @@ def conv_backward(dout, cache, *, n_threads=None):
     cols = _im2col(x, kh, kw, sh, sw, ph, pw, oh, ow)  # (N, C*kh*kw, P)
     dw = np.matmul(dout_cols, cols.transpose(0, 2, 1)).sum(axis=0)  # sum_n dout[n] @ cols[n].T
     dw = dw.reshape(w.shape)
+    if not need_dx:
+        return None, dw, db
 
     dcols = np.matmul(w.reshape(f, -1).T, dout_cols)  # (C*kh*kw, F) @ (N, F, P) -> (N, C*kh*kw, P)
     dx = _col2im(dcols, x.shape, kh, kw, sh, sw, ph, pw, oh, ow)
