@@ -98,18 +98,15 @@ def l2_sum(reg, sums):
 def conv_backward_no_dx(dout, cache, backend="fast", n_threads=None):
     """``(dw, db)`` of a convolution, without its input gradient (a model's first layer).
 
-    The one place every model path that skips the convolution's dx goes through. Today it runs
-    the full backward and drops dx.
-    TODO(lead, merge): once ``ops.conv_backward`` takes ``need_dx`` (the conv branch), call
-    ``ops.conv_backward(dout, cache, n_threads=n_threads, need_dx=False)`` here for the fast
-    backend (the reference twin may keep computing and dropping dx).
+    The one place every model path that skips the convolution's dx goes through: the fast
+    backend skips the ``w^T @ dout`` products and col2im (``need_dx=False``).
     """
     if backend == "reference":
         from .reference import conv_backward
 
-        _, dw, db = conv_backward(dout, cache)
+        _, dw, db = conv_backward(dout, cache, need_dx=False)
     else:
         from .ops.conv import conv_backward
 
-        _, dw, db = conv_backward(dout, cache, n_threads=n_threads)
+        _, dw, db = conv_backward(dout, cache, n_threads=n_threads, need_dx=False)
     return dw, db

@@ -1,7 +1,7 @@
 """Conv forward+backward (dx, dw, db) of issue 14's six shapes: ours vs torch conv2d+autograd.
 
 Interleaved settled rounds at 2 threads; prints median ratio per shape and dtype.
-Usage: PYTHONPATH=src python tools/conv_vs_torch.py [rounds] [shape indices, e.g. 0,2]
+Usage: PYTHONPATH=src python benchmarks/conv_vs_torch.py [rounds] [shape indices, e.g. 0,2]
 CONV_BENCH_CPU=1: one thread each and CPU time (process_time) instead of wall time, a proxy
 that a machine shared with other jobs disturbs much less.
 """

@@ -1,6 +1,6 @@
 """Our conv algorithms against each other (min of interleaved runs), forward and backward apart.
 
-Usage: PYTHONPATH=src python tools/conv_algos.py [shape indices] [n_threads]
+Usage: PYTHONPATH=src python benchmarks/conv_algos.py [shape indices] [n_threads]
 """
 import sys
 import time

@@ -3,7 +3,7 @@
 Row-major C(m, n) = A(m, k) B(k, n) through each library's cblas_?gemm via ctypes (CPU time,
 best of interleaved rounds). Libraries: numpy's bundled OpenBLAS (ILP64), scipy-openblas32,
 MKL (mkl wheel, sequential layer), BLIS (blis wheel, its numpy gemm, one thread).
-Usage: LD_LIBRARY_PATH=/tmp/mkllib python tools/gemm_libs.py  (paths below are where the wheels were unpacked)
+Usage: LD_LIBRARY_PATH=/tmp/mkllib python benchmarks/gemm_libs.py  (paths below are where the wheels were unpacked)
 """
 import os
 
