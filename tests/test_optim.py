@@ -453,3 +453,16 @@ def _good(w):
 def test_lbfgs_bad_input(loss_fn, w0, kwargs, exc, match):
     with pytest.raises(exc, match=match):
         lbfgs(loss_fn, w0, **kwargs)
+
+
+def test_lbfgs_wrong_gradient_is_not_converged():
+    """A line search that fails because the gradient is wrong (not because the loss is flat at
+    rounding level) is reported as not converged."""
+
+    def loss_fn(w):
+        return float(np.sum(w**2)), -2 * w  # the gradient's sign is wrong: no descent direction
+
+    w, info = lbfgs(loss_fn, np.ones((2, 3)))
+    assert info["converged"] is False
+    assert info["message"].startswith("ABNORMAL")
+    assert np.max(np.abs(w)) > 1e-3

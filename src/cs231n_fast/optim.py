@@ -394,7 +394,9 @@ def lbfgs(loss_fn, w0, *, max_iter=100, tol=1e-6, m=10):
     info : dict
         ``"loss"`` (float, the loss at ``w_opt``), ``"n_iter"`` (int, iterations run),
         ``"n_evals"`` (int, calls of ``loss_fn``), ``"converged"`` (bool, False when
-        ``max_iter`` was reached or the line search failed) and ``"message"`` (str, SciPy's
+        ``max_iter`` was reached or the line search failed away from a flat point; a line search
+        that fails where the gradient is within ``sqrt(eps) * max(|loss|, 1)`` of zero is the
+        "no further progress" stop above) and ``"message"`` (str, SciPy's
         reason for stopping).
 
     Raises
@@ -449,10 +451,22 @@ def lbfgs(loss_fn, w0, *, max_iter=100, tol=1e-6, m=10):
         "loss": float(res.fun),
         "n_iter": int(res.nit),
         "n_evals": int(res.nfev),
-        "converged": bool(res.success),
+        "converged": bool(res.success) or _flat_at_rounding(res),
         "message": str(res.message),
     }
     return res.x.reshape(shape).astype(result_dtype(w0)), info
+
+
+def _flat_at_rounding(res):
+    """Whether an L-BFGS-B line search failed only because the loss cannot be lowered any further
+    in float64: the gradient is within ``sqrt(eps) * max(|loss|, 1)`` of zero, where one more
+    step would change the loss by less than its rounding (SciPy 1.17 reports such a stop as
+    ``ABNORMAL`` when ``ftol`` is machine epsilon; earlier releases as a relative reduction)."""
+    jac = getattr(res, "jac", None)
+    if jac is None or not str(res.message).startswith("ABNORMAL"):
+        return False
+    scale = max(abs(float(res.fun)), 1.0)
+    return bool(np.all(np.isfinite(jac)) and np.max(np.abs(jac)) <= math.sqrt(np.finfo(np.float64).eps) * scale)
 
 
 # --- gradient clipping ----------------------------------------------------------------------
