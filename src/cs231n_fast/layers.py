@@ -7,7 +7,10 @@ softmax losses and the plain-loop convolution and max pooling; switch with
 takes ``(dout, cache)``. Also here, for the activations of the course notes: sigmoid, tanh,
 leaky ReLU, PReLU, ELU and maxout, each with a forward and a backward.
 
-Everything is vectorised NumPy. Differences from the course, all in the user's favour:
+Every layer here except the plain-loop ``*_naive`` ones is a thin adapter over a compiled kernel
+(:mod:`cs231n_fast.ops.linear`, ``.activations``, ``.norm``, ``.losses``), parallel and bitwise
+identical for any thread count; the NumPy twins are in :mod:`cs231n_fast.reference`.
+Differences from the course, all in the user's favour:
 
 * ``float32`` in gives ``float32`` out; other real dtypes (or a float32/float64 mix) are
   computed in ``float64``. Losses come back as Python floats, summed in float64.
@@ -16,10 +19,12 @@ Everything is vectorised NumPy. Differences from the course, all in the user's f
   ``ValueError`` naming it; ``dout`` must have the shape of the forward output.
 * Caches are :class:`LayerCache` objects rather than tuples: pass them back unchanged. Like the
   course's tuples they refer to the forward call's inputs when no cast was needed.
-* The normalisation layers run on compiled kernels (:mod:`cs231n_fast.ops.norm`): statistics in
-  two passes (mean, then the mean of squared deviations) accumulated in float64, results
+* Normalisation statistics are computed in two passes (mean, then the mean of squared deviations) accumulated in float64, results
   bitwise identical for any thread count. Batch normalisation can also be back-propagated in
   test mode (running statistics are then constants).
+* Dropout masks are a counter-based hash of (seed, element index), not NumPy's
+  ``np.random.rand`` stream: a seeded mask is reproducible for any thread count, each element
+  is kept with probability p (see ``dropout_forward``).
 * Inputs are never written to and outputs are fresh arrays (``dropout_forward`` in test mode
   returns a copy of ``x`` where the course returns ``x`` itself). The only state changed is
   the course's: the running statistics in ``bn_param``.
