@@ -64,6 +64,15 @@ cdef extern from "rnn_kernels.h" nogil:
     void cs_tanh_d(const double* z, double* out, Py_ssize_t n)
 
 
+cdef extern from "rnn_gemm.h" nogil:
+    Py_ssize_t cs_gemm_panels(Py_ssize_t n)
+    void cs_gemm_pack_f(const float* b, Py_ssize_t ldb, int trans, Py_ssize_t k, Py_ssize_t n,
+                        float* dst, Py_ssize_t p0, Py_ssize_t p1)
+    void cs_gemm_packed_f(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const float* a,
+                          Py_ssize_t lda, const float* bp, float* c, Py_ssize_t ldc, int zero,
+                          Py_ssize_t p0, Py_ssize_t p1)
+
+
 cdef enum:
     _CHUNK = 4096  # elements per chunk of the flat elementwise kernels (whole vectors)
 
@@ -209,6 +218,7 @@ def seq_forward(int g,
                 floating[:, :, ::1] c not None,          # OUT (N, T, H) cells (LSTM) or (0, 0, 0)
                 floating[:, :, ::1] tc not None,         # OUT (N, T, H) tanh(cells) (LSTM) or (0, 0, 0)
                 floating[:, :, ::1] h not None,          # OUT (N, T, H) hidden states
+                float[::1] whp not None,                 # OUT scratch: packed Wh (float32), or (0,): BLAS
                 Py_ssize_t nb, int n_threads):
     cdef Py_ssize_t n = x.shape[0], tt = x.shape[1], d = x.shape[2], hd = h0.shape[1]
     cdef Py_ssize_t gh = g * hd, t, k, j0, j1
@@ -216,14 +226,20 @@ def seq_forward(int g,
     cdef const floating* cp
     cdef Py_ssize_t ldh, ldcp
     cdef bint lstm = g == 4
+    cdef bint packed = floating is float and whp.shape[0] > 0
+    cdef Py_ssize_t npan = cs_gemm_panels(gh)
     with nogil:
-        # Input products of every time step at once: a[(n, t), :] = x[(n, t), :] Wx.
+        # Input products of every time step at once: a[(n, t), :] = x[(n, t), :] Wx; and Wh
+        # packed into panels once for the whole sequence (float32; see rnn_gemm.h).
         for k in prange(nb, schedule="static", num_threads=n_threads):
             j0 = _bstart(k, nb, gh)
             j1 = _bstart(k + 1, nb, gh)
             if j1 > j0:
                 gemm(c"N", c"N", n * tt, j1 - j0, d, 1, &x[0, 0, 0], d, &wx[0, 0] + j0, gh,
                      0, &a[0, 0, 0] + j0, gh)
+            if packed:
+                cs_gemm_pack_f(<const float*>&wh[0, 0], gh, 0, hd, gh, &whp[0],
+                               k * npan // nb, (k + 1) * npan // nb)
         for t in range(tt):
             if t == 0:
                 hp, ldh = &h0[0, 0], hd
@@ -232,11 +248,16 @@ def seq_forward(int g,
                 hp, ldh = &h[0, t - 1, 0], tt * hd
                 cp, ldcp = (&c[0, t - 1, 0] if lstm else NULL), tt * hd
             for k in prange(nb, schedule="static", num_threads=n_threads):
-                j0 = _bstart(k, nb, gh)
-                j1 = _bstart(k + 1, nb, gh)
-                if j1 > j0:
-                    gemm(c"N", c"N", n, j1 - j0, hd, 1, hp, ldh, &wh[0, 0] + j0, gh,
-                         1, &a[0, t, 0] + j0, tt * gh)
+                if packed:  # panels [k npan / nb, (k + 1) npan / nb): one writer per column
+                    cs_gemm_packed_f(n, gh, hd, <const float*>hp, ldh, &whp[0],
+                                     <float*>&a[0, t, 0], tt * gh, 0,
+                                     k * npan // nb, (k + 1) * npan // nb)
+                else:
+                    j0 = _bstart(k, nb, gh)
+                    j1 = _bstart(k + 1, nb, gh)
+                    if j1 > j0:
+                        gemm(c"N", c"N", n, j1 - j0, hd, 1, hp, ldh, &wh[0, 0] + j0, gh,
+                             1, &a[0, t, 0] + j0, tt * gh)
             for k in prange(nb, schedule="static", num_threads=n_threads):
                 j0 = _bstart(k, nb, hd)
                 j1 = _bstart(k + 1, nb, hd)
@@ -406,6 +427,7 @@ def seq_backward(int g,
                  floating[:, ::1] dwx not None,            # OUT (D, G*H)
                  floating[:, ::1] dwh not None,            # OUT (H, G*H)
                  floating[::1] db not None,                # OUT (G*H,)
+                 float[::1] whp not None,                  # OUT scratch: packed Wh^T (float32), or (0,): BLAS
                  Py_ssize_t nb, int n_threads):
     cdef Py_ssize_t n = x.shape[0], tt = x.shape[1], d = x.shape[2], hd = dh0.shape[1]
     cdef Py_ssize_t gh = g * hd, t, k, j0, j1
@@ -414,7 +436,13 @@ def seq_backward(int g,
     cdef const floating* dcin
     cdef const floating* cp
     cdef Py_ssize_t ldcp
+    cdef bint packed = floating is float and whp.shape[0] > 0
+    cdef Py_ssize_t npan = cs_gemm_panels(hd)
     with nogil:
+        if packed:  # Wh^T (G*H x H) in panels of its columns, once for the sequence
+            for k in prange(nb, schedule="static", num_threads=n_threads):
+                cs_gemm_pack_f(<const float*>&wh[0, 0], gh, 1, gh, hd, &whp[0],
+                               k * npan // nb, (k + 1) * npan // nb)
         for t in range(tt - 1, -1, -1):
             # dh0 carries the recurrent gradient from step t + 1 into step t.
             rec = &dh0[0, 0] if t < tt - 1 else NULL
@@ -435,9 +463,15 @@ def seq_backward(int g,
                               &tc[0, t, 0] if lstm else NULL, &h[0, t, 0] if not lstm else NULL,
                               tt * hd, &da[0, t, 0], tt * gh, j0, j1)
             for k in prange(nb, schedule="static", num_threads=n_threads):
-                j0 = _bstart(k, nb, hd)
-                j1 = _bstart(k + 1, nb, hd)
-                _input_grad_cols(n, gh, &da[0, t, 0], tt * gh, &wh[0, 0], &dh0[0, 0], hd, j0, j1)
+                if packed:
+                    cs_gemm_packed_f(n, hd, gh, <const float*>&da[0, t, 0], tt * gh, &whp[0],
+                                     <float*>&dh0[0, 0], hd, 1,
+                                     k * npan // nb, (k + 1) * npan // nb)
+                else:
+                    j0 = _bstart(k, nb, hd)
+                    j1 = _bstart(k + 1, nb, hd)
+                    _input_grad_cols(n, gh, &da[0, t, 0], tt * gh, &wh[0, 0], &dh0[0, 0], hd,
+                                     j0, j1)
         # All time steps at once: weight gradients and dx.
         for k in prange(nb, schedule="static", num_threads=n_threads):
             j0 = _bstart(k, nb, gh)

@@ -49,6 +49,20 @@ _BLOCK = 256
 _NONE = {np.dtype(t): (np.empty((0, 0), t), np.empty((0, 0, 0), t)) for t in (np.float32, np.float64)}
 
 
+#: Sequences multiply float32 recurrent products from Wh packed once per call
+#: (``rnn_gemm.h``); False sends them to BLAS at every step (for comparisons).
+PACKED_RECURRENT = True
+_NO_PACK = np.empty(0, np.float32)
+_PANEL = 16  # columns per packed panel (CS_GP in rnn_gemm.h)
+
+
+def _packed_scratch(dt, k, n):
+    """Scratch for ``B`` (k x n) packed in panels, or the empty array (BLAS) when not float32."""
+    if dt != np.float32 or not PACKED_RECURRENT:
+        return _NO_PACK
+    return _memory.empty((n + _PANEL - 1) // _PANEL * _PANEL * k, dtype=np.float32)
+
+
 def _plan(n_threads, n_rows, d, hd, g):
     """``(threads, blocks)`` for a problem; raises if a BLAS dimension would overflow an int.
 
@@ -198,7 +212,7 @@ def rnn_forward(x, h0, Wx, Wh, b, *, n_threads=None):
     h = _memory.empty((n, t, hd), dtype=dt)
     e, e3 = _NONE[dt]
     with blas_single_thread():
-        _k.seq_forward(1, x, h0, e, Wx, Wh, b, a, e3, e3, h, nb, nt)
+        _k.seq_forward(1, x, h0, e, Wx, Wh, b, a, e3, e3, h, _packed_scratch(dt, hd, hd), nb, nt)
     return h, RNNCache(x=x, h0=h0, Wx=Wx, Wh=Wh, h=h)
 
 
@@ -229,7 +243,7 @@ def rnn_backward(dh, cache, *, n_threads=None):
     with blas_single_thread():
         _shifted(h0, h, hprev)
         _k.seq_backward(1, dh, x, hprev, e, e3, Wx, Wh, e3, e3, h,
-                        da, e, dx, dh0, dWx, dWh, db, nb, nt)
+                        da, e, dx, dh0, dWx, dWh, db, _packed_scratch(dt, hd, hd), nb, nt)
     return dx, dh0, dWx, dWh, db
 
 
@@ -333,7 +347,8 @@ def lstm_forward(x, h0, Wx, Wh, b, c0=None, *, n_threads=None):
     gates = _memory.empty((n, t, 4 * hd), dtype=dt)
     c, tanh_c, h = (_memory.empty((n, t, hd), dtype=dt) for _ in range(3))
     with blas_single_thread():
-        _k.seq_forward(4, x, h0, c0, Wx, Wh, b, gates, c, tanh_c, h, nb, nt)
+        _k.seq_forward(4, x, h0, c0, Wx, Wh, b, gates, c, tanh_c, h,
+                       _packed_scratch(dt, hd, 4 * hd), nb, nt)
     cache = LSTMCache(x=x, h0=h0, c0=c0, Wx=Wx, Wh=Wh, h=h, c=c, gates=gates, tanh_c=tanh_c)
     return h, cache
 
@@ -363,7 +378,7 @@ def lstm_backward(dh, cache, *, n_threads=None, return_dc0=False):
     with blas_single_thread():
         _shifted(h0, h, hprev)
         _k.seq_backward(4, dh, x, hprev, c0, c, Wx, Wh, gates, tc, h,
-                        da, dcarry, dx, dh0, dWx, dWh, db, nb, nt)
+                        da, dcarry, dx, dh0, dWx, dWh, db, _packed_scratch(dt, 4 * hd, hd), nb, nt)
     if return_dc0:  # after the loop the carried cell gradient is that of c0
         return dx, dh0, dWx, dWh, db, dcarry
     return dx, dh0, dWx, dWh, db
