@@ -32,7 +32,7 @@ the problem only too).
 """
 
 from cython cimport floating
-from cython.parallel cimport prange
+from cython.parallel cimport parallel, prange
 
 from blas cimport cs_set_gemm64, gemm
 
@@ -68,9 +68,12 @@ cdef extern from "rnn_gemm.h" nogil:
     Py_ssize_t cs_gemm_panels(Py_ssize_t n)
     void cs_gemm_pack_f(const float* b, Py_ssize_t ldb, int trans, Py_ssize_t k, Py_ssize_t n,
                         float* dst, Py_ssize_t p0, Py_ssize_t p1)
+    int cs_team_size()
+    int cs_team_rank()
+    void cs_team_barrier()
     void cs_gemm_packed_f(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const float* a,
-                          Py_ssize_t lda, const float* bp, float* c, Py_ssize_t ldc, int zero,
-                          Py_ssize_t p0, Py_ssize_t p1)
+                          Py_ssize_t rsa, Py_ssize_t csa, const float* bp, float* c,
+                          Py_ssize_t ldc, int zero, Py_ssize_t p0, Py_ssize_t p1)
 
 
 cdef enum:
@@ -227,20 +230,24 @@ def seq_forward(int g,
     cdef Py_ssize_t ldh, ldcp
     cdef bint lstm = g == 4
     cdef bint packed = floating is float and whp.shape[0] > 0
-    cdef Py_ssize_t npan = cs_gemm_panels(gh)
     with nogil:
-        # Input products of every time step at once: a[(n, t), :] = x[(n, t), :] Wx; and Wh
-        # packed into panels once for the whole sequence (float32; see rnn_gemm.h).
+        # Input products of every time step at once: a[(n, t), :] = x[(n, t), :] Wx.
         for k in prange(nb, schedule="static", num_threads=n_threads):
             j0 = _bstart(k, nb, gh)
             j1 = _bstart(k + 1, nb, gh)
             if j1 > j0:
                 gemm(c"N", c"N", n * tt, j1 - j0, d, 1, &x[0, 0, 0], d, &wx[0, 0] + j0, gh,
                      0, &a[0, 0, 0] + j0, gh)
-            if packed:
-                cs_gemm_pack_f(<const float*>&wh[0, 0], gh, 0, hd, gh, &whp[0],
-                               k * npan // nb, (k + 1) * npan // nb)
+        if packed:
+            _seq_forward_packed(g, n, tt, hd, <const float*>&h0[0, 0],
+                                <const float*>&c0[0, 0] if c0.shape[0] else NULL,
+                                <const float*>&wh[0, 0], <const float*>&b[0], <float*>&a[0, 0, 0],
+                                <float*>&c[0, 0, 0] if lstm else NULL,
+                                <float*>&tc[0, 0, 0] if lstm else NULL,
+                                <float*>&h[0, 0, 0], &whp[0], n_threads)
         for t in range(tt):
+            if packed:
+                break
             if t == 0:
                 hp, ldh = &h0[0, 0], hd
                 cp, ldcp = (&c0[0, 0] if c0.shape[0] else NULL), hd
@@ -248,22 +255,63 @@ def seq_forward(int g,
                 hp, ldh = &h[0, t - 1, 0], tt * hd
                 cp, ldcp = (&c[0, t - 1, 0] if lstm else NULL), tt * hd
             for k in prange(nb, schedule="static", num_threads=n_threads):
-                if packed:  # panels [k npan / nb, (k + 1) npan / nb): one writer per column
-                    cs_gemm_packed_f(n, gh, hd, <const float*>hp, ldh, &whp[0],
-                                     <float*>&a[0, t, 0], tt * gh, 0,
-                                     k * npan // nb, (k + 1) * npan // nb)
-                else:
-                    j0 = _bstart(k, nb, gh)
-                    j1 = _bstart(k + 1, nb, gh)
-                    if j1 > j0:
-                        gemm(c"N", c"N", n, j1 - j0, hd, 1, hp, ldh, &wh[0, 0] + j0, gh,
-                             1, &a[0, t, 0] + j0, tt * gh)
+                j0 = _bstart(k, nb, gh)
+                j1 = _bstart(k + 1, nb, gh)
+                if j1 > j0:
+                    gemm(c"N", c"N", n, j1 - j0, hd, 1, hp, ldh, &wh[0, 0] + j0, gh,
+                         1, &a[0, t, 0] + j0, tt * gh)
             for k in prange(nb, schedule="static", num_threads=n_threads):
                 j0 = _bstart(k, nb, hd)
                 j1 = _bstart(k + 1, nb, hd)
                 _fwd_elem(g, n, hd, cp, ldcp, &b[0], &a[0, t, 0], tt * gh,
                           &c[0, t, 0] if lstm else NULL, &tc[0, t, 0] if lstm else NULL,
                           &h[0, t, 0], tt * hd, j0, j1)
+
+
+cdef inline Py_ssize_t _team_panel(Py_ssize_t hd, int r) noexcept nogil:
+    """First 16-unit panel of hidden units of team member ``r`` (``r`` = team size: the end)."""
+    return r * cs_gemm_panels(hd) // cs_team_size()
+
+
+cdef void _seq_forward_packed(int g, Py_ssize_t n, Py_ssize_t tt, Py_ssize_t hd,
+                              const float* h0, const float* c0, const float* wh, const float* b,
+                              float* a, float* c, float* tc, float* h, float* whp,
+                              int n_threads) noexcept nogil:
+    """The time loop of seq_forward with Wh packed (float32, rnn_gemm.h); ``a`` holds x Wx.
+
+    Each thread owns a range of whole 16-unit panels of hidden units [j0, j1): it packs the
+    columns q*H + [j0, j1) of every gate block q of Wh (for its own use only), and at every step
+    computes those columns of ``h_{t-1} Wh`` and then the elementwise pass of its units, which
+    reads nothing else. So a step needs one barrier (h_t complete before step t+1's product).
+    The results do not depend on the partition, hence not on the thread count.
+    """
+    cdef Py_ssize_t gh = g * hd, npan = cs_gemm_panels(hd), psz = npan * 16 * hd
+    cdef Py_ssize_t p0, p1, j0, j1, t, q, ldh, ldcp
+    cdef const float* hp
+    cdef const float* cp
+    with parallel(num_threads=n_threads):
+        # This thread's panels [p0, p1) of hidden units, units [j0, j1). (Assigned here, not
+        # through pointers, so that Cython makes them private to the thread.)
+        p0 = _team_panel(hd, cs_team_rank())
+        p1 = _team_panel(hd, cs_team_rank() + 1)
+        j0 = p0 * 16
+        j1 = p1 * 16 if p1 * 16 < hd else hd
+        for q in range(g):
+            cs_gemm_pack_f(wh + q * hd, gh, 0, hd, hd, whp + q * psz, p0, p1)
+        for t in range(tt):
+            if t == 0:
+                hp, ldh, cp, ldcp = h0, hd, c0, hd
+            else:
+                hp, ldh = h + (t - 1) * hd, tt * hd
+                cp, ldcp = (c + (t - 1) * hd if g == 4 else NULL), tt * hd
+            if j1 > j0:
+                for q in range(g):
+                    cs_gemm_packed_f(n, hd, hd, hp, ldh, 1, whp + q * psz,
+                                     a + t * gh + q * hd, tt * gh, 0, p0, p1)
+                _fwd_elem(g, n, hd, cp, ldcp, b, a + t * gh, tt * gh,
+                          c + t * hd if g == 4 else NULL, tc + t * hd if g == 4 else NULL,
+                          h + t * hd, tt * hd, j0, j1)
+            cs_team_barrier()
 
 
 # --- backward ---------------------------------------------------------------------------------
@@ -409,6 +457,49 @@ def step_backward(int g,
                             &wx[0, 0], &wh[0, 0], &dx[0, 0], &dhp[0, 0], &dwx[0, 0], &dwh[0, 0])
 
 
+cdef void _seq_backward_packed(int g, Py_ssize_t n, Py_ssize_t tt, Py_ssize_t hd,
+                               const float* dh, const float* c0, const float* c, const float* wh,
+                               const float* gates, const float* tc, const float* h, float* da,
+                               float* dcarry, float* dh0, float* whp,
+                               int n_threads) noexcept nogil:
+    """The time loop of seq_backward with Wh^T packed (float32, rnn_gemm.h).
+
+    Each thread owns whole 16-unit panels of hidden units [j0, j1): it packs those columns of
+    Wh^T (for its own use only); at every step it writes the pre-activation gradient of its
+    units (the columns q*H + [j0, j1) of da_t, reading only its own columns of dh0 and dcarry),
+    waits for the others (da_t complete), then computes its columns of dh0 = da_t Wh^T, which
+    only it reads next. One barrier per step; results do not depend on the partition.
+    """
+    cdef Py_ssize_t gh = g * hd, p0, p1, j0, j1, t, ldcp
+    cdef const float* rec
+    cdef const float* dcin
+    cdef const float* cp
+    with parallel(num_threads=n_threads):
+        # This thread's panels [p0, p1) of hidden units, units [j0, j1). (Assigned here, not
+        # through pointers, so that Cython makes them private to the thread.)
+        p0 = _team_panel(hd, cs_team_rank())
+        p1 = _team_panel(hd, cs_team_rank() + 1)
+        j0 = p0 * 16
+        j1 = p1 * 16 if p1 * 16 < hd else hd
+        cs_gemm_pack_f(wh, gh, 1, gh, hd, whp, p0, p1)
+        for t in range(tt - 1, -1, -1):
+            rec = dh0 if t < tt - 1 else NULL
+            dcin = dcarry if (g == 4 and t < tt - 1) else NULL
+            if g != 4:
+                cp, ldcp = NULL, 0
+            elif t > 0:
+                cp, ldcp = c + (t - 1) * hd, tt * hd
+            else:
+                cp, ldcp = c0, hd
+            if j1 > j0:
+                _bwd_elem(g, n, hd, dh + t * hd, tt * hd, rec, hd, dcin, dcarry, hd,
+                          gates + t * gh if g == 4 else NULL, tt * gh, cp, ldcp,
+                          tc + t * hd if g == 4 else NULL, h + t * hd if g != 4 else NULL,
+                          tt * hd, da + t * gh, tt * gh, j0, j1)
+            cs_team_barrier()
+            cs_gemm_packed_f(n, hd, gh, da + t * gh, tt * gh, 1, whp, dh0, hd, 1, p0, p1)
+
+
 def seq_backward(int g,
                  const floating[:, :, ::1] dh not None,    # IN  (N, T, H) upstream grads of every h
                  const floating[:, :, ::1] x not None,     # IN  (N, T, D)
@@ -437,13 +528,20 @@ def seq_backward(int g,
     cdef const floating* cp
     cdef Py_ssize_t ldcp
     cdef bint packed = floating is float and whp.shape[0] > 0
-    cdef Py_ssize_t npan = cs_gemm_panels(hd)
     with nogil:
-        if packed:  # Wh^T (G*H x H) in panels of its columns, once for the sequence
-            for k in prange(nb, schedule="static", num_threads=n_threads):
-                cs_gemm_pack_f(<const float*>&wh[0, 0], gh, 1, gh, hd, &whp[0],
-                               k * npan // nb, (k + 1) * npan // nb)
+        if packed:
+            _seq_backward_packed(g, n, tt, hd, <const float*>&dh[0, 0, 0],
+                                 <const float*>&c0[0, 0] if (lstm and c0.shape[0]) else NULL,
+                                 <const float*>&c[0, 0, 0] if lstm else NULL,
+                                 <const float*>&wh[0, 0],
+                                 <const float*>&gates[0, 0, 0] if lstm else NULL,
+                                 <const float*>&tc[0, 0, 0] if lstm else NULL,
+                                 <const float*>&h[0, 0, 0], <float*>&da[0, 0, 0],
+                                 <float*>&dcarry[0, 0] if lstm else NULL, <float*>&dh0[0, 0],
+                                 &whp[0], n_threads)
         for t in range(tt - 1, -1, -1):
+            if packed:
+                break
             # dh0 carries the recurrent gradient from step t + 1 into step t.
             rec = &dh0[0, 0] if t < tt - 1 else NULL
             dcin = &dcarry[0, 0] if (lstm and t < tt - 1) else NULL
@@ -463,15 +561,10 @@ def seq_backward(int g,
                               &tc[0, t, 0] if lstm else NULL, &h[0, t, 0] if not lstm else NULL,
                               tt * hd, &da[0, t, 0], tt * gh, j0, j1)
             for k in prange(nb, schedule="static", num_threads=n_threads):
-                if packed:
-                    cs_gemm_packed_f(n, hd, gh, <const float*>&da[0, t, 0], tt * gh, &whp[0],
-                                     <float*>&dh0[0, 0], hd, 1,
-                                     k * npan // nb, (k + 1) * npan // nb)
-                else:
-                    j0 = _bstart(k, nb, hd)
-                    j1 = _bstart(k + 1, nb, hd)
-                    _input_grad_cols(n, gh, &da[0, t, 0], tt * gh, &wh[0, 0], &dh0[0, 0], hd,
-                                     j0, j1)
+                j0 = _bstart(k, nb, hd)
+                j1 = _bstart(k + 1, nb, hd)
+                _input_grad_cols(n, gh, &da[0, t, 0], tt * gh, &wh[0, 0], &dh0[0, 0], hd,
+                                 j0, j1)
         # All time steps at once: weight gradients and dx.
         for k in prange(nb, schedule="static", num_threads=n_threads):
             j0 = _bstart(k, nb, gh)

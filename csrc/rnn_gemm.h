@@ -36,6 +36,23 @@
 #include <immintrin.h>
 #endif
 
+/* The team of the enclosing parallel region (one thread, and no barrier, without OpenMP). The
+ * sequences' packed paths partition the hidden units by the team's size: their results do not
+ * depend on the partition (see "Arithmetic" above; the elementwise row kernels are per element). */
+#ifdef _OPENMP
+#include <omp.h>
+static inline int cs_team_size(void) { return omp_get_num_threads(); }
+static inline int cs_team_rank(void) { return omp_get_thread_num(); }
+static inline void cs_team_barrier(void)
+{
+#pragma omp barrier
+}
+#else
+static inline int cs_team_size(void) { return 1; }
+static inline int cs_team_rank(void) { return 0; }
+static inline void cs_team_barrier(void) {}
+#endif
+
 /* Number of panels for n columns. */
 static inline ptrdiff_t cs_gemm_panels(ptrdiff_t n) { return (n + CS_GP - 1) / CS_GP; }
 
@@ -67,14 +84,15 @@ static void cs_gemm_pack_f(const float *b, ptrdiff_t ldb, int trans, ptrdiff_t k
 
 /* ---- portable: the reference order ------------------------------------------------------- */
 static void cs_gemm_tile_scalar(ptrdiff_t mr, ptrdiff_t w, ptrdiff_t kc, const float *a,
-                                ptrdiff_t lda, const float *bp, float *c, ptrdiff_t ldc)
+                                ptrdiff_t rsa, ptrdiff_t csa, const float *bp, float *c,
+                                ptrdiff_t ldc)
 {
     ptrdiff_t i, j, kk;
     for (i = 0; i < mr; i++) {
         float acc[CS_GP];
         for (j = 0; j < w; j++) acc[j] = c[i * ldc + j];
         for (kk = 0; kk < kc; kk++) {
-            float av = a[i * lda + kk];
+            float av = a[i * rsa + kk * csa];
             for (j = 0; j < w; j++) acc[j] = fmaf(av, bp[kk * CS_GP + j], acc[j]);
         }
         for (j = 0; j < w; j++) c[i * ldc + j] = acc[j];
@@ -85,8 +103,8 @@ static void cs_gemm_tile_scalar(ptrdiff_t mr, ptrdiff_t w, ptrdiff_t kc, const f
 /* C tile (mr x 16 nv) += A (mr x kc) B (kc x 16 nv) from nv panels b0, b1; mr, nv constant
  * after inlining. */
 static inline __attribute__((always_inline, target("avx512f"))) void
-cs_gemm_k512(const int mr, const int nv, ptrdiff_t kc, const float *a, ptrdiff_t lda,
-             const float *b0, const float *b1, float *c, ptrdiff_t ldc)
+cs_gemm_k512(const int mr, const int nv, ptrdiff_t kc, const float *a, ptrdiff_t rsa,
+             ptrdiff_t csa, const float *b0, const float *b1, float *c, ptrdiff_t ldc)
 {
     __m512 acc0[8], acc1[8];
     ptrdiff_t kk;
@@ -101,7 +119,7 @@ cs_gemm_k512(const int mr, const int nv, ptrdiff_t kc, const float *a, ptrdiff_t
         if (nv == 2) v1 = _mm512_loadu_ps(b1 + kk * CS_GP);
 #pragma GCC unroll 8
         for (i = 0; i < mr; i++) {
-            __m512 av = _mm512_set1_ps(a[i * lda + kk]);
+            __m512 av = _mm512_set1_ps(a[i * rsa + kk * csa]);
             acc0[i] = _mm512_fmadd_ps(av, v0, acc0[i]);
             if (nv == 2) acc1[i] = _mm512_fmadd_ps(av, v1, acc1[i]);
         }
@@ -115,13 +133,13 @@ cs_gemm_k512(const int mr, const int nv, ptrdiff_t kc, const float *a, ptrdiff_t
 
 #define CS_K512_CASE(m)                                                                       \
     case m:                                                                                   \
-        if (nv == 2) cs_gemm_k512(m, 2, kc, a, lda, b0, b1, c, ldc);                          \
-        else cs_gemm_k512(m, 1, kc, a, lda, b0, b1, c, ldc);                                  \
+        if (nv == 2) cs_gemm_k512(m, 2, kc, a, rsa, csa, b0, b1, c, ldc);                     \
+        else cs_gemm_k512(m, 1, kc, a, rsa, csa, b0, b1, c, ldc);                             \
         break;
 
 static __attribute__((target("avx512f"), noinline)) void
-cs_gemm_tile512(int mr, int nv, ptrdiff_t kc, const float *a, ptrdiff_t lda, const float *b0,
-                const float *b1, float *c, ptrdiff_t ldc)
+cs_gemm_tile512(int mr, int nv, ptrdiff_t kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa,
+                const float *b0, const float *b1, float *c, ptrdiff_t ldc)
 {
     switch (mr) {
         CS_K512_CASE(1) CS_K512_CASE(2) CS_K512_CASE(3) CS_K512_CASE(4)
@@ -131,8 +149,8 @@ cs_gemm_tile512(int mr, int nv, ptrdiff_t kc, const float *a, ptrdiff_t lda, con
 
 /* AVX2: tile mr x 16 (one panel, two ymm). */
 static inline __attribute__((always_inline, target("avx2,fma"))) void
-cs_gemm_k256(const int mr, ptrdiff_t kc, const float *a, ptrdiff_t lda, const float *b0,
-             float *c, ptrdiff_t ldc)
+cs_gemm_k256(const int mr, ptrdiff_t kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa,
+             const float *b0, float *c, ptrdiff_t ldc)
 {
     __m256 acc0[6], acc1[6];
     ptrdiff_t kk;
@@ -146,7 +164,7 @@ cs_gemm_k256(const int mr, ptrdiff_t kc, const float *a, ptrdiff_t lda, const fl
         __m256 v0 = _mm256_loadu_ps(b0 + kk * CS_GP), v1 = _mm256_loadu_ps(b0 + kk * CS_GP + 8);
 #pragma GCC unroll 6
         for (i = 0; i < mr; i++) {
-            __m256 av = _mm256_broadcast_ss(a + i * lda + kk);
+            __m256 av = _mm256_broadcast_ss(a + i * rsa + kk * csa);
             acc0[i] = _mm256_fmadd_ps(av, v0, acc0[i]);
             acc1[i] = _mm256_fmadd_ps(av, v1, acc1[i]);
         }
@@ -158,11 +176,11 @@ cs_gemm_k256(const int mr, ptrdiff_t kc, const float *a, ptrdiff_t lda, const fl
     }
 }
 
-#define CS_K256_CASE(m) case m: cs_gemm_k256(m, kc, a, lda, b0, c, ldc); break;
+#define CS_K256_CASE(m) case m: cs_gemm_k256(m, kc, a, rsa, csa, b0, c, ldc); break;
 
 static __attribute__((target("avx2,fma"), noinline)) void
-cs_gemm_tile256(int mr, ptrdiff_t kc, const float *a, ptrdiff_t lda, const float *b0, float *c,
-                ptrdiff_t ldc)
+cs_gemm_tile256(int mr, ptrdiff_t kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa,
+                const float *b0, float *c, ptrdiff_t ldc)
 {
     switch (mr) {
         CS_K256_CASE(1) CS_K256_CASE(2) CS_K256_CASE(3) CS_K256_CASE(4) CS_K256_CASE(5)
@@ -184,13 +202,17 @@ static inline int cs_gemm_isa(void)
 #endif /* CS_GEMM_X86 */
 
 /* C[:, 16 p0 .. min(16 p1, n)) = (zero ? 0 : C) + A B over panels [p0, p1) of the packed B
- * (k x n, cs_gemm_pack_f). A is m x k (lda), C is m x n (ldc). One thread's share of a product:
- * different threads take disjoint panel ranges. */
+ * (k x n, cs_gemm_pack_f). A is m x k with element (i, kk) at a[i * rsa + kk * csa] (a
+ * row-major matrix: rsa = its leading dimension, csa = 1; its transpose: rsa = 1, csa = ld);
+ * C is m x n (ldc). One thread's share of a product: different threads take disjoint panel
+ * ranges. Rows go in blocks of CS_GMC so a block of A (CS_GMC x CS_GKC) stays in L2 while the
+ * panels pass. */
+#define CS_GMC 128
 static void cs_gemm_packed_f(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a,
-                             ptrdiff_t lda, const float *bp, float *c, ptrdiff_t ldc, int zero,
-                             ptrdiff_t p0, ptrdiff_t p1)
+                             ptrdiff_t rsa, ptrdiff_t csa, const float *bp, float *c,
+                             ptrdiff_t ldc, int zero, ptrdiff_t p0, ptrdiff_t p1)
 {
-    ptrdiff_t k0, kc, p, i, r, j, np_, w, mrmax, i0;
+    ptrdiff_t k0, kc, p, i, r, j, np_, w, mrmax, i0, i1, m1;
     int isa = 0;
     float tile[8 * 2 * CS_GP];
     if (p1 <= p0 || m <= 0) return;
@@ -202,7 +224,9 @@ static void cs_gemm_packed_f(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float 
     isa = cs_gemm_isa();
 #endif
     mrmax = isa == 2 ? 8 : (isa == 1 ? 6 : 8);
-    for (k0 = 0; k0 < k; k0 += CS_GKC) {
+    for (i1 = 0; i1 < m; i1 += CS_GMC) {
+      m1 = m - i1 < CS_GMC ? m : i1 + CS_GMC;
+      for (k0 = 0; k0 < k; k0 += CS_GKC) {
         kc = k - k0 < CS_GKC ? k - k0 : CS_GKC;
         for (p = p0; p < p1; p += np_) {
             np_ = (isa == 2 && p + 1 < p1) ? 2 : 1;
@@ -210,14 +234,12 @@ static void cs_gemm_packed_f(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float 
             if (w > np_ * CS_GP) w = np_ * CS_GP;
             const float *b0 = bp + p * k * CS_GP + k0 * CS_GP;
             const float *b1 = b0 + k * CS_GP;
-            for (i0 = 0; i0 < m; i0 += mrmax) {
-                ptrdiff_t mr = m - i0 < mrmax ? m - i0 : mrmax;
-                const float *ai = a + i0 * lda + k0;
+            for (i0 = i1; i0 < m1; i0 += mrmax) {
+                ptrdiff_t mr = m1 - i0 < mrmax ? m1 - i0 : mrmax;
+                const float *ai = a + i0 * rsa + k0 * csa;
                 float *ci = c + i0 * ldc + p * CS_GP;
                 if (isa == 0) {
-                    if (np_ == 1) {
-                        cs_gemm_tile_scalar(mr, w, kc, ai, lda, b0, ci, ldc);
-                    }
+                    cs_gemm_tile_scalar(mr, w, kc, ai, rsa, csa, b0, ci, ldc);
                     continue;
                 }
 #ifdef CS_GEMM_X86
@@ -231,8 +253,10 @@ static void cs_gemm_packed_f(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float 
                             for (j = 0; j < ldt; j++)
                                 tile[r * ldt + j] = j < w ? ci[r * ldc + j] : 0.0f;
                     }
-                    if (isa == 2) cs_gemm_tile512((int)mr, (int)np_, kc, ai, lda, b0, b1, ct, ldt);
-                    else cs_gemm_tile256((int)mr, kc, ai, lda, b0, ct, ldt);
+                    if (isa == 2)
+                        cs_gemm_tile512((int)mr, (int)np_, kc, ai, rsa, csa, b0, b1, ct, ldt);
+                    else
+                        cs_gemm_tile256((int)mr, kc, ai, rsa, csa, b0, ct, ldt);
                     if (!full)
                         for (r = 0; r < mr; r++)
                             for (j = 0; j < w; j++) ci[r * ldc + j] = tile[r * ldt + j];
@@ -240,6 +264,7 @@ static void cs_gemm_packed_f(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float 
 #endif
             }
         }
+      }
     }
 }
 

@@ -56,11 +56,12 @@ _NO_PACK = np.empty(0, np.float32)
 _PANEL = 16  # columns per packed panel (CS_GP in rnn_gemm.h)
 
 
-def _packed_scratch(dt, k, n):
-    """Scratch for ``B`` (k x n) packed in panels, or the empty array (BLAS) when not float32."""
+def _packed_scratch(dt, g, hd):
+    """Scratch for Wh (H x G*H) packed in 16-column panels per gate block (forward) or for Wh^T
+    (backward): the same size; or the empty array (BLAS at every step) when not float32."""
     if dt != np.float32 or not PACKED_RECURRENT:
         return _NO_PACK
-    return _memory.empty((n + _PANEL - 1) // _PANEL * _PANEL * k, dtype=np.float32)
+    return _memory.empty(g * ((hd + _PANEL - 1) // _PANEL * _PANEL) * hd, dtype=np.float32)
 
 
 def _plan(n_threads, n_rows, d, hd, g):
@@ -212,7 +213,7 @@ def rnn_forward(x, h0, Wx, Wh, b, *, n_threads=None):
     h = _memory.empty((n, t, hd), dtype=dt)
     e, e3 = _NONE[dt]
     with blas_single_thread():
-        _k.seq_forward(1, x, h0, e, Wx, Wh, b, a, e3, e3, h, _packed_scratch(dt, hd, hd), nb, nt)
+        _k.seq_forward(1, x, h0, e, Wx, Wh, b, a, e3, e3, h, _packed_scratch(dt, 1, hd), nb, nt)
     return h, RNNCache(x=x, h0=h0, Wx=Wx, Wh=Wh, h=h)
 
 
@@ -243,7 +244,7 @@ def rnn_backward(dh, cache, *, n_threads=None):
     with blas_single_thread():
         _shifted(h0, h, hprev)
         _k.seq_backward(1, dh, x, hprev, e, e3, Wx, Wh, e3, e3, h,
-                        da, e, dx, dh0, dWx, dWh, db, _packed_scratch(dt, hd, hd), nb, nt)
+                        da, e, dx, dh0, dWx, dWh, db, _packed_scratch(dt, 1, hd), nb, nt)
     return dx, dh0, dWx, dWh, db
 
 
@@ -348,7 +349,7 @@ def lstm_forward(x, h0, Wx, Wh, b, c0=None, *, n_threads=None):
     c, tanh_c, h = (_memory.empty((n, t, hd), dtype=dt) for _ in range(3))
     with blas_single_thread():
         _k.seq_forward(4, x, h0, c0, Wx, Wh, b, gates, c, tanh_c, h,
-                       _packed_scratch(dt, hd, 4 * hd), nb, nt)
+                       _packed_scratch(dt, 4, hd), nb, nt)
     cache = LSTMCache(x=x, h0=h0, c0=c0, Wx=Wx, Wh=Wh, h=h, c=c, gates=gates, tanh_c=tanh_c)
     return h, cache
 
@@ -378,7 +379,7 @@ def lstm_backward(dh, cache, *, n_threads=None, return_dc0=False):
     with blas_single_thread():
         _shifted(h0, h, hprev)
         _k.seq_backward(4, dh, x, hprev, c0, c, Wx, Wh, gates, tc, h,
-                        da, dcarry, dx, dh0, dWx, dWh, db, _packed_scratch(dt, 4 * hd, hd), nb, nt)
+                        da, dcarry, dx, dh0, dWx, dWh, db, _packed_scratch(dt, 4, hd), nb, nt)
     if return_dc0:  # after the loop the carried cell gradient is that of c0
         return dx, dh0, dWx, dWh, db, dcarry
     return dx, dh0, dWx, dWh, db
