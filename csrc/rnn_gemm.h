@@ -26,6 +26,7 @@
 #include <stddef.h>
 #include <string.h>
 #include <math.h>
+#include <stdlib.h>
 
 #define CS_GP 16    /* columns per packed panel */
 #define CS_GKC 256  /* k block */
@@ -188,14 +189,20 @@ cs_gemm_tile256(int mr, ptrdiff_t kc, const float *a, ptrdiff_t rsa, ptrdiff_t c
     }
 }
 
-/* 2: AVX-512F, 1: AVX2 + FMA, 0: portable. */
+/* 2: AVX-512F, 1: AVX2 + FMA, 0: portable; the environment variable CS231N_FAST_GEMM_ISA
+ * ("avx2" or "portable", read once) caps it, so that the tests can run every path on one CPU. */
 static inline int cs_gemm_isa(void)
 {
     static int isa = -1;
     if (isa < 0) {
+        const char *cap = getenv("CS231N_FAST_GEMM_ISA");
+        int hw;
         __builtin_cpu_init();
-        isa = __builtin_cpu_supports("avx512f") ? 2
-              : (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) ? 1 : 0;
+        hw = __builtin_cpu_supports("avx512f") ? 2
+             : (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) ? 1 : 0;
+        if (cap && strcmp(cap, "portable") == 0) hw = 0;
+        else if (cap && strcmp(cap, "avx2") == 0 && hw > 1) hw = 1;
+        isa = hw;
     }
     return isa;
 }

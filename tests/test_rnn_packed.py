@@ -149,3 +149,46 @@ def test_packed_inputs_unchanged(rng):
     for a, c in zip(args, copies):
         np.testing.assert_array_equal(a, c)
     np.testing.assert_array_equal(dh, dh_copy)
+
+
+_ISA_SCRIPT = """
+import sys
+import numpy as np
+from cs231n_fast.ops import rnn
+rng = np.random.default_rng(7)
+out = {}
+for kind, g in (("rnn", 1), ("lstm", 4)):
+    n, t, d, h = 9, 3, 5, 517
+    x = rng.standard_normal((n, t, d)).astype(np.float32)
+    h0 = rng.standard_normal((n, h)).astype(np.float32)
+    wx = (rng.standard_normal((d, g * h)) / 3).astype(np.float32)
+    wh = (rng.standard_normal((h, g * h)) / 23).astype(np.float32)
+    b = rng.standard_normal(g * h).astype(np.float32)
+    fwd, bwd = getattr(rnn, kind + "_forward"), getattr(rnn, kind + "_backward")
+    y, cache = fwd(x, h0, wx, wh, b, n_threads=2)
+    grads = bwd(np.linspace(-1, 1, y.size, dtype=np.float32).reshape(y.shape), cache, n_threads=2)
+    out.update({f"{kind}{i}": v for i, v in enumerate((y,) + tuple(grads))})
+np.savez(sys.argv[1], **out)
+"""
+
+
+@pytest.mark.parametrize("isa", ["avx2", "portable"])
+def test_every_instruction_set_gives_the_same_bits(tmp_path, isa):
+    """The AVX-512, AVX2 and portable (fmaf) micro-kernels compute the same fma chains: capped
+    by CS231N_FAST_GEMM_ISA (read once per process), each path gives the default's bits. (On a
+    CPU without AVX-512 or AVX2 the cap changes nothing and the test is trivially true.)"""
+    import os
+    import subprocess
+    import sys
+
+    files = {}
+    for cap in ("", isa):
+        env = dict(os.environ, CS231N_FAST_GEMM_ISA=cap)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
+        path = tmp_path / f"out_{cap or 'default'}.npz"
+        subprocess.run([sys.executable, "-c", _ISA_SCRIPT, str(path)], env=env, check=True)
+        files[cap] = np.load(path)
+    default, capped = files[""], files[isa]
+    assert sorted(default.files) == sorted(capped.files) and len(default.files) == 12
+    for k in default.files:
+        np.testing.assert_array_equal(default[k], capped[k], err_msg=k)
