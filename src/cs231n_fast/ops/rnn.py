@@ -13,7 +13,11 @@ one elementwise pass for the bias, the gates, the cell and the hidden state; a s
 one pass producing the pre-activation gradient and db, then the four products dx, dh, dWx, dWh
 in equal units shared between the threads. Sequences compute the input products of all steps
 as one product before the time loop and dWx, dWh, db and dx of all steps as one product each
-after it (``csrc/rnn.pyx`` has the details).
+after it (``csrc/rnn.pyx`` has the details). In float32 the per-step recurrent products
+``h Wh`` and ``da Wh^T`` of a sequence run on Wh packed once per call (``csrc/rnn_gemm.h``,
+AVX-512/AVX2/portable micro-kernels, one fused multiply-add chain in k order per element), and
+the time loop is one parallel region with one barrier per step; float64 and the single steps
+call BLAS (:data:`PACKED_RECURRENT` = False sends float32 sequences to BLAS too).
 
 Results do not depend on the thread count: every output element has one writer and every sum
 a fixed order (tested bitwise, and checked against the build without OpenMP in CI).
