@@ -60,12 +60,14 @@ _NO_PACK = np.empty(0, np.float32)
 _PANEL = 16  # columns per packed panel (CS_GP in rnn_gemm.h)
 
 
-def _packed_scratch(dt, g, hd):
-    """Scratch for Wh (H x G*H) packed in 16-column panels per gate block (forward) or for Wh^T
-    (backward): the same size; or the empty array (BLAS at every step) when not float32."""
+def _packed_scratch(dt, g, hd, d=0):
+    """Scratch for Wh (H x G*H) packed in 16-column panels per gate block (forward), or for
+    Wh^T and then Wx^T (backward, pass ``d``); or the empty array (BLAS at every step) when not
+    float32."""
     if dt != np.float32 or not PACKED_RECURRENT:
         return _NO_PACK
-    return _memory.empty(g * ((hd + _PANEL - 1) // _PANEL * _PANEL) * hd, dtype=np.float32)
+    cols = max(hd, d)
+    return _memory.empty(g * hd * ((cols + _PANEL - 1) // _PANEL * _PANEL), dtype=np.float32)
 
 
 def _plan(n_threads, n_rows, d, hd, g):
@@ -248,7 +250,7 @@ def rnn_backward(dh, cache, *, n_threads=None):
     with blas_single_thread():
         _shifted(h0, h, hprev)
         _k.seq_backward(1, dh, x, hprev, e, e3, Wx, Wh, e3, e3, h,
-                        da, e, dx, dh0, dWx, dWh, db, _packed_scratch(dt, 1, hd), nb, nt)
+                        da, e, dx, dh0, dWx, dWh, db, _packed_scratch(dt, 1, hd, d), nb, nt)
     return dx, dh0, dWx, dWh, db
 
 
@@ -383,7 +385,8 @@ def lstm_backward(dh, cache, *, n_threads=None, return_dc0=False):
     with blas_single_thread():
         _shifted(h0, h, hprev)
         _k.seq_backward(4, dh, x, hprev, c0, c, Wx, Wh, gates, tc, h,
-                        da, dcarry, dx, dh0, dWx, dWh, db, _packed_scratch(dt, 4, hd), nb, nt)
+                        da, dcarry, dx, dh0, dWx, dWh, db, _packed_scratch(dt, 4, hd, d),
+                        nb, nt)
     if return_dc0:  # after the loop the carried cell gradient is that of c0
         return dx, dh0, dWx, dWh, db, dcarry
     return dx, dh0, dWx, dWh, db
