@@ -76,6 +76,7 @@ cdef extern from "rnn_gemm.h" nogil:
     Py_ssize_t cs_gemm_panels(Py_ssize_t n)
     void cs_gemm_pack_f(const float* b, Py_ssize_t ldb, int trans, Py_ssize_t k, Py_ssize_t n,
                         float* dst, Py_ssize_t p0, Py_ssize_t p1)
+    void cs_gemm_init()
     int cs_team_size()
     int cs_team_rank()
     void cs_team_barrier()
@@ -239,6 +240,7 @@ def seq_forward(int g,
     cdef bint lstm = g == 4
     cdef bint packed = floating is float and whp.shape[0] > 0
     with nogil:
+        cs_gemm_init()
         # Input products of every time step at once: a[(n, t), :] = x[(n, t), :] Wx.
         for k in prange(nb, schedule="static", num_threads=n_threads):
             j0 = _bstart(k, nb, gh)
@@ -550,6 +552,7 @@ def seq_backward(int g,
     cdef Py_ssize_t ldcp
     cdef bint packed = floating is float and whp.shape[0] > 0
     with nogil:
+        cs_gemm_init()
         if packed:
             _seq_backward_packed(g, n, tt, hd, <const float*>&dh[0, 0, 0],
                                  <const float*>&c0[0, 0] if (lstm and c0.shape[0]) else NULL,

@@ -210,6 +210,15 @@ static inline int cs_gemm_isa(void)
 }
 #endif /* CS_GEMM_X86 */
 
+/* Resolve the instruction set once, on the calling thread (the kernels call this before their
+ * parallel regions, so the threads only ever read the cached value). */
+static inline void cs_gemm_init(void)
+{
+#ifdef CS_GEMM_X86
+    (void)cs_gemm_isa();
+#endif
+}
+
 /* C[:, 16 p0 .. min(16 p1, n)) = (zero ? 0 : C) + A B over panels [p0, p1) of the packed B
  * (k x n, cs_gemm_pack_f). A is m x k with element (i, kk) at a[i * rsa + kk * csa] (a
  * row-major matrix: rsa = its leading dimension, csa = 1; its transpose: rsa = 1, csa = ld);
