@@ -65,6 +65,19 @@ def fingerprint():
             y, cache = fwd(x, h0, wx, wh, b)
             grads = bwd(rng.standard_normal(y.shape).astype(dtype), cache)
             out.update({f"{kind}_{name}_{i}": v for i, v in enumerate((y,) + tuple(grads))})
+        # Sequences wide enough for two threads (H >= 512) take the packed recurrent product
+        # (rnn_gemm.h) in float32; H = 517 leaves a partial panel, N = 3 partial row tiles.
+        n, t, d, h = 3, 3, 11, 517
+        x = rng.standard_normal((n, t, d)).astype(dtype)
+        h0 = rng.standard_normal((n, h)).astype(dtype)
+        for kind, g in (("rnn", 1), ("lstm", 4)):
+            wx = (rng.standard_normal((d, g * h)) / 3).astype(dtype)
+            wh = (rng.standard_normal((h, g * h)) / 23).astype(dtype)
+            b = rng.standard_normal(g * h).astype(dtype)
+            fwd, bwd = getattr(rnn, f"{kind}_forward"), getattr(rnn, f"{kind}_backward")
+            y, cache = fwd(x, h0, wx, wh, b)
+            grads = bwd(rng.standard_normal(y.shape).astype(dtype), cache)
+            out.update({f"{kind}_wide_{name}_{i}": v for i, v in enumerate((y,) + tuple(grads))})
         z = np.concatenate([np.linspace(-120, 120, 2001), [0.0, -0.0, np.inf, -np.inf]]).astype(dtype)
         out[f"sigmoid_{name}"] = rnn.sigmoid(z)
         from cs231n_fast.ops import norm

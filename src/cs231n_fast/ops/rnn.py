@@ -13,7 +13,11 @@ one elementwise pass for the bias, the gates, the cell and the hidden state; a s
 one pass producing the pre-activation gradient and db, then the four products dx, dh, dWx, dWh
 in equal units shared between the threads. Sequences compute the input products of all steps
 as one product before the time loop and dWx, dWh, db and dx of all steps as one product each
-after it (``csrc/rnn.pyx`` has the details).
+after it (``csrc/rnn.pyx`` has the details). In float32 the per-step recurrent products
+``h Wh`` and ``da Wh^T`` of a sequence run on Wh packed once per call (``csrc/rnn_gemm.h``,
+AVX-512/AVX2/portable micro-kernels, one fused multiply-add chain in k order per element), and
+the time loop is one parallel region with one barrier per step; float64 and the single steps
+call BLAS (:data:`PACKED_RECURRENT` = False sends float32 sequences to BLAS too).
 
 Results do not depend on the thread count: every output element has one writer and every sum
 a fixed order (tested bitwise, and checked against the build without OpenMP in CI).
@@ -47,6 +51,23 @@ _BLOCK = 256
 #: Per dtype, the empty 2-D and 3-D arrays the kernels read as "not given" (nothing ever
 #: writes into a zero-size array, so every call can share them).
 _NONE = {np.dtype(t): (np.empty((0, 0), t), np.empty((0, 0, 0), t)) for t in (np.float32, np.float64)}
+
+
+#: Sequences multiply float32 recurrent products from Wh packed once per call
+#: (``rnn_gemm.h``); False sends them to BLAS at every step (for comparisons).
+PACKED_RECURRENT = True
+_NO_PACK = np.empty(0, np.float32)
+_PANEL = 16  # columns per packed panel (CS_GP in rnn_gemm.h)
+
+
+def _packed_scratch(dt, g, hd, d=0):
+    """Scratch for Wh (H x G*H) packed in 16-column panels per gate block (forward), or for
+    Wh^T and then Wx^T (backward, pass ``d``); or the empty array (BLAS at every step) when not
+    float32."""
+    if dt != np.float32 or not PACKED_RECURRENT:
+        return _NO_PACK
+    cols = max(hd, d)
+    return _memory.empty(g * hd * ((cols + _PANEL - 1) // _PANEL * _PANEL), dtype=np.float32)
 
 
 def _plan(n_threads, n_rows, d, hd, g):
@@ -198,7 +219,7 @@ def rnn_forward(x, h0, Wx, Wh, b, *, n_threads=None):
     h = _memory.empty((n, t, hd), dtype=dt)
     e, e3 = _NONE[dt]
     with blas_single_thread():
-        _k.seq_forward(1, x, h0, e, Wx, Wh, b, a, e3, e3, h, nb, nt)
+        _k.seq_forward(1, x, h0, e, Wx, Wh, b, a, e3, e3, h, _packed_scratch(dt, 1, hd), nb, nt)
     return h, RNNCache(x=x, h0=h0, Wx=Wx, Wh=Wh, h=h)
 
 
@@ -229,7 +250,7 @@ def rnn_backward(dh, cache, *, n_threads=None):
     with blas_single_thread():
         _shifted(h0, h, hprev)
         _k.seq_backward(1, dh, x, hprev, e, e3, Wx, Wh, e3, e3, h,
-                        da, e, dx, dh0, dWx, dWh, db, nb, nt)
+                        da, e, dx, dh0, dWx, dWh, db, _packed_scratch(dt, 1, hd, d), nb, nt)
     return dx, dh0, dWx, dWh, db
 
 
@@ -333,7 +354,8 @@ def lstm_forward(x, h0, Wx, Wh, b, c0=None, *, n_threads=None):
     gates = _memory.empty((n, t, 4 * hd), dtype=dt)
     c, tanh_c, h = (_memory.empty((n, t, hd), dtype=dt) for _ in range(3))
     with blas_single_thread():
-        _k.seq_forward(4, x, h0, c0, Wx, Wh, b, gates, c, tanh_c, h, nb, nt)
+        _k.seq_forward(4, x, h0, c0, Wx, Wh, b, gates, c, tanh_c, h,
+                       _packed_scratch(dt, 4, hd), nb, nt)
     cache = LSTMCache(x=x, h0=h0, c0=c0, Wx=Wx, Wh=Wh, h=h, c=c, gates=gates, tanh_c=tanh_c)
     return h, cache
 
@@ -363,7 +385,8 @@ def lstm_backward(dh, cache, *, n_threads=None, return_dc0=False):
     with blas_single_thread():
         _shifted(h0, h, hprev)
         _k.seq_backward(4, dh, x, hprev, c0, c, Wx, Wh, gates, tc, h,
-                        da, dcarry, dx, dh0, dWx, dWh, db, nb, nt)
+                        da, dcarry, dx, dh0, dWx, dWh, db, _packed_scratch(dt, 4, hd, d),
+                        nb, nt)
     if return_dc0:  # after the loop the carried cell gradient is that of c0
         return dx, dh0, dWx, dWh, db, dcarry
     return dx, dh0, dWx, dWh, db
