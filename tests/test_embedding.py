@@ -84,6 +84,26 @@ def test_word_embedding_gradcheck(rng):
 
 
 @pytest.mark.parametrize("v, d", [(1004, 256), (50, 300), (300, 20), (3, 1), (1, 64)])
+def test_embedding_backward_kernel_bitwise_across_threads(rng, dtype, v, d):
+    # The op runs the scatter-add on one thread below about a million element visits, so the
+    # kernel's partitions (column blocks, vocabulary ranges) are driven directly here.
+    from cs231n_fast._ext import embedding as kernel
+
+    ids = skewed_ids(rng, 50, 16, v).reshape(-1).astype(np.intp)
+    dout = rng.standard_normal((ids.size, d)).astype(dtype)
+    want = reference.word_embedding_backward(dout.reshape(50, 16, d).astype(np.float64),
+                                             reference.word_embedding_forward(ids.reshape(50, 16), np.zeros((v, d)))[1])
+    results = []
+    for k in (1, 2, 3, 4):
+        dW = np.full((v, d), np.nan, dtype)
+        kernel.embedding_backward(dout, ids, dW, np.empty(v, np.intp), np.empty(ids.size, np.intp), k)
+        results.append(dW)
+    assert_matches_reference(results[0], want, dtype, "dW")
+    for dW in results[1:]:
+        np.testing.assert_array_equal(dW, results[0])
+
+
+@pytest.mark.parametrize("v, d", [(1004, 256), (50, 300), (300, 20), (3, 1), (1, 64)])
 def test_word_embedding_bitwise_across_threads(rng, dtype, v, d):
     # d >= 64 per thread: column blocks; smaller d: vocabulary ranges. Either way every element
     # is summed in the same order.
