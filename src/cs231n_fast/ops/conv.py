@@ -331,7 +331,9 @@ def conv_backward(dout, cache, *, n_threads=None, need_dx=True):
     db = np.empty(f, dtype=dtype)
     dwb_part = _empty((n_chunks, f, k + 1), dtype)
     cols = _cols_scratch(nt, k, p, dtype)
-    dcols = _empty((nt, k, p) if need_dx else (1, 1, 1), dtype)
+    # One row per thread even when unused: the kernel takes each thread's row before it knows
+    # whether dx is wanted (an index past the first axis is an error in the checked build).
+    dcols = _empty((nt, k, p) if need_dx else (nt, 1, 1), dtype)
     pads = _pad_scratch(nt * 2, x.shape, (ph, pw), dtype).reshape(nt, 2, -1)
     with blas_single_thread():
         _k.conv_backward(x, w.reshape(f, k), dout, dx, dw.reshape(f, k), db, dwb_part, cols,
