@@ -195,3 +195,16 @@ def test_models_do_not_compute_the_input_gradient(rng, monkeypatch):
                         hidden_dim=5, cell_type="rnn", dtype=np.float64, seed=0)
     cap.loss(features, np.array([[1, 3, 2], [1, 3, 3]]))
     assert ((2, 6), False) in seen  # the projection of the features
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.dtype(">f8"), np.float32, np.float64])
+def test_l2_penalty_any_float_dtype(dtype):
+    # float16 and byte-swapped weights have no kernel: they take NumPy's path (not a KeyError).
+    from cs231n_fast._model import l2_penalty
+
+    w = np.arange(6, dtype=np.float64).reshape(2, 3).astype(dtype)
+    g = np.ones((2, 3), dtype=dtype)
+    grads = {"W1": g}
+    penalty = l2_penalty(0.1, {"W1": w}, grads, ["W1"])
+    assert penalty == pytest.approx(0.5 * 0.1 * 55.0, rel=1e-3)
+    np.testing.assert_allclose(grads["W1"].astype(np.float64), 1 + 0.1 * np.arange(6).reshape(2, 3), rtol=1e-3)

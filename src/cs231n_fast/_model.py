@@ -74,7 +74,7 @@ def l2_penalty(reg, params, grads, names, *, inplace=False):
         w, g = params[name], grads[name]
         if (
             isinstance(w, np.ndarray) and isinstance(g, np.ndarray) and w.dtype == g.dtype
-            and w.dtype.kind == "f" and w.shape == g.shape
+            and w.dtype in (np.float32, np.float64) and w.dtype.isnative and w.shape == g.shape
             and w.flags.c_contiguous and g.flags.c_contiguous
         ):
             out = g if (inplace and g.flags.writeable) else np.empty_like(g)
