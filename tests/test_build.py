@@ -149,3 +149,17 @@ def test_compat_import_does_not_swallow_errors():
     from cs231n_fast import compat
 
     assert callable(compat.im2col_cython) and callable(compat.col2im_6d_cython)
+
+
+def test_every_csrc_module_is_imported_by_the_package():
+    """setup.py builds every csrc/*.pyx; the package imports (and points at its BLAS) the
+    modules listed in _EXT_MODULES: the two lists must not drift apart."""
+    import pathlib
+
+    import cs231n_fast
+
+    csrc = pathlib.Path(__file__).resolve().parents[1] / "csrc"
+    if not csrc.is_dir():
+        pytest.skip("run from a source tree: csrc/ is not beside tests/")
+    built = sorted(p.stem for p in csrc.glob("*.pyx"))
+    assert sorted(cs231n_fast._EXT_MODULES) == built

@@ -28,8 +28,6 @@ try:
     import importlib as _importlib
 
     _ext_modules = [_importlib.import_module(f"._ext.{_m}", __name__) for _m in _EXT_MODULES]
-    from ._ext import conv as _conv, distances as _distances, openmp_info as _omp, pool as _pool  # noqa: F401
-    from ._ext import memory as _memory_ext, rnn as _rnn  # noqa: F401
 except ImportError as exc:  # a missing or stale build must fail here, never later
     raise ImportError(
         "cs231n_fast's compiled kernels could not be imported "

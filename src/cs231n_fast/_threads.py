@@ -74,6 +74,8 @@ def effective_n_threads(n_threads=None):
 
 def work_threads(n_threads, work):
     """``n_threads`` resolved, or 1 when ``work`` is below :data:`SERIAL_WORK`."""
+    if n_threads is None and work < SERIAL_WORK:  # the common small call: nothing to resolve
+        return 1
     n = effective_n_threads(n_threads)
     return 1 if work < SERIAL_WORK else n
 

@@ -130,13 +130,6 @@ def _eps(params, name):
     eps = _option(params, name, "eps", 1e-5)
     return real_number(f"{name}['eps']", eps, 0.0, low_open=True)
 
-
-def _float(x):
-    """``x`` as an array in the policy dtype (float32 stays float32, anything else float64)."""
-    x = v.as_array("x", x)
-    return x.astype(v.result_dtype(x), copy=False)
-
-
 def _matrix(x, layout):
     """``x`` as a non-empty 2-D array, e.g. of layout "(N, D)", in its own dtype."""
     x = v.as_array("x", x)
@@ -151,20 +144,6 @@ def _images(x):
     v.check_ndim("x", x, 4, "(N, C, H, W)")
     v.check_nonempty("x", x, "(N, C, H, W)")
     return x
-
-
-def _batch(x):
-    """``x`` of shape (N, d_1, ..., d_k) as an array, and ``D = d_1 * ... * d_k``."""
-    x = v.as_array("x", x)
-    if x.ndim < 2:
-        raise ValueError(f"x must have shape (N, d_1, ..., d_k) with k >= 1; got shape {x.shape}")
-    return x, math.prod(x.shape[1:])
-
-
-def _cast(dtype, *arrays):
-    return tuple(a.astype(dtype, copy=False) for a in arrays)
-
-
 def _backward_args(dout, cache, producer, layout=None):
     """Validate ``dout`` against a ``cache`` made by ``producer``.
 

@@ -200,3 +200,22 @@ def _require_torch():
     if torch is None:
         raise RuntimeError(_torch_error)
     return torch
+
+
+def course_runner(numpy_runner, torch_runner, case, impl, inputs, n_threads):
+    """The callable for ``impl`` of a conv or pool case: ``numpy_runner`` over ``ops`` ("fast")
+    or the NumPy twin ("reference"), else ``torch_runner``."""
+    if impl in ("fast", "reference"):
+        from .. import ops, reference
+
+        return numpy_runner(ops if impl == "fast" else reference, case, inputs, n_threads)
+    return torch_runner(case, inputs)
+
+
+def twin_oracle(numpy_runner, case, inputs):
+    """The NumPy twin in float64 on the float64 cast of ``inputs``."""
+    from .. import reference
+
+    inputs64 = {k: np.asarray(a, dtype=np.float64) for k, a in inputs.items()}
+    outputs = numpy_runner(reference, case, inputs64, 1)()
+    return tuple(np.asarray(o, dtype=np.float64) for o in outputs)

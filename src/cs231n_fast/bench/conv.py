@@ -3,7 +3,16 @@
 
 from dataclasses import dataclass
 
-from ._common import DTYPES, IMPLS, _check_outputs, _k, _normal_maker, _require_torch
+from ._common import (
+    DTYPES,
+    IMPLS,
+    _check_outputs,
+    _k,
+    _normal_maker,
+    _require_torch,
+    course_runner,
+    twin_oracle,
+)
 
 import numpy as np
 
@@ -124,24 +133,12 @@ def torch_runner(case, inputs):
 
 
 def runner(case, impl, inputs, n_threads):
-    if impl == "fast":
-        from .. import ops
-
-        return numpy_runner(ops, case, inputs, n_threads)
-    if impl == "reference":
-        from .. import reference
-
-        return numpy_runner(reference, case, inputs, n_threads)
-    return torch_runner(case, inputs)
+    return course_runner(numpy_runner, torch_runner, case, impl, inputs, n_threads)
 
 
 def oracle(case, inputs):
     """The NumPy twin in float64 on the float64 cast of ``inputs``."""
-    from .. import reference
-
-    inputs64 = {k: np.asarray(a, dtype=np.float64) for k, a in inputs.items()}
-    outputs = numpy_runner(reference, case, inputs64, 1)()
-    return tuple(np.asarray(o, dtype=np.float64) for o in outputs)
+    return twin_oracle(numpy_runner, case, inputs)
 
 
 def names(case):

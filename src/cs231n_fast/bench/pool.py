@@ -5,7 +5,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._common import DTYPES, IMPLS, _check_outputs, _k, _normal_maker, _require_torch
+from ._common import (
+    DTYPES,
+    IMPLS,
+    _check_outputs,
+    _k,
+    _normal_maker,
+    _require_torch,
+    course_runner,
+    twin_oracle,
+)
 
 
 @dataclass(frozen=True)
@@ -108,23 +117,12 @@ def torch_runner(case, inputs):
 
 
 def runner(case, impl, inputs, n_threads):
-    if impl == "fast":
-        from .. import ops
-
-        return numpy_runner(ops, case, inputs, n_threads)
-    if impl == "reference":
-        from .. import reference
-
-        return numpy_runner(reference, case, inputs, n_threads)
-    return torch_runner(case, inputs)
+    return course_runner(numpy_runner, torch_runner, case, impl, inputs, n_threads)
 
 
 def oracle(case, inputs):
-    from .. import reference
-
-    inputs64 = {k: np.asarray(a, dtype=np.float64) for k, a in inputs.items()}
-    outputs = numpy_runner(reference, case, inputs64, 1)()
-    return tuple(np.asarray(o, dtype=np.float64) for o in outputs)
+    """The NumPy twin in float64 on the float64 cast of ``inputs``."""
+    return twin_oracle(numpy_runner, case, inputs)
 
 
 def names(case):

@@ -33,9 +33,7 @@ from ..layer_utils import (
     _affine_relu_backward,
     _conv_relu_pool_backward,
     _conv_relu_pool_forward,
-    affine_backward,
     affine_forward,
-    affine_relu_backward,
     affine_relu_forward,
     softmax_loss,
 )

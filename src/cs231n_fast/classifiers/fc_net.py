@@ -36,13 +36,9 @@ from ..layer_utils import (
 )
 from ..layers import _affine_backward
 from ..layer_utils import (
-    affine_backward,
-    affine_bn_relu_backward,
     affine_bn_relu_forward,
     affine_forward,
-    affine_ln_relu_backward,
     affine_ln_relu_forward,
-    affine_relu_backward,
     affine_relu_forward,
     dropout_backward,
     dropout_forward,
@@ -51,11 +47,12 @@ from ..layer_utils import (
 
 __all__ = ["TwoLayerNet", "FullyConnectedNet"] + layer_utils.__all__
 
-#: normalization -> the forward and backward of one hidden layer {affine - [norm] - relu}.
+#: normalization -> the forward of one hidden layer {affine - [norm] - relu} (the backwards
+#: are the private need_dx/reg variants, chosen in ``loss``).
 _HIDDEN_LAYERS = {
-    None: (affine_relu_forward, affine_relu_backward),
-    "batchnorm": (affine_bn_relu_forward, affine_bn_relu_backward),
-    "layernorm": (affine_ln_relu_forward, affine_ln_relu_backward),
+    None: affine_relu_forward,
+    "batchnorm": affine_bn_relu_forward,
+    "layernorm": affine_ln_relu_forward,
 }
 
 #: normalization -> the backward the networks use: the same gradients, plus the options of
@@ -363,7 +360,7 @@ class FullyConnectedNet:
                 bn_param["mode"] = mode
 
         # Forward pass: {affine - [batch/layer norm] - relu - [dropout]} x (L - 1) - affine.
-        hidden_forward = _HIDDEN_LAYERS[self.normalization][0]
+        hidden_forward = _HIDDEN_LAYERS[self.normalization]
         out, caches = X, []
         for i in range(1, L):
             norm = () if self.normalization is None else (

@@ -11,14 +11,12 @@ never written to; caches refer to the forward's input when it was already C-cont
 compute dtype, as the course's tuples do.
 """
 
-import math
-
 import numpy as np
 
 from .. import _memory
 from .._cache import ActivationCache
 from .._ext import activations as _k
-from .._threads import SERIAL_WORK, work_threads
+from .._threads import work_threads
 from ..reference.activations import (
     as_float,
     dropout_args,
@@ -66,19 +64,6 @@ _PRELU_F, _PRELU_B = _typed(_k.prelu_forward), _typed(_k.prelu_backward)
 _MAXOUT_F, _MAXOUT_B = _typed(_k.maxout_forward), _typed(_k.maxout_scatter)
 
 
-def _empty(shape, dtype):
-    """A result array: small ones from numpy.empty directly, large ones from the pool."""
-    if dtype.itemsize * math.prod(shape) < _POOL_MIN_BYTES:
-        return np.empty(shape, dtype)
-    return _memory.empty(shape, dtype)
-
-
-def _threads(n_threads, work):
-    """work_threads, short-cut for the default on small inputs (the common course case)."""
-    if n_threads is None and work < SERIAL_WORK:
-        return 1
-    return work_threads(n_threads, work)
-
 # Maxout's passes sit between BLAS calls whose idle threads keep spinning for a while: an OpenMP
 # team started then competes with them for the cores (measured on 2 busy cores, (64, 512) x
 # (2, 512, 512): forward 1.4 ms on one thread, 56 ms on two). So they run on one thread below
@@ -88,8 +73,8 @@ _MAXOUT_SHIFT = 6
 
 def _unary(op, producer, x, a, n_threads, save_out):
     x = as_float(x)
-    out = _empty(x.shape, x.dtype)
-    _UNARY[x.dtype](op, x.reshape(-1), out.reshape(-1), a, _threads(n_threads, x.size))
+    out = _memory.empty(x.shape, x.dtype)
+    _UNARY[x.dtype](op, x.reshape(-1), out.reshape(-1), a, work_threads(n_threads, x.size))
     saved = {"out": out} if save_out else {"x": x}
     if op == _ELU or op == _LEAKY:
         saved["alpha"] = a
@@ -98,9 +83,9 @@ def _unary(op, producer, x, a, n_threads, save_out):
 
 def _binary(op, producer, dout, cache, n_threads, key):
     dout, s, dtype = grad_args(dout, cache, producer)
-    dx = _empty(dout.shape, dtype)
+    dx = _memory.empty(dout.shape, dtype)
     _BINARY[dtype](op, s[key].reshape(-1), dout.reshape(-1), dx.reshape(-1), s.get("alpha", 0.0),
-                   _threads(n_threads, dx.size))
+                   work_threads(n_threads, dx.size))
     return dx
 
 
@@ -214,9 +199,9 @@ def prelu_forward(x, alpha, *, n_threads=None):
         (x, alpha), for :func:`prelu_backward`.
     """
     x, alpha = prelu_args(x, alpha)
-    out = _empty(x.shape, x.dtype)
+    out = _memory.empty(x.shape, x.dtype)
     _PRELU_F[x.dtype](x.reshape(-1), alpha.reshape(-1), out.reshape(-1), _planes(x, alpha),
-                      _threads(n_threads, x.size))
+                      work_threads(n_threads, x.size))
     return out, ActivationCache("prelu_forward", out.shape, out.dtype, {"x": x, "alpha": alpha})
 
 
@@ -244,9 +229,9 @@ def prelu_backward(dout, cache, *, n_threads=None):
     planes = size // sp if size else 0
     nq = -(-sp // _CHUNK)
     partial = np.empty(planes * nq)
-    dx = _empty(x.shape, dtype)
+    dx = _memory.empty(x.shape, dtype)
     _PRELU_B[dtype](x.reshape(-1), dout.reshape(-1), alpha.reshape(-1), dx.reshape(-1), partial,
-                    sp, _threads(n_threads, size))
+                    sp, work_threads(n_threads, size))
     if alpha.ndim == 0:
         dalpha = np.asarray(partial.sum(), dtype=dtype)
     else:
@@ -283,10 +268,10 @@ def maxout_forward(x, w, b, *, n_threads=None):
     n = x.shape[0]
     wt = np.ascontiguousarray(w.transpose(1, 0, 2).reshape(d, k * m))
     z = np.ascontiguousarray(x.reshape(n, d) @ wt)
-    out = _empty((n, m), x.dtype)
+    out = _memory.empty((n, m), x.dtype)
     piece = np.empty((n, m), np.int32)
     _MAXOUT_F[x.dtype](z, np.ascontiguousarray(b).reshape(-1), out, piece, k,
-                       _threads(n_threads, z.size >> _MAXOUT_SHIFT))
+                       work_threads(n_threads, z.size >> _MAXOUT_SHIFT))
     return out, ActivationCache("maxout_forward", out.shape, out.dtype,
                                 {"x": x, "wt": wt, "k": k, "piece": piece})
 
@@ -302,8 +287,8 @@ def maxout_backward(dout, cache, *, n_threads=None):
             and piece.flags.c_contiguous and wt.shape == (d, k * m)):
         raise ValueError("cache is not the one maxout_forward returned: its piece or weights "
                          "disagree with its output shape")
-    dz = _empty((n, k * m), dtype)
-    _MAXOUT_B[dtype](dout, piece, dz, k, _threads(n_threads, dz.size >> _MAXOUT_SHIFT))
+    dz = _memory.empty((n, k * m), dtype)
+    _MAXOUT_B[dtype](dout, piece, dz, k, work_threads(n_threads, dz.size >> _MAXOUT_SHIFT))
     dx = (dz @ wt.T).reshape(x.shape)
     dw = np.ascontiguousarray((x.reshape(n, d).T @ dz).reshape(d, k, m).transpose(1, 0, 2))
     return dx, dw, dz.sum(axis=0).reshape(k, m)
@@ -342,13 +327,13 @@ def dropout_forward(x, p, mode="train", seed=None, *, n_threads=None):
     p, mode, seed = dropout_args(p, mode, seed)
     x = as_float(x)
     if mode == "test":
-        out = _empty(x.shape, x.dtype)
+        out = _memory.empty(x.shape, x.dtype)
         np.copyto(out, x)
         return out, ActivationCache("dropout_forward", out.shape, out.dtype, {"key": None, "p": p})
     key = dropout_key(seed)
-    out = _empty(x.shape, x.dtype)
+    out = _memory.empty(x.shape, x.dtype)
     _DROPOUT[x.dtype](x.reshape(-1), out.reshape(-1), key[0], key[1], dropout_threshold(p), 1 / p,
-                      _threads(n_threads, x.size))
+                      work_threads(n_threads, x.size))
     return out, ActivationCache("dropout_forward", out.shape, out.dtype, {"key": key, "p": p})
 
 
@@ -356,12 +341,12 @@ def dropout_backward(dout, cache, *, n_threads=None):
     """Gradient of :func:`dropout_forward`: ``dout * mask`` (the mask regenerated from the
     cached key, in the same pass), or a copy of dout in test mode."""
     dout, s, dtype = grad_args(dout, cache, "dropout_forward")
-    dx = _empty(dout.shape, dtype)
+    dx = _memory.empty(dout.shape, dtype)
     key = s["key"]
     if key is None:
         np.copyto(dx, dout)
         return dx
     p = s["p"]
     _DROPOUT[dtype](dout.reshape(-1), dx.reshape(-1), key[0], key[1], dropout_threshold(p), 1 / p,
-                    _threads(n_threads, dx.size))
+                    work_threads(n_threads, dx.size))
     return dx

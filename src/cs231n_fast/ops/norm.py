@@ -15,9 +15,17 @@ import numpy as np
 
 from .._cache import NormCache
 from .._ext import norm as _k
-from .._memory import POOL_MIN_BYTES, empty as _pool_empty
+from .._memory import empty
 from .._threads import work_threads
-from .._validation import as_array, check_ndim, check_nonempty, check_shape, positive_int, real_number
+from .._validation import (
+    as_array,
+    check_ndim,
+    check_nonempty,
+    check_shape,
+    positive_int,
+    real_number,
+    result_dtype,
+)
 
 __all__ = [
     "batchnorm_forward",
@@ -33,18 +41,6 @@ __all__ = [
 _MODES = ("train", "test")
 _F32 = np.dtype(np.float32)
 _F64 = np.dtype(np.float64)
-
-def empty(shape, dtype, nbytes):
-    """An output array: from the memory pool when large (``nbytes``), else ``numpy.empty``."""
-    return np.empty(shape, dtype) if nbytes < POOL_MIN_BYTES else _pool_empty(shape, dtype)
-
-
-def _dtype(*arrays):
-    for a in arrays:
-        if a.dtype != _F32:
-            return _F64
-    return _F32
-
 
 def _check_mode(mode, name="mode"):
     if mode != "train" and mode != "test":
@@ -93,7 +89,7 @@ def _running(stat, name, c, dtype):
 def _bn_forward(kind, x, gamma, beta, running_mean, running_var, train, eps, momentum, n_threads,
                 names=("running_mean", "running_var")):
     """x validated (2-D or 4-D), gamma/beta validated (C,); scalars validated."""
-    dtype = _dtype(x, gamma, beta)
+    dtype = result_dtype(x, gamma, beta)
     shape = x.shape
     n, c = shape[0], shape[1]
     l = x.size // (n * c)
@@ -102,7 +98,7 @@ def _bn_forward(kind, x, gamma, beta, running_mean, running_var, train, eps, mom
     beta = np.ascontiguousarray(beta, dtype)
     running_mean = _running(running_mean, names[0], c, dtype)
     running_var = _running(running_var, names[1], c, dtype)
-    out = empty(shape, dtype, x.nbytes)
+    out = empty(shape, dtype)
     nt = work_threads(n_threads, x.size)
     x3, out3 = x.reshape(n, c, l), out.reshape(n, c, l)
     if train:
@@ -135,7 +131,7 @@ def _cache_args(dout, cache, kind, layout):
     for a in (cache.gamma, cache.mean, cache.ivar):
         if not isinstance(a, np.ndarray) or a.dtype != x.dtype or not a.flags.c_contiguous or not x.flags.c_contiguous:
             raise ValueError(f"cache is not the one {kind}_forward returned: its arrays must be contiguous in x's dtype")
-    dtype = _dtype(dout, x)
+    dtype = result_dtype(dout, x)
     if dtype == x.dtype:  # the forward's arrays are contiguous in its dtype already
         return np.ascontiguousarray(dout, dtype), x, cache.gamma, cache.mean, cache.ivar
     return [np.ascontiguousarray(a, dtype) for a in (dout, x, cache.gamma, cache.mean, cache.ivar)]
@@ -148,7 +144,7 @@ def _bn_backward(kind, dout, cache, n_threads, layout):
     l = x.size // (n * c)
     if gamma.shape != (c,) or mean.shape != (c,) or ivar.shape != (c,):
         raise ValueError(f"cache is not the one {kind}_forward returned: its gamma, mean and ivar must have shape ({c},)")
-    dx = empty(shape, x.dtype, x.nbytes)
+    dx = empty(shape, x.dtype)
     dgamma, dbeta = np.empty(c, x.dtype), np.empty(c, x.dtype)
     nt = work_threads(n_threads, x.size)
     _k.bn_backward(x.reshape(n, c, l), dout.reshape(n, c, l), gamma, mean, ivar, dx.reshape(n, c, l),
@@ -240,12 +236,12 @@ def spatial_batchnorm_backward(dout, cache, *, n_threads=None):
 
 
 def _ln_forward(x, gamma, beta, eps, n_threads):
-    dtype = _dtype(x, gamma, beta)
+    dtype = result_dtype(x, gamma, beta)
     n, d = x.shape
     x = np.ascontiguousarray(x, dtype)
     gamma = np.ascontiguousarray(gamma, dtype)
     beta = np.ascontiguousarray(beta, dtype)
-    out = empty((n, d), dtype, x.nbytes)
+    out = empty((n, d), dtype)
     mean, ivar = np.empty(n, dtype), np.empty(n, dtype)
     nt = work_threads(n_threads, x.size)
     _k.ln_forward(x, gamma, beta, out, mean, ivar, eps, nt)
@@ -290,7 +286,7 @@ def layernorm_backward(dout, cache, *, n_threads=None):
     n, d = x.shape
     if gamma.shape != (d,) or mean.shape != (n,) or ivar.shape != (n,):
         raise ValueError("cache is not the one layernorm_forward returned: its gamma, mean or ivar has the wrong shape")
-    dx = empty((n, d), x.dtype, x.nbytes)
+    dx = empty((n, d), x.dtype)
     dgamma, dbeta = np.empty(d, x.dtype), np.empty(d, x.dtype)
     nt = work_threads(n_threads, x.size)
     _k.ln_backward(x, dout, gamma, mean, ivar, dx, dgamma, dbeta, nt)
@@ -308,14 +304,14 @@ def _groups(G, c, shape):
 
 
 def _gn_forward(x, gamma, beta, G, eps, n_threads):
-    dtype = _dtype(x, gamma, beta)
+    dtype = result_dtype(x, gamma, beta)
     shape = x.shape
     n, c = shape[0], shape[1]
     l = x.size // (n * c)
     x = np.ascontiguousarray(x, dtype)
     gamma_c = np.ascontiguousarray(gamma, dtype).reshape(c)
     beta_c = np.ascontiguousarray(beta, dtype).reshape(c)
-    out = empty(shape, dtype, x.nbytes)
+    out = empty(shape, dtype)
     mean, ivar = np.empty(n * G, dtype), np.empty(n * G, dtype)
     nt = work_threads(n_threads, x.size)
     _k.gn_forward(x.reshape(n, c, l), gamma_c, beta_c, out.reshape(n, c, l), mean, ivar, G, eps, nt)
@@ -377,7 +373,7 @@ def spatial_groupnorm_backward(dout, cache, *, n_threads=None):
             or ivar.shape != (n * G,):
         raise ValueError("cache is not the one spatial_groupnorm_forward returned: its groups, gamma, mean or "
                          "ivar disagree with x")
-    dx = empty(shape, x.dtype, x.nbytes)
+    dx = empty(shape, x.dtype)
     dgamma, dbeta = np.empty(c, x.dtype), np.empty(c, x.dtype)
     sums = np.empty((n, c, 2), np.float64)
     nt = work_threads(n_threads, x.size)

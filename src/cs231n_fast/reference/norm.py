@@ -13,8 +13,8 @@ an independent derivation the closed form is tested against (the notebook's chec
 import numpy as np
 
 from .._cache import NormCache
-from ..ops.norm import _cache_args, _check_mode, _dtype, _groups, _input, _params, _running, _scalars
-from .._validation import as_array, check_shape, real_number
+from ..ops.norm import _cache_args, _check_mode, _groups, _input, _params, _running, _scalars
+from .._validation import as_array, check_shape, real_number, result_dtype
 
 __all__ = [
     "batchnorm_forward",
@@ -55,7 +55,7 @@ def _bn_axes(x):
 
 
 def _bn_forward(kind, x, gamma, beta, running_mean, running_var, train, eps, momentum):
-    dtype = _dtype(x, gamma, beta)
+    dtype = result_dtype(x, gamma, beta)
     x, gamma, beta = (np.ascontiguousarray(a, dtype) for a in (x, gamma, beta))
     c = x.shape[1]
     running_mean = _running(running_mean, "running_mean", c, dtype)
@@ -155,7 +155,7 @@ def layernorm_forward(x, gamma, beta, *, eps=1e-5, n_threads=None):
     eps = real_number("eps", eps, 0.0, low_open=True)
     x = _input(x, 2, "(N, D)")
     gamma, beta = _params(x, gamma, beta, (x.shape[1],), "(D,), one per feature of x")
-    dtype = _dtype(x, gamma, beta)
+    dtype = result_dtype(x, gamma, beta)
     x, gamma, beta = (np.ascontiguousarray(a, dtype) for a in (x, gamma, beta))
     mean, var, ivar, xhat = _standardize(x, 1, eps)
     out = gamma * xhat + beta
@@ -185,7 +185,7 @@ def spatial_groupnorm_forward(x, gamma, beta, G, *, eps=1e-5, n_threads=None):
         check_shape("gamma", gamma, (1, c, 1, 1), "(1, C, 1, 1) or (C,), one per channel of x")
     if beta.shape != gamma.shape:
         check_shape("beta", beta, gamma.shape, "the shape of gamma, one per channel of x")
-    dtype = _dtype(x, gamma, beta)
+    dtype = result_dtype(x, gamma, beta)
     x, gamma, beta = (np.ascontiguousarray(a, dtype) for a in (x, gamma, beta))
     mean, var, ivar, xhat = _standardize(x.reshape(n, G, -1), 2, eps)
     out = gamma.reshape(1, c, 1, 1) * xhat.reshape(x.shape) + beta.reshape(1, c, 1, 1)
