@@ -31,6 +31,46 @@
 /* Tiles per inner chunk: the temporaries stay in L1. */
 #define CS_WINO_CH 64
 
+/* U = G g G^T (4 x 4, row-major, xi = 4 a + b) of the 3 x 3 filter g given in double, element */
+/* (i, j) at g[3 i + j]; G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]. The operations and     */
+/* their order are those of the NumPy version this replaced (ops.conv._wino_u_numpy), so the  */
+/* bits are the same.                                                                         */
+static inline void cs_wino_filter(const double *g, double *u)
+{
+    double t[4][3];
+    int a, j;
+    for (j = 0; j < 3; j++) {
+        t[0][j] = g[j];
+        t[1][j] = 0.5 * ((g[j] + g[3 + j]) + g[6 + j]);
+        t[2][j] = 0.5 * ((g[j] - g[3 + j]) + g[6 + j]);
+        t[3][j] = g[6 + j];
+    }
+    for (a = 0; a < 4; a++) {
+        u[4 * a] = t[a][0];
+        u[4 * a + 1] = 0.5 * ((t[a][0] + t[a][1]) + t[a][2]);
+        u[4 * a + 2] = 0.5 * ((t[a][0] - t[a][1]) + t[a][2]);
+        u[4 * a + 3] = t[a][2];
+    }
+}
+
+/* dw = G^T dU G (3 x 3, row-major) of the transformed-domain gradient d (xi = 4 a + b), in   */
+/* the operations and order of the NumPy version this replaced (ops.conv._wino_dw_numpy).     */
+static inline void cs_wino_filter_grad(const double *d, double *dw)
+{
+    double t[3][4];
+    int b, r;
+    for (b = 0; b < 4; b++) {
+        t[0][b] = d[b] + 0.5 * (d[4 + b] + d[8 + b]);
+        t[1][b] = 0.5 * (d[4 + b] - d[8 + b]);
+        t[2][b] = 0.5 * (d[4 + b] + d[8 + b]) + d[12 + b];
+    }
+    for (r = 0; r < 3; r++) {
+        dw[3 * r] = t[r][0] + 0.5 * (t[r][1] + t[r][2]);
+        dw[3 * r + 1] = 0.5 * (t[r][1] - t[r][2]);
+        dw[3 * r + 2] = 0.5 * (t[r][1] + t[r][2]) + t[r][3];
+    }
+}
+
 #define CS_WINO_TEMPLATE(T, SFX)                                                                 \
 /* Copy plane src (h, w) into the zeroed buffer pad of (hp, wp) at offset (ph, pw), clipped.  */ \
 static void cs_wino_pad_##SFX(const T *src, ptrdiff_t h, ptrdiff_t w, ptrdiff_t ph,            \
@@ -174,6 +214,19 @@ CS_CLONES static void cs_wino_dy_rows_##SFX(const T *restrict dy, ptrdiff_t wy, 
             }                                                                                   \
         }                                                                                       \
     }                                                                                           \
+}                                                                                               \
+                                                                                                \
+/* Sum of a plane's n elements in double, CS_LANES partial sums (lane i % CS_LANES) added in a */ \
+/* fixed order: the same bits in every clone and the scalar build (db of the Winograd path).  */ \
+CS_CLONES static double cs_wino_plane_sum_##SFX(const T *restrict p, ptrdiff_t n)             \
+{                                                                                               \
+    double acc[CS_LANES];                                                                       \
+    ptrdiff_t i, k, n0 = n - n % CS_LANES;                                                      \
+    for (k = 0; k < CS_LANES; k++) acc[k] = 0.0;                                                \
+    for (i = 0; i < n0; i += CS_LANES)                                                          \
+        for (k = 0; k < CS_LANES; k++) acc[k] += (double)p[i + k];                              \
+    for (i = n0; i < n; i++) acc[i - n0] += (double)p[i];                                       \
+    return cs_sum_lanes_d(acc);                                                                 \
 }                                                                                               \
                                                                                                 \
 /* Adjoint output transform of one dout plane (oh, ow); buf holds (2 th, 2 tw).               */ \

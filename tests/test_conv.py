@@ -417,6 +417,29 @@ def test_conv_winograd_bound_is_tight_enough_to_fail(rng):
     assert np.max(bound) > 0
 
 
+@pytest.mark.parametrize("flip", [False, True])
+def test_conv_winograd_filter_transform_is_the_numpy_one_bitwise(rng, dtype, flip):
+    # The compiled G g G^T (wino_filter) does the NumPy version's operations in its order.
+    w = rng.standard_normal((5, 7, 3, 3)).astype(dtype)
+    got = np.empty((16, 7, 5) if flip else (16, 5, 7), dtype=dtype)
+    _conv_ops._k.wino_filter(w, got, flip, 2)
+    g = w.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1] if flip else w
+    np.testing.assert_array_equal(got, _conv_ops._wino_u(g, dtype))
+
+
+def test_conv_winograd_filter_grad_is_the_numpy_one_bitwise(rng, dtype):
+    # wino_grad_finish: chunks reduced in order in double, then G^T dU G as _wino_dw does.
+    part = rng.standard_normal((3, 16, 5, 7)).astype(dtype)
+    dbp = rng.standard_normal((3, 5))
+    dw, db = np.empty((5, 7, 3, 3), dtype=dtype), np.empty(5, dtype=dtype)
+    _conv_ops._k.wino_grad_finish(part, dbp, dw, db, 2)
+    du = part[0].astype(np.float64)
+    for i in range(1, 3):
+        du += part[i]
+    np.testing.assert_array_equal(dw, _conv_ops._wino_dw(du).astype(dtype))
+    np.testing.assert_array_equal(db, ((dbp[0] + dbp[1]) + dbp[2]).astype(dtype))
+
+
 def test_conv_winograd_is_default_for_middle_layers():
     pick = _conv_ops._algorithm
     assert pick(64, 64, 3, 3, 1, 1, 1, 1, 32, 32) == "winograd"

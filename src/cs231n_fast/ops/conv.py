@@ -61,7 +61,9 @@ def _wino_u(g, dtype):
     """G g G^T over the last two axes, (..., 3, 3) -> (16, ...) float64 then ``dtype``.
 
     G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]. Elementwise NumPy in float64 (no BLAS, so
-    the bits are fixed); exact but for the halvings' and sums' last-bit rounding."""
+    the bits are fixed); exact but for the halvings' and sums' last-bit rounding. The readable
+    form of the compiled ``wino_filter`` (conv_winograd.h ``cs_wino_filter``), which does the
+    same operations in the same order (tests compare them bitwise)."""
     g = np.asarray(g, dtype=np.float64)
 
     def rows(a):  # G @ a along axis -2
@@ -77,7 +79,8 @@ def _wino_u(g, dtype):
 
 
 def _wino_dw(du):
-    """G^T dU G: (16, F, C) float64 -> (F, C, 3, 3)."""
+    """G^T dU G: (16, F, C) float64 -> (F, C, 3, 3). The readable form of the compiled
+    ``wino_grad_finish`` (``cs_wino_filter_grad``), same operations and order."""
     f, c = du.shape[1:]
     d = np.moveaxis(du.reshape(4, 4, f, c), (0, 1), (-2, -1))  # (F, C, 4, 4)
 
@@ -255,7 +258,8 @@ def conv_forward(x, w, b, stride=1, pad=0, *, n_threads=None):
         nt = min(work_threads(n_threads, n * f * k * p), nblk)
         t = bimg * tiles
         _check_blas_dims(t, 16 * max(c, f) * t)
-        u = _wino_u(w, x.dtype)
+        u = _empty((16, f, c), x.dtype)
+        _k.wino_filter(w, u, False, nt)
         vb = _empty((nt, 16 * c * t), x.dtype)
         mb = _empty((nt, 16 * f * t), x.dtype)
         pb = np.empty((nt, _wino_pad_len(((oh + 1) // 2, (ow + 1) // 2))), dtype=x.dtype)
@@ -359,6 +363,7 @@ def _wino_backward(x, w, dout, pad, n_threads, need_dx):
     _check_blas_dims(t, t2, 16 * max(c, f) * max(t, t2))
     dx = _empty(x.shape if need_dx else (1, 1, 1, 1), dtype)
     du_part = _empty((n_chunks, 16, f, c), dtype)
+    db_part = np.zeros((n_chunks, f), dtype=np.float64)
     vb = _empty((nt, 16 * c * t), dtype)
     mb = _empty((nt, 16 * f * t), dtype)
     v2 = _empty((nt, 16 * f * t2 if need_dx else 1), dtype)
@@ -366,14 +371,13 @@ def _wino_backward(x, w, dout, pad, n_threads, need_dx):
     pb = np.empty((nt, _wino_pad_len(((oh + 1) // 2, (ow + 1) // 2),
                                      ((h + 1) // 2, (wd + 1) // 2))), dtype=dtype)
     # dx = correlation of dout with the flipped filters, channels swapped, padding 2 - pad.
-    ut = _wino_u(w.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1], dtype) if need_dx else (
-        np.empty((16, c, f), dtype=dtype))
+    ut = _empty((16, c, f) if need_dx else (16, 1, 1), dtype)
+    if need_dx:
+        _k.wino_filter(w, ut, True, nt)
     with blas_single_thread():
-        _k.wino_backward(x, ut, dout, dx, du_part, vb, mb, v2, m2, pb, ph, pw, bimg, nt,
-                         need_dx)
-    du = du_part[0].astype(np.float64)
-    for i in range(1, n_chunks):  # chunks reduced in order
-        du += du_part[i]
-    dw = np.ascontiguousarray(_wino_dw(du), dtype=dtype)
-    db = dout.sum(axis=(0, 2, 3), dtype=np.float64).astype(dtype)
+        _k.wino_backward(x, ut, dout, dx, du_part, db_part, vb, mb, v2, m2, pb, ph, pw, bimg,
+                         nt, need_dx)
+    dw, db = np.empty(w.shape, dtype=dtype), np.empty(f, dtype=dtype)
+    # dw = G^T (chunks' partials reduced in order, in double) G; db likewise.
+    _k.wino_grad_finish(du_part, db_part, dw, db, nt)
     return (dx if need_dx else None), dw, db
