@@ -16,7 +16,8 @@ notebooks comparing them still run; here they all use the same (fastest) kernels
 
 from collections.abc import Mapping
 
-from . import ops
+from . import im2col, ops
+from .im2col import *  # noqa: F403  (re-exported, as the course's module does)
 
 __all__ = [
     "conv_forward_fast",
@@ -32,6 +33,7 @@ __all__ = [
     "max_pool_forward_im2col",
     "max_pool_backward_im2col",
 ]
+__all__ += im2col.__all__  # the course's fast_layers star-imports its im2col module
 
 
 def _get(params, name, key):
