@@ -904,6 +904,36 @@ def _linear_cases():
 
 _linear_cases()
 
+# --- re-exported course helpers: fast_layers' im2col index helpers (NumPy), rnn_layers' affine ---
+
+
+def _course_reexport_cases():
+    x = _x()
+    cols = fast_layers.im2col_indices(x, 3, 2, 1, 1)  # (18, 72)
+    bad("get_im2col_indices: x_shape 3 ints", lambda: fast_layers.get_im2col_indices((2, 6, 5), 3, 2), ValueError, r"^x_shape must be a tuple of 4")
+    bad("get_im2col_indices: x_shape None", lambda: fast_layers.get_im2col_indices(None, 3, 2), TypeError, r"^x_shape must be a tuple of 4")
+    bad("get_im2col_indices: field_height 0", lambda: fast_layers.get_im2col_indices(X4, 0, 2), ValueError, r"^field_height must be an int >= 1")
+    bad("im2col_indices: x 3-D", lambda: fast_layers.im2col_indices(x[0], 3, 2), ValueError, r"^x must be a 4-D")
+    bad("im2col_indices: field_width larger than the padded input", lambda: fast_layers.im2col_indices(x, 3, 8, 1, 1), ValueError, r"^field_width = 8 is larger")
+    bad("im2col_indices: padding -1", lambda: fast_layers.im2col_indices(x, 3, 2, -1, 1), ValueError, r"^padding must be an int >= 0")
+    bad("im2col_indices: stride 0", lambda: fast_layers.im2col_indices(x, 3, 2, 1, 0), ValueError, r"^stride must be an int >= 1")
+    case("im2col_indices: read-only, negative strides", lambda: fast_layers.im2col_indices(_ro(x)[:, ::-1], 3, 2, 1, 1),
+         like(lambda: reference.im2col(x[:, ::-1], 3, 2, 1, 1).transpose(1, 2, 0).reshape(18, -1)))
+    bad("col2im_indices: cols wrong shape", lambda: fast_layers.col2im_indices(cols[:, 1:], X4, 3, 2, 1, 1), ValueError,
+        r"^cols must have shape \(C \* field_height \* field_width, OH \* OW \* N\) = \(18, 72\)")
+    bad("col2im_indices: stride 0", lambda: fast_layers.col2im_indices(cols, X4, 3, 2, 1, 0), ValueError, r"^stride must be an int >= 1")
+    case("col2im_indices: read-only", lambda: fast_layers.col2im_indices(_ro(cols), X4, 3, 2, 1, 1),
+         like(lambda: reference.col2im(reference.im2col(x, 3, 2, 1, 1), X4, 3, 2, 1, 1)))
+    xa, w, b, dout = _r(2, 3, 2), _r(6, 4), _r(4), _r(2, 4)
+    bad("affine_forward: w of another D", lambda: rnn_layers.affine_forward(xa, _r(5, 4), b), ValueError, r"^w must have shape \(6, 4\)")
+    bad("affine_forward: x complex", lambda: rnn_layers.affine_forward(xa + 0j, w, b), TypeError, r"^x must be a real numeric array")
+    bad("affine_backward: dout wrong shape", lambda: rnn_layers.affine_backward(_r(2, 5), rnn_layers.affine_forward(xa, w, b)[1]),
+        ValueError, r"^dout must have shape \(2, 4\)")
+    bad("affine_backward: cache None", lambda: rnn_layers.affine_backward(dout, None), TypeError, r"^cache must be the LayerCache returned by affine_forward")
+
+
+_course_reexport_cases()
+
 # --- running it ---------------------------------------------------------------------------------
 
 
