@@ -136,19 +136,20 @@ static inline int cs_hog_exact_bin(double gx, double gy)
     return b;
 }
 
-/* The HOG of one image (h, w, c) -> out[(a * ncell + b) * 9 + k], ncell >= 1 with
- * 8 ncell <= min(h, w). scratch: at least cs_hog_scratch(h, w, ncell) doubles. Returns 1
- * when a cell sum is not finite (an infinite magnitude: the caller recomputes that image as
- * the course does, its running sums turn inf into NaN), else 0. */
+/* Doubles of scratch cs_hog_image_* needs: two gray rows (8 ncell + 1 columns, or w), gx, gy,
+ * mag and bins of a row, and the cell sums (9 bins and the dropped pixels' slot per cell). */
 static inline ptrdiff_t cs_hog_scratch(ptrdiff_t h, ptrdiff_t w, ptrdiff_t ncell)
 {
-    ptrdiff_t side = 8 * ncell;
-    ptrdiff_t rows = side < h ? side + 1 : h, cols = side < w ? side + 1 : w;
-    (void)rows;
-    /* two gray rows, gx, gy, mag, bins, cell sums */
+    ptrdiff_t side = 8 * ncell, cols = side < w ? side + 1 : w;
+    (void)h;
     return 2 * cols + 4 * side + ncell * ncell * CS_HOG_SLOTS;
 }
 
+/* The HOG of one image (h, w, c) -> out[(a * ncell + b) * 9 + k], ncell >= 1 with
+ * 8 ncell <= min(h, w) (the caller checked the course's geometry, which makes the cell grid
+ * square and every sampled window lie inside the image). Only rows and columns [0, 8 ncell]
+ * are read. Returns 1 when a cell sum is not finite (an infinite magnitude: the caller
+ * recomputes that image as the course does, whose running sums turn inf into NaN), else 0. */
 #define CS_HOG_IMAGE(NAME, P, GRAY_ROW)                                                         \
     static int NAME(const P *img, ptrdiff_t h, ptrdiff_t w, ptrdiff_t c, ptrdiff_t ncell,       \
                     double *scratch, double *out)                                               \

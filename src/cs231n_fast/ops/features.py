@@ -334,4 +334,4 @@ def hsv_batch(a, bins, xmin, xmax, n_threads=None, name="imgs", single_image=Fal
     bad = np.flatnonzero(status)
     if bad.size:
         raise range_error(name, None if single_image else int(bad[0]), status[bad[0]] == 1, xmax)
-    return out[:, :nbin] if nbin else np.zeros((n, 0))
+    return out if nbin else np.zeros((n, 0))
