@@ -176,7 +176,8 @@ def _dry_run(fn, ours):
     if code.co_argcount - len(fn.__defaults__ or ()) > 1:
         return None
     kwdefaults = fn.__kwdefaults__ or {}
-    if any(name not in kwdefaults for name in code.co_varnames[code.co_argcount:code.co_argcount + code.co_kwonlyargcount]):
+    kwonly = code.co_varnames[code.co_argcount:code.co_argcount + code.co_kwonlyargcount]
+    if any(name not in kwdefaults for name in kwonly):
         return None
     if any(isinstance(c, types.CodeType) for c in code.co_consts):
         return None

@@ -123,7 +123,9 @@ def hsv_bins(nbin, xmin, xmax, normalized):
     divided by it), non-finite bounds.
     """
     if not isinstance(nbin, numbers.Integral):
-        raise TypeError(f"nbin must be an int (the number of bins); got {nbin!r} of type {type(nbin).__name__}")
+        raise TypeError(
+            f"nbin must be an int (the number of bins); got {nbin!r} of type {type(nbin).__name__}"
+        )
     nbin = operator.index(nbin)
     if nbin < 0:
         raise ValueError(f"nbin must be an int >= 0 (the number of bins); got {nbin}")
@@ -133,7 +135,9 @@ def hsv_bins(nbin, xmin, xmax, normalized):
         if not math.isfinite(float(value)):
             raise ValueError(f"{key} must be a finite number; got {value!r}")
     if not float(xmin) < float(xmax):
-        raise ValueError(f"xmin must be less than xmax (the histogram's range); got xmin={xmin!r}, xmax={xmax!r}")
+        raise ValueError(
+            f"xmin must be less than xmax (the histogram's range); got xmin={xmin!r}, xmax={xmax!r}"
+        )
     if float(xmax) == 0.0:
         raise ValueError("xmax must be non-zero: the course divides the image by it")
     edges = np.linspace(xmin, xmax, nbin + 1)

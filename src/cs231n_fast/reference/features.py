@@ -225,7 +225,9 @@ def extract_features(imgs, feature_fns, verbose=False):
     for feature_fn in feature_fns:
         feats = feature_fn(imgs[0].squeeze())
         if len(feats.shape) != 1:
-            raise ValueError(f"feature functions must return a 1-D array; {feature_fn!r} returned shape {feats.shape}")
+            raise ValueError(
+                f"feature functions must return a 1-D array; {feature_fn!r} returned shape {feats.shape}"
+            )
         feature_dims.append(feats.size)
         first_image_features.append(feats)
 
