@@ -64,6 +64,7 @@ COURSE_NAMES = {
         "load_models", "load_imagenet_val", "imread",
     },  # fmt: skip
     "vis_utils": {"visualize_grid", "vis_grid", "vis_nn"},
+    "features": {"extract_features", "rgb2gray", "hog_feature", "color_histogram_hsv"},
     "image_utils": {
         "blur_image", "SQUEEZENET_MEAN", "SQUEEZENET_STD", "preprocess_image", "deprocess_image",
         "image_from_url", "load_image", "imread",
