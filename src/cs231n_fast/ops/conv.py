@@ -98,9 +98,22 @@ def _wino_geometry(n, oh, ow):
     return tiles, max(1, min(n, -(-_WINO_TILES // tiles)))
 
 
+#: Elements past the data that the vectorised transforms may read (a short last vector of
+#: tiles is computed whole, only its tiles stored): slack at the end of every scratch buffer.
+_WINO_SLACK = 32
+#: Elements between the transformed planes of a block (``wino_row_pad`` in csrc/conv.pyx).
+_WINO_ROW_PAD = _k.wino_row_pad()
+
+
 def _wino_pad_len(*planes):
-    """Per-thread pad scratch: two buffers, each fits any of the (th, tw) tile grids given."""
-    return 2 * max((2 * th + 2) * (2 * tw + 2) for th, tw in planes)
+    """Per-thread pad scratch: two buffers, each fits any of the (th, tw) tile grids given
+    (as a padded plane, or its four polyphase planes: the same size), plus read slack."""
+    return 2 * max((2 * th + 2) * (2 * tw + 2) for th, tw in planes) + _WINO_SLACK
+
+
+def _wino_scratch(nt, planes, t, dtype):
+    """Per-thread (nt, 16 transformed planes of ``planes`` x ``t`` tiles, row padded)."""
+    return _empty((nt, 16 * (planes * t + _WINO_ROW_PAD) + _WINO_SLACK), dtype)
 
 
 def _check_blas_dims(*dims):
@@ -260,8 +273,8 @@ def conv_forward(x, w, b, stride=1, pad=0, *, n_threads=None):
         _check_blas_dims(t, 16 * max(c, f) * t)
         u = _empty((16, f, c), x.dtype)
         _k.wino_filter(w, u, False, nt)
-        vb = _empty((nt, 16 * c * t), x.dtype)
-        mb = _empty((nt, 16 * f * t), x.dtype)
+        vb = _wino_scratch(nt, c, t, x.dtype)
+        mb = _wino_scratch(nt, f, t, x.dtype)
         pb = np.empty((nt, _wino_pad_len(((oh + 1) // 2, (ow + 1) // 2))), dtype=x.dtype)
         with blas_single_thread():
             _k.wino_forward(x, u, b, out, vb, mb, pb, ph, pw, bimg, nt)
@@ -364,10 +377,10 @@ def _wino_backward(x, w, dout, pad, n_threads, need_dx):
     dx = _empty(x.shape if need_dx else (1, 1, 1, 1), dtype)
     du_part = _empty((n_chunks, 16, f, c), dtype)
     db_part = np.zeros((n_chunks, f), dtype=np.float64)
-    vb = _empty((nt, 16 * c * t), dtype)
-    mb = _empty((nt, 16 * f * t), dtype)
-    v2 = _empty((nt, 16 * f * t2 if need_dx else 1), dtype)
-    m2 = _empty((nt, 16 * c * t2 if need_dx else 1), dtype)
+    vb = _wino_scratch(nt, c, t, dtype)
+    mb = _wino_scratch(nt, f, t, dtype)
+    v2 = _wino_scratch(nt, f, t2, dtype) if need_dx else _empty((nt, 1), dtype)
+    m2 = _wino_scratch(nt, c, t2, dtype) if need_dx else _empty((nt, 1), dtype)
     pb = np.empty((nt, _wino_pad_len(((oh + 1) // 2, (ow + 1) // 2),
                                      ((h + 1) // 2, (wd + 1) // 2))), dtype=dtype)
     # dx = correlation of dout with the flipped filters, channels swapped, padding 2 - pad.
