@@ -414,6 +414,12 @@ def _maxpool_backward_cases():
     c("cache with argmax outside its plane", dict(cache=replace(lambda c: dict(argmax=c.argmax + 10**6))), ValueError, tampered + ": its argmax")
     c("cache with negative argmax", dict(cache=replace(lambda c: dict(argmax=c.argmax - 10**6))), ValueError, tampered + ": its argmax")
     c("cache with argmax of another shape", dict(cache=replace(lambda c: dict(argmax=c.argmax[..., :1]))), ValueError, tampered + ": its argmax")
+    # int64 positions that wrap to valid int32 ones (argmax - 2**32): checked before the cast.
+    c("cache with int64 argmax - 2**32", dict(cache=replace(lambda c: dict(argmax=c.argmax.astype(np.int64) - 2**32))),
+      ValueError, tampered + ": its argmax")
+    c("cache with int64 argmax + 2**32", dict(cache=replace(lambda c: dict(argmax=c.argmax.astype(np.int64) + 2**32))),
+      ValueError, tampered + ": its argmax")
+    c("cache with float argmax", dict(cache=replace(lambda c: dict(argmax=c.argmax + 0.5))), ValueError, tampered + ": its argmax")
     c("cache with pool altered", dict(cache=replace(lambda c: dict(pool=(1, 1)))), ValueError, tampered)
     c("cache with a smaller x", dict(cache=replace(lambda c: dict(x=c.x[..., :3, :3]))), ValueError, tampered)
     c("cache with pool not a pair", dict(cache=replace(lambda c: dict(pool=2))), TypeError, r"^cache does not hold a valid maxpool_forward call")
