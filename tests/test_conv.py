@@ -528,3 +528,20 @@ def test_conv_winograd_agrees_with_torch(rng, torch_dtype):
     for got, want in ((out, yt.detach()), (dx, xt.grad), (dw, wt.grad), (db, bt.grad)):
         want = want.numpy()
         np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9 * np.abs(want).max())
+
+
+@pytest.mark.parametrize("algo", ["gemm", "winograd"])
+def test_conv_blas_dimensions_checked_in_forward_and_backward(monkeypatch, rng, algo):
+    # SciPy's BLAS takes C ints: every GEMM dimension is checked before native code, in the
+    # backward too, whose cache may come from the reference forward (which checks nothing).
+    # The limit is lowered so the checks can be seen at small sizes.
+    c = 16 if algo == "winograd" else 2
+    x, w, b = rng.standard_normal((2, c, 6, 6)), rng.standard_normal((16, c, 3, 3)), rng.standard_normal(16)
+    monkeypatch.setattr(_conv_ops, "_ALGO", algo)
+    monkeypatch.setattr(_conv_ops, "_INT_MAX", 15 if algo == "gemm" else 2047)  # (19, 16, 16) or 16 * 16 * 8
+    dout = rng.standard_normal((2, 16, 4, 4))
+    _, ref_cache = reference.conv_forward(x, w, b)
+    for call in (lambda: ops.conv_forward(x, w, b), lambda: ops.conv_backward(dout, ref_cache),
+                 lambda: ops.conv_backward(dout, ref_cache, need_dx=False)):
+        with pytest.raises(ValueError, match=r"a matrix dimension of this convolution \(\d+\) exceeds the 2\*\*31 - 1"):
+            call()

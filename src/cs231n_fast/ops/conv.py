@@ -335,6 +335,7 @@ def conv_backward(dout, cache, *, n_threads=None, need_dx=True):
     n, c, h, wd = x.shape
     f, _, kh, kw = w.shape
     k, p = c * kh * kw, oh * ow
+    _check_blas_dims(k + 1, p, f)  # as in the forward: the cache may come from the reference's
     # Chunks of consecutive images; how many depends on the problem only, never on threads.
     n_chunks = max(1, min(n, _MAX_CHUNKS, _DW_PART_BYTES // (f * (k + 1) * dtype.itemsize)))
     chunk = -(-n // n_chunks)
