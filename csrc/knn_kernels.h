@@ -2,10 +2,10 @@
  *
  * Every sum runs over a fixed number of lanes (8) in a fixed order and the lanes are combined
  * in a fixed tree, so a result depends only on the inputs: not on the thread count, not on the
- * instruction set the compiler picked. On x86-64 Linux with gcc each hot function is built
- * twice (target_clones: AVX2 and the baseline) and the loader picks one at start-up; both
- * perform the same IEEE operations per lane, so their results are bitwise identical. (No FMA:
- * "avx2" does not enable it, and setup.py passes -ffp-contract=off.)
+ * instruction set the compiler picked. On x86-64 Linux with gcc and glibc (ifunc.h) each hot
+ * function is built twice (target_clones: AVX2 and the baseline) and the loader picks one at
+ * start-up; both perform the same IEEE operations per lane, so their results are bitwise
+ * identical. (No FMA: "avx2" does not enable it, and setup.py passes -ffp-contract=off.)
  */
 #ifndef CS231N_FAST_KNN_KERNELS_H
 #define CS231N_FAST_KNN_KERNELS_H
@@ -13,8 +13,9 @@
 #include <math.h>
 #include <stddef.h>
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) \
-    && !defined(__SANITIZE_ADDRESS__)
+#include "ifunc.h"
+
+#if defined(CS_HAVE_IFUNC)
 #define CS_CLONES __attribute__((target_clones("avx2", "default")))
 #else
 #define CS_CLONES
