@@ -49,10 +49,27 @@ def test_effective_n_threads_honours_omp_num_threads(omp, expected):
 
 
 def test_effective_n_threads_default_capped_at_cpus():
-    out = _run("from cs231n_fast._threads import effective_n_threads; print(effective_n_threads())")
+    # OpenMP's maximum is read separately, and then raised above the CPU count (threadpoolctl;
+    # OMP_NUM_THREADS stays unset): the default must follow it, capped at the CPUs.
+    code = """
+    import os
+    from threadpoolctl import threadpool_limits
+    from cs231n_fast._ext import openmp_info
+    from cs231n_fast._threads import effective_n_threads
+    cpus = len(os.sched_getaffinity(0))
+    print(cpus, openmp_info.max_threads(), effective_n_threads())
+    with threadpool_limits(limits=cpus + 3, user_api="openmp"):
+        print(cpus, openmp_info.max_threads(), effective_n_threads())
+    """
+    out = _run(code)
     assert out.returncode == 0, out.stderr
-    expected = 1 if EXPECT_NO_OPENMP else min(len(os.sched_getaffinity(0)), int(out.stdout))
-    assert int(out.stdout) == expected >= 1
+    (cpus, omp, got), (_, omp_raised, got_raised) = (map(int, line.split()) for line in out.stdout.splitlines())
+    if EXPECT_NO_OPENMP:
+        assert got == got_raised == 1
+        return
+    assert got == min(cpus, omp) >= 1
+    assert omp_raised == cpus + 3  # the raise took effect ...
+    assert got_raised == cpus  # ... and the default is capped at the CPUs
 
 
 @pytest.mark.skipif(EXPECT_NO_OPENMP, reason="threadpoolctl has no OpenMP runtime to limit")

@@ -73,8 +73,14 @@ def test_conv_forward_nonsquare_filter_orientation_matters(rng):
         [[np.sum(x[0, 0, i : i + 2, j : j + 3] * w23[0, 0]) for j in range(4)] for i in range(4)]
     )
     np.testing.assert_allclose(out[0, 0], expected, rtol=1e-12)
-    out32, _ = ops.conv_forward(x, w23.reshape(1, 1, 3, 2), b)
-    assert out32.shape != out.shape or not np.allclose(out32, out)
+    # The same six weights as a 3x2 filter: another answer, also checked by hand (a kernel
+    # that swapped kh and kw would read one of the two filters the wrong way round).
+    w32 = w23.reshape(1, 1, 3, 2)
+    out32, _ = ops.conv_forward(x, w32, b)
+    expected32 = np.array(
+        [[np.sum(x[0, 0, i : i + 3, j : j + 2] * w32[0, 0]) for j in range(5)] for i in range(3)]
+    )
+    np.testing.assert_allclose(out32[0, 0], expected32, rtol=1e-12)
 
 
 @pytest.mark.parametrize("xs, ws, stride, pad", CASES, ids=IDS)
