@@ -21,7 +21,7 @@ import re
 import sys
 
 import numpy as np
-from helpers import RTOL, as_layout
+from helpers import ATOL, RTOL, as_layout
 
 from cs231n_fast import compat, fast_layers, knn, ops, reference, rnn_layers
 from cs231n_fast.ops import rnn
@@ -129,7 +129,7 @@ def _close(got, want, dtype):
     finite = np.isfinite(want)
     rtol = RTOL[np.dtype(dtype)]
     scale = float(np.abs(want[finite]).max()) if finite.any() else 0.0
-    np.testing.assert_allclose(got[finite], want[finite], rtol=rtol, atol=rtol * scale)
+    np.testing.assert_allclose(got[finite], want[finite], rtol=rtol, atol=ATOL[np.dtype(dtype)] * scale)
 
 
 def like(reference_call, dtype=np.float64):

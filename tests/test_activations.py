@@ -4,7 +4,7 @@ no mutation, float64 agreement with torch, and dropout's statistics and mask con
 
 import numpy as np
 import pytest
-from helpers import LAYOUTS, RTOL, as_layout, assert_matches_reference, numerical_grad, rel_error
+from helpers import ATOL, LAYOUTS, RTOL, as_layout, assert_matches_reference, numerical_grad, rel_error
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -83,7 +83,7 @@ def test_prelu_matches_twin(shape, per_channel, dtype, layout, seed):
     assert dalpha.shape == alpha.shape
     # dalpha is a sum: compare to the scale of its terms, not of the (possibly cancelled) sum
     scale = float(np.sum(np.abs(d.astype(np.float64) * x)))
-    np.testing.assert_allclose(dalpha, r_dalpha, rtol=RTOL[np.dtype(dtype)], atol=RTOL[np.dtype(dtype)] * scale)
+    np.testing.assert_allclose(dalpha, r_dalpha, rtol=RTOL[np.dtype(dtype)], atol=ATOL[np.dtype(dtype)] * scale)
 
 
 @_settings(30)
@@ -145,7 +145,7 @@ def test_across_chunks_matches_twin(name, dtype):
     assert_matches_reference(g[0], rg[0], dtype, "dx")
     if name == "prelu":
         scale = float(np.sum(np.abs(d.astype(np.float64) * x)))
-        np.testing.assert_allclose(g[1], rg[1], rtol=RTOL[np.dtype(dtype)], atol=RTOL[np.dtype(dtype)] * scale)
+        np.testing.assert_allclose(g[1], rg[1], rtol=RTOL[np.dtype(dtype)], atol=ATOL[np.dtype(dtype)] * scale)
 
 
 # --- special values -----------------------------------------------------------------------------
