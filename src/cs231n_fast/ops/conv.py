@@ -249,7 +249,8 @@ def conv_forward(x, w, b, stride=1, pad=0, *, n_threads=None):
       loops, AVX-512/AVX2/baseline at run time), multiplied by the transformed filters as 16
       GEMMs (F x C) . (C x tiles), and transformed back with the bias. 2.25x fewer
       multiplications; float32 error within a small multiple of the direct method's (bound
-      stated in tests/test_conv.py), float64 ~1e-15 relative.
+      stated in tests/test_conv.py), float64 within about 1e-15 of max|out| (measured 4e-16
+      to 1.4e-15 at C = 16 to 256, the im2col path 8e-16 to 1.2e-15).
     - otherwise per image: im2col into a per-thread buffer, then one GEMM ``[w | b] @ [cols; 1]``
       writing straight into ``out``. Cost ``2 N F OH OW C HH WW`` flops.
 
