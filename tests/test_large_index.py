@@ -28,6 +28,7 @@ from helpers import assert_matches_reference
 from cs231n_fast import knn, ops, reference
 from cs231n_fast.ops import activations as fast_act
 from cs231n_fast.ops import conv as fast_conv
+from cs231n_fast.ops import features as fast_features
 from cs231n_fast.ops import linear as fast_linear
 from cs231n_fast.ops import losses as fast_losses
 from cs231n_fast.ops import norm as fast_norm
@@ -35,6 +36,7 @@ from cs231n_fast.ops import optim as fast_optim
 from cs231n_fast.ops import rnn as fast_rnn
 from cs231n_fast.ops import temporal
 from cs231n_fast.reference import activations as ref_act
+from cs231n_fast.reference import features as ref_features
 from cs231n_fast.reference import norm as ref_norm
 
 pytestmark = [
@@ -404,3 +406,26 @@ def test_sgd_sum_of_squares_l2_penalty_past_2_31(rng):
         penalty, dw2 = fast_linear.l2_penalty(w, dw, 0.5)
         assert penalty == pytest.approx(0.25 * want, rel=1e-12)
         assert_matches_reference(dw2[-20000:], f64(dw[-20000:]) + 0.5 * f64(w[-20000:]), np.float32)
+
+
+# --- image features --------------------------------------------------------------------------------
+
+
+def test_image_features_past_2_31(rng):
+    # HOG reads the first three of C channels: 1,024 channels make 2049 images of 32 x 32 pass
+    # 2**31 elements with little work. The hue histogram takes exactly 3 channels: 699,052
+    # such images.
+    hog_imgs = np.zeros((2049, 32, 32, 1024), np.uint8)
+    hog_imgs[-2:, :, :, :3] = rng.integers(0, 256, (2, 32, 32, 3))
+    past_2_31(hog_imgs, (-1,))
+    hsv_imgs = np.zeros((2**31 // 3072 + 2, 32, 32, 3), np.uint8)
+    hsv_imgs[-2:] = rng.integers(0, 256, (2, 32, 32, 3))
+    past_2_31(hsv_imgs, (-1,))
+    with peak_within(0.2):
+        hog = fast_features.hog_features(hog_imgs)
+        want = ref_features.hog_features(hog_imgs[-2:, :, :, :3])
+        np.testing.assert_allclose(hog[-2:], want, rtol=0, atol=1e-12 * np.abs(want).max())
+        assert not hog[:-2].any()
+        hist = fast_features.color_histograms_hsv(hsv_imgs)
+        np.testing.assert_array_equal(hist[-2:], ref_features.color_histograms_hsv(hsv_imgs[-2:]))
+        np.testing.assert_array_equal(hist[5], np.eye(10)[0])  # black: every hue 0
