@@ -1,7 +1,8 @@
 """Every kernel family at element indices past 2**31 (``-m slow``; CI runs them in its own stage).
 
 A kernel that computes an offset in a 32-bit int goes wrong only past 2**31 elements, so each
-test here runs one family on float32 arrays of more than 2**31 elements and checks the results
+test here runs one family on arrays of more than 2**31 elements (float32; uint8 images for the
+features) and checks the results
 at offsets beyond 2**31 against the NumPy twins (or a formula) on a small slice.
 
 Memory. Large inputs are ``np.zeros`` (calloc): pages never written read as the kernel's shared
