@@ -154,6 +154,35 @@ def _check_writable(args, option, path):
         args.parser.error(f"argument {option}: cannot write to {path!r}")
 
 
+def _selection_text(args, bm, dtypes):
+    """The selecting options of a ``bench`` command line, as given."""
+    parts = [f"--kernels {','.join(args.kernels)}"]
+    if args.quick:
+        parts.append("--quick")
+    if args.dtypes:
+        parts.append(" ".join(f"--dtype {d}" for d in dtypes))
+    if tuple(args.impls) != tuple(bm.ALL_IMPLS):
+        parts.append(f"--impls {','.join(args.impls)}")
+    return " ".join(parts)
+
+
+def _check_selection(args, bm, dtypes):
+    """A usage error (exit 2) when the options select no case; a note on stderr for each
+    requested kernel family that selects none while others do."""
+    selected = {case.kernel for case, _, _ in bm.plan(args.kernels, args.quick, dtypes,
+                                                      args.impls)}
+    if not selected:
+        what = "\n  ".join(bm.describe_selection(args.kernels, args.quick))
+        args.parser.error(
+            f"{_selection_text(args, bm, dtypes)} selects no benchmark case; what each family "
+            f"can run:\n  {what}"
+        )
+    for kernel in args.kernels:
+        if kernel not in selected:
+            (line,) = bm.describe_selection((kernel,), args.quick)
+            print(f"note: no {kernel} case matches the options ({line})", file=sys.stderr)
+
+
 def _cmd_bench(args):
     from . import benchmarking as bm
 
@@ -165,9 +194,10 @@ def _cmd_bench(args):
             bm.require_matplotlib()
         except ImportError as exc:
             args.parser.error(f"argument --plot: {exc}")
+    dtypes = tuple(dict.fromkeys(args.dtypes)) if args.dtypes else bm.DTYPES
+    _check_selection(args, bm, dtypes)
     # Taken before the run, so the load average shows what else the machine was doing.
     machine = bm.machine_info(args.threads) if args.json else None
-    dtypes = tuple(dict.fromkeys(args.dtypes)) if args.dtypes else bm.DTYPES
     gemm_peaks = {}  # filled by the run: the BLAS GEMM peak of each dtype it needs
     results = bm.run(
         quick=args.quick,
@@ -373,7 +403,7 @@ def _add_info(subparsers):
         help="print version, OpenMP status, threads and BLAS",
         description="Print the version, OpenMP status, kernel thread count and loaded BLAS.",
     )
-    p.set_defaults(func=_cmd_info)
+    p.set_defaults(func=_cmd_info, parser=p)
 
 
 def _cmd_info(args):
@@ -411,9 +441,40 @@ def main(argv=None):
     Invalid arguments make argparse print usage and raise ``SystemExit(2)``.
     """
     argv = sys.argv[1:] if argv is None else list(argv)
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    commands = ("bench", "train", "info")
+    if argv and not argv[0].startswith("-") and argv[0] not in commands:
+        import difflib
+
+        near = difflib.get_close_matches(argv[0], commands, n=1, cutoff=0.5)
+        parser.error(f"unknown command {argv[0]!r} (choose from {', '.join(commands)})"
+                     + (f"; did you mean {near[0]}?" if near else ""))
+    args, extras = parser.parse_known_args(argv)
+    if extras:
+        args.parser.error(_unrecognized(args.parser, extras))
     args.argv = argv
     return args.func(args)
+
+
+def _unrecognized(parser, extras):
+    """argparse's "unrecognized arguments" message, with the option meant for each near miss
+    (``--dataset`` -> ``--data``)."""
+    import difflib
+
+    options = sorted({o for action in parser._actions for o in action.option_strings
+                      if o.startswith("--")})
+    hints = []
+    for arg in extras:
+        if not arg.startswith("--"):
+            continue
+        name = arg.split("=", 1)[0]
+        # A longer spelling of an option (--dataset, --kernel-list) or a near miss (--thread).
+        matches = [o for o in options if name.startswith(o) and len(o) > 3]
+        matches = matches or difflib.get_close_matches(name, options, n=2, cutoff=0.6)
+        if matches:
+            hints.append(f"{name}: did you mean {' or '.join(matches)}?")
+    message = f"unrecognized arguments: {' '.join(extras)}"
+    return message + ("; " + "; ".join(hints) if hints else "")
 
 
 if __name__ == "__main__":
