@@ -28,8 +28,9 @@ Examples
 ...     svm = LinearSVM()
 ...     svm.train(X_train, y_train, num_iters=1500, seed=0, **params)
 ...     return np.mean(svm.predict(X_val) == y_val)
->>> results = random_search(fit_score, {"learning_rate": LogUniform(1e-7, 1e-5),
-...                                     "reg": LogUniform(1e3, 1e5)}, n_iter=20, seed=0)
+>>> results = random_search(fit_score,                                  # doctest: +SKIP
+...                          {"learning_rate": LogUniform(1e-7, 1e-5),
+...                           "reg": LogUniform(1e3, 1e5)}, n_iter=20, seed=0)
 >>> print(results); results.best_params                                   # doctest: +SKIP
 """
 
