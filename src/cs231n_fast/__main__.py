@@ -24,8 +24,9 @@ Subcommands
 Each subcommand is one ``_add_<name>`` function registering its parser and one ``_cmd_<name>``
 handler returning the exit code, so new subcommands and options slot in without touching the
 others. Exit codes: 0 on success, 2 for a usage error (argparse's ``parser.error``: bad
-arguments, and anything found wrong before a run starts, e.g. a missing CIFAR-10 directory),
-1 when ``bench`` finds a failed implementation.
+arguments, with the option meant for a near miss such as ``--dataset``; and anything found
+wrong before a run starts, e.g. a missing CIFAR-10 directory, or ``bench`` options that select
+no case), 1 when ``bench`` finds a failed implementation.
 """
 
 import argparse
@@ -86,11 +87,29 @@ def _seed(text):
 # --- bench -----------------------------------------------------------------------------------
 
 
+#: Approximate wall time of each ``bench`` mode on 2 cores, measured on the project's shared
+#: 2-vCPU VM at the lowest priority (nice 19) while other work ran (also in the README and the
+#: benchmarks guide; re-measure when cases change).
+BENCH_RUN_TIMES = (
+    ("--quick", "1 min"),
+    ("--kernels layers,models --quick", "1-2 min"),
+    ("(no option: conv, pool, knn, lstm, every case)", "FULL_DEFAULT"),
+    ("--kernels layers,models", "FULL_LM"),
+    ("pytest benchmarks --benchmark-only (the pytest-benchmark suite)", "PYTEST_BENCH"),
+)
+
+
 def _add_bench(subparsers):
     from .benchmarking import ALL_IMPLS, DEFAULT_KERNELS, DTYPES, KERNELS
 
     p = subparsers.add_parser(
         "bench",
+        epilog=(
+            "Expected run time on 2 cores (approximate: measured at low priority on a shared "
+            "VM; a quiet machine is faster): "
+            + "; ".join(f"{mode}: about {time}" for mode, time in BENCH_RUN_TIMES)
+            + ". Options that select no case are a usage error (exit status 2)."
+        ),
         help="time the conv, pool, kNN and LSTM kernels, the course layers and whole training "
              "steps against the NumPy reference and peers",
         description=(
@@ -104,10 +123,13 @@ def _add_bench(subparsers):
             "nearest neighbours, KNearestNeighbor.predict) compare ours with the reference "
             "and scipy, scikit-learn and faiss (each when importable), timed in interleaved "
             "rounds. The summary table has one row per kernel x case x dtype: median ms of "
-            "ours, the reference and the peer (torch; kNN: the fastest peer), speed-up over "
+            "ours and the spread of ours' calls (mad: median absolute deviation, in % of the "
+            "median), the reference and the peer (torch; kNN: the fastest peer), speed-up over "
             "the reference, ours/peer ratio, throughput (effective GFLOP/s; GB/s for pool) "
             "and, for GEMM-bound cases (conv, lstm, kNN L2), the share of this machine's BLAS "
-            "GEMM peak, measured in the same run at the same thread count. A second table "
+            "GEMM peak, measured in the same run at the same thread count; a row whose timings "
+            "scattered is flagged 'noisy: rerun', with the reasons below the table. A second "
+            "table "
             "details the kNN peers: ratio, neighbour agreement with ours, and peak extra "
             "memory of one call. Opt-in families: layers (forward + backward of each course "
             "layer of issue 13 at its shape, through the course API, against torch with "
@@ -119,7 +141,8 @@ def _add_bench(subparsers):
         ),
     )
     p.add_argument("--quick", action="store_true",
-                   help="only the quick subset of cases with short timing budgets (< 1 min)")
+                   help="only the quick subset of cases with short timing budgets (about "
+                        "1 min for the default kernels)")
     p.add_argument("--dtype", choices=DTYPES, action="append", dest="dtypes",
                    help="dtype to benchmark (repeatable; default: both)")
     p.add_argument("--threads", type=_positive_int, default=None, metavar="N",
@@ -136,8 +159,8 @@ def _add_bench(subparsers):
     p.add_argument("--json", metavar="PATH", default=None,
                    help="also write the results and machine information as JSON to PATH")
     p.add_argument("--plot", metavar="PATH", default=None,
-                   help="also draw a PNG bar chart of the speed-ups over the reference and "
-                        "the ours/peer ratios to PATH (needs matplotlib: "
+                   help="also draw a PNG bar chart of the speed-ups of ours over the reference "
+                        "and over the peer (higher is better in both) to PATH (needs matplotlib: "
                         'pip install "cs231n_fast[plot]")')
     p.add_argument("--repeat", type=_positive_int, default=None, metavar="N",
                    help="time exactly N calls per implementation (kNN: N rounds) instead of "
