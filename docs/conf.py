@@ -57,3 +57,54 @@ html_theme_options = {
     "sidebar_width": "240px",
 }
 html_static_path = []
+
+
+# --- the course's docstring style --------------------------------------------------------------
+# The course's files document arguments as "Inputs:" / "Returns a tuple of:" followed by "- x:
+# ..." lists, often without the blank lines reStructuredText wants around a list (and around a
+# nested one). Insert them before numpydoc and docutils see the docstring, so a course module
+# renders (and the -W build passes) without rewriting its docstrings.
+
+
+def _is_item(text):
+    return text.startswith("- ")
+
+
+def course_lists(lines):
+    """``lines`` (a docstring, dedented) with blank lines around ``- item`` lists."""
+    out, stack = [], []  # stack: indents of the open lists
+
+    def blank():
+        if out and out[-1].strip():
+            out.append("")
+
+    for line in lines:
+        text = line.strip()
+        indent = len(line) - len(line.lstrip())
+        if not text:
+            stack = []
+        elif _is_item(text):
+            if not stack or indent > stack[-1]:
+                blank()  # a list starts, or a nested one
+                stack.append(indent)
+            elif indent < stack[-1]:
+                while stack and stack[-1] > indent:
+                    stack.pop()
+                blank()  # a nested list ends
+                if not stack or stack[-1] != indent:
+                    stack.append(indent)
+        elif stack and indent < stack[-1] + 2:  # text that does not continue the last item
+            while stack and indent < stack[-1] + 2:
+                stack.pop()
+            blank()
+        out.append(line)
+    return out
+
+
+def _course_lists(app, what, name, obj, options, lines):
+    lines[:] = course_lists(lines)
+
+
+def setup(app):
+    # Before numpydoc's own handler (priority 500).
+    app.connect("autodoc-process-docstring", _course_lists, priority=400)
