@@ -129,8 +129,7 @@ def _add_bench(subparsers):
             "and, for GEMM-bound cases (conv, lstm, kNN L2), the share of this machine's BLAS "
             "GEMM peak, measured in the same run at the same thread count; a row whose timings "
             "scattered is flagged 'noisy: rerun', with the reasons below the table. A second "
-            "table "
-            "details the kNN peers: ratio, neighbour agreement with ours, and peak extra "
+            "table details the kNN peers: ratio, neighbour agreement with ours, and peak extra "
             "memory of one call. Opt-in families: layers (forward + backward of each course "
             "layer of issue 13 at its shape, through the course API, against torch with "
             "autograd and the NumPy twin where one exists) and models (a whole training step "
@@ -159,9 +158,9 @@ def _add_bench(subparsers):
     p.add_argument("--json", metavar="PATH", default=None,
                    help="also write the results and machine information as JSON to PATH")
     p.add_argument("--plot", metavar="PATH", default=None,
-                   help="also draw a PNG bar chart of the speed-ups of ours over the reference "
-                        "and over the peer (higher is better in both) to PATH (needs matplotlib: "
-                        'pip install "cs231n_fast[plot]")')
+                   help="also draw a PNG bar chart of the speed-ups of ours over the "
+                        "reference and over the peer (higher is better in both) to PATH (needs "
+                        'matplotlib: pip install "cs231n_fast[plot]")')
     p.add_argument("--repeat", type=_positive_int, default=None, metavar="N",
                    help="time exactly N calls per implementation (kNN: N rounds) instead of "
                         "filling a time budget (for smoke tests, e.g. --repeat 1; timings get "
@@ -465,7 +464,8 @@ def main(argv=None):
     """
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser()
-    commands = ("bench", "train", "info")
+    commands = tuple(next(a.choices for a in parser._actions
+                          if isinstance(a, argparse._SubParsersAction)))
     if argv and not argv[0].startswith("-") and argv[0] not in commands:
         import difflib
 
