@@ -87,14 +87,15 @@ def _seed(text):
 # --- bench -----------------------------------------------------------------------------------
 
 
-#: Approximate wall time of each ``bench`` mode on 2 cores, measured on the project's shared
-#: 2-vCPU VM at the lowest priority (nice 19) while other work ran (also in the README and the
-#: benchmarks guide; re-measure when cases change).
+#: Wall time of each ``bench`` mode on 2 cores, measured once on the project's shared 2-vCPU
+#: VM at the lowest priority (nice 19) while other work ran, so approximate and on the slow
+#: side (a quieter machine ran --quick in 25 s); also in the README and the benchmarks guide:
+#: re-measure when the cases change.
 BENCH_RUN_TIMES = (
-    ("--quick", "1 min"),
-    ("--kernels layers,models --quick", "1-2 min"),
-    ("(no option: conv, pool, knn, lstm, every case)", "FULL_DEFAULT"),
-    ("--kernels layers,models", "FULL_LM"),
+    ("--quick", "50 s"),
+    ("--kernels layers,models --quick", "70 s"),
+    ("(no option: conv, pool, knn, lstm, every case)", "48 min"),
+    ("--kernels layers,models", "14 min"),
     ("pytest benchmarks --benchmark-only (the pytest-benchmark suite)", "PYTEST_BENCH"),
 )
 
@@ -105,8 +106,8 @@ def _add_bench(subparsers):
     p = subparsers.add_parser(
         "bench",
         epilog=(
-            "Expected run time on 2 cores (approximate: measured at low priority on a shared "
-            "VM; a quiet machine is faster): "
+            "Expected run time on 2 cores (approximate: measured once at low priority on a "
+            "busy shared VM; a quiet machine is faster): "
             + "; ".join(f"{mode}: about {time}" for mode, time in BENCH_RUN_TIMES)
             + ". Options that select no case are a usage error (exit status 2)."
         ),
@@ -140,8 +141,8 @@ def _add_bench(subparsers):
         ),
     )
     p.add_argument("--quick", action="store_true",
-                   help="only the quick subset of cases with short timing budgets (about "
-                        "1 min for the default kernels)")
+                   help="only the quick subset of cases with short timing budgets (under a "
+                        "minute for the default kernels)")
     p.add_argument("--dtype", choices=DTYPES, action="append", dest="dtypes",
                    help="dtype to benchmark (repeatable; default: both)")
     p.add_argument("--threads", type=_positive_int, default=None, metavar="N",
