@@ -1,7 +1,7 @@
 """The case table of every family and the dispatch to the family modules.
 
-Each family module (``bench.conv``, ``bench.pool``, ``bench.lstm``, ``bench.knn``,
-``bench.layers``, ``bench.models``) provides ``inputs(case, dtype, seed)``, ``runner(case, impl, inputs,
+Each family module (:mod:`.conv`, :mod:`.pool`, :mod:`.lstm`, :mod:`.knn`, :mod:`.layers`,
+:mod:`.models`) provides ``inputs(case, dtype, seed)``, ``runner(case, impl, inputs,
 n_threads)``, ``oracle(case, inputs)``, ``names(case)`` and ``check(case, outputs, expected,
 dtype, impl)``; the functions here pick the module by ``case.kernel``.
 """
