@@ -96,7 +96,7 @@ BENCH_RUN_TIMES = (
     ("--kernels layers,models --quick", "70 s"),
     ("(no option: conv, pool, knn, lstm, every case)", "48 min"),
     ("--kernels layers,models", "14 min"),
-    ("pytest benchmarks --benchmark-only (the pytest-benchmark suite)", "PYTEST_BENCH"),
+    ("pytest benchmarks --benchmark-only (the pytest-benchmark suite)", "27 min"),
 )
 
 
