@@ -24,8 +24,9 @@ Subcommands
 Each subcommand is one ``_add_<name>`` function registering its parser and one ``_cmd_<name>``
 handler returning the exit code, so new subcommands and options slot in without touching the
 others. Exit codes: 0 on success, 2 for a usage error (argparse's ``parser.error``: bad
-arguments, and anything found wrong before a run starts, e.g. a missing CIFAR-10 directory),
-1 when ``bench`` finds a failed implementation.
+arguments, with the option meant for a near miss such as ``--dataset``; and anything found
+wrong before a run starts, e.g. a missing CIFAR-10 directory, or ``bench`` options that select
+no case), 1 when ``bench`` finds a failed implementation.
 """
 
 import argparse
@@ -86,11 +87,30 @@ def _seed(text):
 # --- bench -----------------------------------------------------------------------------------
 
 
+#: Wall time of each ``bench`` mode on 2 cores, measured once on the project's shared 2-vCPU
+#: VM at the lowest priority (nice 19) while other work ran, so approximate and on the slow
+#: side (a quieter machine ran --quick in 25 s); also in the README and the benchmarks guide:
+#: re-measure when the cases change.
+BENCH_RUN_TIMES = (
+    ("--quick", "50 s"),
+    ("--kernels layers,models --quick", "70 s"),
+    ("(no option: conv, pool, knn, lstm, every case)", "48 min"),
+    ("--kernels layers,models", "14 min"),
+    ("pytest benchmarks --benchmark-only (the pytest-benchmark suite)", "27 min"),
+)
+
+
 def _add_bench(subparsers):
     from .benchmarking import ALL_IMPLS, DEFAULT_KERNELS, DTYPES, KERNELS
 
     p = subparsers.add_parser(
         "bench",
+        epilog=(
+            "Expected run time on 2 cores (approximate: measured once at low priority on a "
+            "busy shared VM; a quiet machine is faster): "
+            + "; ".join(f"{mode}: about {time}" for mode, time in BENCH_RUN_TIMES)
+            + ". Options that select no case are a usage error (exit status 2)."
+        ),
         help="time the conv, pool, kNN and LSTM kernels, the course layers and whole training "
              "steps against the NumPy reference and peers",
         description=(
@@ -104,11 +124,13 @@ def _add_bench(subparsers):
             "nearest neighbours, KNearestNeighbor.predict) compare ours with the reference "
             "and scipy, scikit-learn and faiss (each when importable), timed in interleaved "
             "rounds. The summary table has one row per kernel x case x dtype: median ms of "
-            "ours, the reference and the peer (torch; kNN: the fastest peer), speed-up over "
+            "ours and the spread of ours' calls (mad: median absolute deviation, in % of the "
+            "median), the reference and the peer (torch; kNN: the fastest peer), speed-up over "
             "the reference, ours/peer ratio, throughput (effective GFLOP/s; GB/s for pool) "
             "and, for GEMM-bound cases (conv, lstm, kNN L2), the share of this machine's BLAS "
-            "GEMM peak, measured in the same run at the same thread count. A second table "
-            "details the kNN peers: ratio, neighbour agreement with ours, and peak extra "
+            "GEMM peak, measured in the same run at the same thread count; a row whose timings "
+            "scattered is flagged 'noisy: rerun', with the reasons below the table. A second "
+            "table details the kNN peers: ratio, neighbour agreement with ours, and peak extra "
             "memory of one call. Opt-in families: layers (forward + backward of each course "
             "layer of issue 13 at its shape, through the course API, against torch with "
             "autograd and the NumPy twin where one exists) and models (a whole training step "
@@ -120,7 +142,8 @@ def _add_bench(subparsers):
         ),
     )
     p.add_argument("--quick", action="store_true",
-                   help="only the quick subset of cases with short timing budgets (< 1 min)")
+                   help="only the quick subset of cases with short timing budgets (under a "
+                        "minute for the default kernels)")
     p.add_argument("--dtype", choices=DTYPES, action="append", dest="dtypes",
                    help="dtype to benchmark (repeatable; default: both)")
     p.add_argument("--threads", type=_positive_int, default=None, metavar="N",
@@ -137,9 +160,9 @@ def _add_bench(subparsers):
     p.add_argument("--json", metavar="PATH", default=None,
                    help="also write the results and machine information as JSON to PATH")
     p.add_argument("--plot", metavar="PATH", default=None,
-                   help="also draw a PNG bar chart of the speed-ups over the reference and "
-                        "the ours/peer ratios to PATH (needs matplotlib: "
-                        'pip install "cs231n_fast[plot]")')
+                   help="also draw a PNG bar chart of the speed-ups of ours over the "
+                        "reference and over the peer (higher is better in both) to PATH (needs "
+                        'matplotlib: pip install "cs231n_fast[plot]")')
     p.add_argument("--repeat", type=_positive_int, default=None, metavar="N",
                    help="time exactly N calls per implementation (kNN: N rounds) instead of "
                         "filling a time budget (for smoke tests, e.g. --repeat 1; timings get "
@@ -155,6 +178,35 @@ def _check_writable(args, option, path):
         args.parser.error(f"argument {option}: cannot write to {path!r}")
 
 
+def _selection_text(args, bm, dtypes):
+    """The selecting options of a ``bench`` command line, as given."""
+    parts = [f"--kernels {','.join(args.kernels)}"]
+    if args.quick:
+        parts.append("--quick")
+    if args.dtypes:
+        parts.append(" ".join(f"--dtype {d}" for d in dtypes))
+    if tuple(args.impls) != tuple(bm.ALL_IMPLS):
+        parts.append(f"--impls {','.join(args.impls)}")
+    return " ".join(parts)
+
+
+def _check_selection(args, bm, dtypes):
+    """A usage error (exit 2) when the options select no case; a note on stderr for each
+    requested kernel family that selects none while others do."""
+    selected = {case.kernel for case, _, _ in bm.plan(args.kernels, args.quick, dtypes,
+                                                      args.impls)}
+    if not selected:
+        what = "\n  ".join(bm.describe_selection(args.kernels, args.quick))
+        args.parser.error(
+            f"{_selection_text(args, bm, dtypes)} selects no benchmark case; what each family "
+            f"can run:\n  {what}"
+        )
+    for kernel in args.kernels:
+        if kernel not in selected:
+            (line,) = bm.describe_selection((kernel,), args.quick)
+            print(f"note: no {kernel} case matches the options ({line})", file=sys.stderr)
+
+
 def _cmd_bench(args):
     from . import benchmarking as bm
 
@@ -166,9 +218,10 @@ def _cmd_bench(args):
             bm.require_matplotlib()
         except ImportError as exc:
             args.parser.error(f"argument --plot: {exc}")
+    dtypes = tuple(dict.fromkeys(args.dtypes)) if args.dtypes else bm.DTYPES
+    _check_selection(args, bm, dtypes)
     # Taken before the run, so the load average shows what else the machine was doing.
     machine = bm.machine_info(args.threads) if args.json else None
-    dtypes = tuple(dict.fromkeys(args.dtypes)) if args.dtypes else bm.DTYPES
     gemm_peaks = {}  # filled by the run: the BLAS GEMM peak of each dtype it needs
     results = bm.run(
         quick=args.quick,
@@ -374,7 +427,7 @@ def _add_info(subparsers):
         help="print version, OpenMP status, threads and BLAS",
         description="Print the version, OpenMP status, kernel thread count and loaded BLAS.",
     )
-    p.set_defaults(func=_cmd_info)
+    p.set_defaults(func=_cmd_info, parser=p)
 
 
 def _cmd_info(args):
@@ -412,9 +465,41 @@ def main(argv=None):
     Invalid arguments make argparse print usage and raise ``SystemExit(2)``.
     """
     argv = sys.argv[1:] if argv is None else list(argv)
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    commands = tuple(next(a.choices for a in parser._actions
+                          if isinstance(a, argparse._SubParsersAction)))
+    if argv and not argv[0].startswith("-") and argv[0] not in commands:
+        import difflib
+
+        near = difflib.get_close_matches(argv[0], commands, n=1, cutoff=0.5)
+        parser.error(f"unknown command {argv[0]!r} (choose from {', '.join(commands)})"
+                     + (f"; did you mean {near[0]}?" if near else ""))
+    args, extras = parser.parse_known_args(argv)
+    if extras:
+        args.parser.error(_unrecognized(args.parser, extras))
     args.argv = argv
     return args.func(args)
+
+
+def _unrecognized(parser, extras):
+    """argparse's "unrecognized arguments" message, with the option meant for each near miss
+    (``--dataset`` -> ``--data``)."""
+    import difflib
+
+    options = sorted({o for action in parser._actions for o in action.option_strings
+                      if o.startswith("--")})
+    hints = []
+    for arg in extras:
+        if not arg.startswith("--"):
+            continue
+        name = arg.split("=", 1)[0]
+        # A longer spelling of an option (--dataset, --kernel-list) or a near miss (--thread).
+        matches = [o for o in options if name.startswith(o) and len(o) > 3]
+        matches = matches or difflib.get_close_matches(name, options, n=2, cutoff=0.6)
+        if matches:
+            hints.append(f"{name}: did you mean {' or '.join(matches)}?")
+    message = f"unrecognized arguments: {' '.join(extras)}"
+    return message + ("; " + "; ".join(hints) if hints else "")
 
 
 if __name__ == "__main__":

@@ -51,16 +51,19 @@ def conv_forward_fast(x, w, b, conv_param):
     """A fast implementation of the forward pass for a convolutional layer.
 
     Inputs:
+
     - x: Input data of shape (N, C, H, W)
     - w: Filter weights of shape (F, C, HH, WW)
     - b: Biases, of shape (F,)
     - conv_param: A dictionary with the following keys:
+
       - 'stride': The number of pixels between adjacent receptive fields in the
         horizontal and vertical directions (an int, or a pair (sh, sw)).
       - 'pad': The number of pixels that will be used to zero-pad the input (an int, or a
         pair (ph, pw)).
 
     Returns a tuple of:
+
     - out: Output data, of shape (N, F, H', W') where H' and W' are given by
       H' = 1 + (H + 2 * pad - HH) // stride
       W' = 1 + (W + 2 * pad - WW) // stride
@@ -75,10 +78,12 @@ def conv_backward_fast(dout, cache):
     """A fast implementation of the backward pass for a convolutional layer.
 
     Inputs:
+
     - dout: Upstream derivatives, of shape (N, F, H', W').
     - cache: The cache returned by conv_forward_fast.
 
     Returns a tuple of:
+
     - dx: Gradient with respect to x
     - dw: Gradient with respect to w
     - db: Gradient with respect to b
@@ -90,13 +95,16 @@ def max_pool_forward_fast(x, pool_param):
     """A fast implementation of the forward pass for a max-pooling layer.
 
     Inputs:
+
     - x: Input data, of shape (N, C, H, W)
     - pool_param: dictionary with the following keys:
+
       - 'pool_height': The height of each pooling region
       - 'pool_width': The width of each pooling region
       - 'stride': The distance between adjacent pooling regions
 
     Returns a tuple of:
+
     - out: Output data, of shape (N, C, H', W') where H' = 1 + (H - pool_height) // stride
     - cache: a PoolCache
     """
@@ -110,10 +118,12 @@ def max_pool_backward_fast(dout, cache):
     """A fast implementation of the backward pass for a max-pooling layer.
 
     Inputs:
+
     - dout: Upstream derivatives, of shape (N, C, H', W')
     - cache: The cache returned by max_pool_forward_fast.
 
     Returns:
+
     - dx: Gradient with respect to x; each window's gradient goes to its first maximum.
     """
     return ops.maxpool_backward(dout, cache)

@@ -411,6 +411,7 @@ def lbfgs(loss_fn, w0, *, max_iter=100, tol=1e-6, m=10):
     Examples
     --------
     >>> import numpy as np
+    >>> from cs231n_fast.optim import lbfgs
     >>> A = np.array([[3.0, 1.0], [1.0, 2.0]]); b = np.array([1.0, -1.0])
     >>> w, info = lbfgs(lambda w: (0.5 * w @ A @ w - b @ w, A @ w - b), np.zeros(2))
     >>> bool(info["converged"]), np.allclose(w, np.linalg.solve(A, b))

@@ -8,14 +8,14 @@ transformers here make that workflow explicit, in the style of scikit-learn:
 ``fit(X_train)`` computes the statistics and returns the transformer, ``transform(X)``
 applies them to any split, ``fit_transform`` does both, ``inverse_transform`` undoes them.
 
-=========================  ===================================================================
-:class:`MeanImageSubtraction`  subtract the mean image (assignment 1's ``X -= mean_image``)
+===============================  ================================================================
+:class:`MeanImageSubtraction`    subtract the mean image (assignment 1's ``X -= mean_image``)
 :class:`ChannelMeanSubtraction`  subtract one mean per channel of (N, C, H, W) images
-:class:`Standardize`       zero mean and unit variance per feature
-:class:`MinMaxScale`       scale each feature to ``feature_range``, default [-1, 1]
-:class:`PCA`               project on the top ``n_components`` eigenvectors, optionally whitened
-:class:`ZCAWhitening`      whiten, then rotate back to the data's own axes
-=========================  ===================================================================
+:class:`Standardize`             zero mean and unit variance per feature
+:class:`MinMaxScale`             scale each feature to ``feature_range``, default [-1, 1]
+:class:`PCA`                     project on the top ``n_components`` eigenvectors, whitened or not
+:class:`ZCAWhitening`            whiten, then rotate back to the data's own axes
+===============================  ================================================================
 
 They take arrays of shape (N, ...) and treat each sample as a flat vector of features,
 returning arrays of the input's shape (``PCA.transform`` returns (N, n_components)).

@@ -205,17 +205,20 @@ class Solver:
       and outputs:
 
       Inputs:
+
       - X: Array giving a minibatch of input data of shape (N, d_1, ..., d_k)
       - y: Array of labels, of shape (N,) giving labels for X where y[i] is the
         label for X[i].
 
       Returns:
       If y is None, run a test-time forward pass and return:
+
       - scores: Array of shape (N, C) giving classification scores for X where
         scores[i, c] gives the score of class c for X[i].
 
       If y is not None, run a training time forward and backward pass and
       return a tuple of:
+
       - loss: Scalar giving the loss
       - grads: Dictionary with the same keys as self.params mapping parameter
         names to gradients of the loss with respect to those parameters.
@@ -444,6 +447,7 @@ class Solver:
         Check accuracy of the model on the provided data.
 
         Inputs:
+
         - X: Array of data, of shape (N, d_1, ..., d_k)
         - y: Array of labels, of shape (N,)
         - num_samples: If not None, subsample the data and only test the model
@@ -452,6 +456,7 @@ class Solver:
           too much memory.
 
         Returns:
+
         - acc: Scalar giving the fraction of instances that were correctly
           classified by the model.
         """

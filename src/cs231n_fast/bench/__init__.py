@@ -200,12 +200,14 @@ from .report import (
     PLOT_INSTALL_HINT,
     _format_knn,
     _format_summary,
+    NOISY_NOTE,
+    chart_data,
     format_table,
     plot_results,
     require_matplotlib,
 )
-from .results import failures
-from .runner import PAIRED_KERNELS, run
+from .results import NOISY_MAD, NOISY_MEDIAN_OVER_MIN, NOISY_MIN_SAMPLES, failures
+from .runner import PAIRED_KERNELS, describe_selection, plan, run
 from .timing import (
     SETTLE_SECONDS,
     Rounds,
@@ -287,9 +289,16 @@ __all__ = [
     "blas_vendor",
     "machine_info",
     "run",
+    "plan",
+    "describe_selection",
     "failures",
+    "NOISY_MAD",
+    "NOISY_MEDIAN_OVER_MIN",
+    "NOISY_MIN_SAMPLES",
     "format_table",
     "PLOT_INSTALL_HINT",
     "require_matplotlib",
     "plot_results",
+    "chart_data",
+    "NOISY_NOTE",
 ]

@@ -5,7 +5,10 @@ import math
 from . import machine
 from ._common import KNN_PEERS
 from .machine import _cpu_model, blas_vendor
-from .results import failures
+from .results import NOISY_MAD, NOISY_MEDIAN_OVER_MIN, failures
+
+#: The flag of a row whose timings scattered (see :data:`.results.NOISY_MAD`).
+NOISY_NOTE = "noisy: rerun"
 
 
 def _cell_ms(r, impl):
@@ -36,20 +39,27 @@ def _fmt(value, spec, suffix=""):
 
 def _format_summary(results):
     """One row per case × dtype of every kernel: ours against the reference and the peer."""
-    header = ("kernel", "case", "dtype", "ours ms", "ref ms", "peer", "peer ms",
-              "vs ref", "ours/peer", "ours rate", "% peak")
-    rows, floors = [], []
+    header = ("kernel", "case", "dtype", "ours ms", "mad", "ref ms", "peer", "peer ms",
+              "vs ref", "ours/peer", "ours rate", "% peak", "note")
+    rows, floors, noisy = [], [], []
     for r in results:
         rate, share, peer = r["rate"], r.get("blas_peak_share"), r.get("peer")
+        spread = r.get("spread") or {}
+        mad = spread.get("mad_pct")
         rows.append((
             r["kernel"], r["case"], r["dtype"],
-            _cell_ms(r, "fast"), _cell_ms(r, "reference"),
+            _cell_ms(r, "fast"),
+            "-" if mad is None or (spread.get("samples") or 0) < 2 else f"{mad:.0f}%",
+            _cell_ms(r, "reference"),
             peer or "-", _cell_ms(r, peer) if peer else "-",
             _fmt(r["speedup_vs_reference"], ".1f", "x"),
             _fmt(r.get("ratio_vs_peer"), ".2f"),
             f"{rate['value']:.1f} {rate['unit']}" if rate else "-",
             _fmt(None if share is None else 100 * share, ".0f", "%"),
+            NOISY_NOTE if r.get("noisy") else "",
         ))
+        if r.get("noisy"):
+            noisy.append(f"{NOISY_NOTE}: {r['case']} {r['dtype']}: {'; '.join(r['noisy'])}")
         if r.get("ratio_vs_floor") is not None:
             floors.append(f"floor of {r['case']} {r['dtype']}: six_matmuls "
                           f"{_cell_ms(r, 'six_matmuls')} ms, ours/floor "
@@ -70,6 +80,13 @@ def _format_summary(results):
         "faster (peer: torch; kNN: the fastest of scipy, sklearn, faiss; kNN, lstm, layers, "
         "models and the conv rows listed as paired below: median of paired rounds)"
     )
+    out.append(
+        "mad: median absolute deviation of ours' timed calls, in % of their median. "
+        f"{NOISY_NOTE}: the calls or paired rounds behind a figure of the row scattered "
+        f"(MAD above {100 * NOISY_MAD:.0f}% of the median, or the median above "
+        f"{NOISY_MEDIAN_OVER_MIN:g}x the fastest call): something else was using the CPU; "
+        "rerun on a quieter machine (without --quick for more repeats)"
+    )
     if peaks:
         m, k, n = machine.GEMM_PEAK_SHAPE
         figures = ", ".join(f"{d} {g:.1f} GFLOP/s" for d, g in sorted(peaks.items()))
@@ -78,7 +95,7 @@ def _format_summary(results):
             "% peak = ours effective GFLOP/s / the peak of the row's dtype (GEMM-bound "
             "cases: conv, lstm, kNN L2)"
         )
-    return out + floors
+    return out + floors + noisy
 
 
 def _format_knn(results):
@@ -181,8 +198,61 @@ def require_matplotlib():
 _FASTER, _SLOWER = "#2a9d8f", "#e76f51"  # bar colours: ours faster / ours slower
 
 
-def _ratio_panel(ax, values, notes, higher_is_faster, title, xlabel):
-    """Horizontal bars from 1 to each value on a log axis, each annotated."""
+def _why_missing(r, impl, what):
+    """Why a row has no speed-up over ``impl`` (the reference or the peer) in the chart."""
+    ours = r["impls"].get("fast")
+    if ours is None or ours.get("status") != "ok":
+        return "ours did not run" if ours is None else f"ours {ours['status']}"
+    if impl is None:
+        if r["kernel"] == "knn":
+            tried = [p for p in KNN_PEERS if p in r["impls"]]
+            return ("no kNN peer ran (" + ", ".join(tried) + " not importable)" if tried
+                    else "no kNN peer in this run")
+        return f"no {what} in this run"
+    e = r["impls"].get(impl)
+    if e is None:
+        return f"no {what} in this run"
+    if e.get("status") == "skipped":
+        return f"{impl} skipped"
+    if e.get("status") in ("mismatch", "error"):
+        return f"{impl} {e['status']}"
+    return "n/a"
+
+
+def chart_data(results):
+    """What :func:`plot_results` draws: ``(labels, panels)``, one label per row of
+    ``results`` (every family, in order) and two panels, each ``(title, xlabel, values,
+    notes)`` with one value per row: the speed-up of ours over the NumPy reference
+    (reference ms / ours ms) and over the peer (peer ms / ours ms, the inverse of the table's
+    ours/peer). Both read the same way: above 1, ours is faster. A missing value is None and
+    its note says why (e.g. "no reference in this run", "torch skipped"). A row flagged
+    noisy (see :data:`NOISY_NOTE`) has "(noisy)" in its label."""
+    labels = [f"{r['kernel']}  {r['case']}  {r['dtype']}" + ("  (noisy)" if r.get("noisy") else "")
+              for r in results]
+    versus_ref, ref_notes, versus_peer, peer_notes = [], [], [], []
+    for r in results:
+        speedup = r.get("speedup_vs_reference")
+        versus_ref.append(speedup if speedup else None)
+        ref_notes.append("" if speedup else _why_missing(r, "reference", "reference"))
+        ratio, peer = r.get("ratio_vs_peer"), r.get("peer")
+        if ratio and ratio > 0:
+            versus_peer.append(1.0 / ratio)
+            peer_notes.append(f" vs {peer}")
+        else:
+            versus_peer.append(None)
+            peer_notes.append(_why_missing(r, peer, "peer"))
+    panels = [
+        ("Speed-up over the NumPy reference", "reference ms / ours ms  (> 1: ours faster)",
+         versus_ref, ref_notes),
+        ("Speed-up over the peer (torch; kNN: the fastest of scipy, scikit-learn, faiss)",
+         "peer ms / ours ms  (> 1: ours faster)", versus_peer, peer_notes),
+    ]
+    return labels, panels
+
+
+def _ratio_panel(ax, values, notes, title, xlabel):
+    """Horizontal bars from 1 to each value on a log axis (right of 1: ours faster), each
+    annotated; a missing value gets its note instead."""
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     present = [v for v in values if v is not None and v > 0]
@@ -192,10 +262,9 @@ def _ratio_panel(ax, values, notes, higher_is_faster, title, xlabel):
     ax.set_xlim(10 ** (lo - pad), 10 ** (hi + pad))
     for y, (value, note) in enumerate(zip(values, notes)):
         if value is None or value <= 0:
-            ax.text(1.0, y, "  n/a", va="center", ha="left", fontsize=8, color="0.45")
+            ax.text(1.0, y, f"  n/a: {note}", va="center", ha="left", fontsize=8, color="0.45")
             continue
-        faster = value > 1 if higher_is_faster else value < 1
-        ax.barh(y, value - 1.0, left=1.0, height=0.62, color=_FASTER if faster else _SLOWER)
+        ax.barh(y, value - 1.0, left=1.0, height=0.62, color=_FASTER if value > 1 else _SLOWER)
         figure = f"{value:.2g}" if value < 0.1 else f"{value:.2f}" if value < 10 else f"{value:.0f}"
         ax.text(value, y, f" {figure}{note} ", va="center",
                 ha="left" if value >= 1 else "right", fontsize=8)
@@ -215,11 +284,12 @@ def _ratio_panel(ax, values, notes, higher_is_faster, title, xlabel):
 def plot_results(results, path, title=None):
     """Write a PNG bar chart of ``results`` (as :func:`run` returns them) to ``path``.
 
-    One horizontal bar per case × dtype in two panels on log axes, each with a line at 1:
-    the speed-up over the NumPy reference (reference ms / ours ms; right of 1: ours faster)
-    and ours relative to the peer (ours ms / peer ms, the peer named; left of 1: ours
-    faster). Bars are annotated with their values; a missing figure reads "n/a". Drawn with
-    matplotlib's Agg canvas, without pyplot, so no display and no global state is touched.
+    One horizontal bar per row (case × dtype, every family) in two panels on log axes, each
+    with a line at 1 and read the same way, right of 1 (green) when ours is faster: the
+    speed-up over the NumPy reference (reference ms / ours ms) and over the peer (peer ms /
+    ours ms, the peer named), as :func:`chart_data` computes them. Bars are annotated with
+    their values; a missing figure reads "n/a" with the reason. Drawn with matplotlib's Agg
+    canvas, without pyplot, so no display and no global state is touched.
 
     Raises
     ------
@@ -227,20 +297,14 @@ def plot_results(results, path, title=None):
         If matplotlib is not importable (see :func:`require_matplotlib`).
     """
     Figure, FigureCanvasAgg = require_matplotlib()
-    labels = [f"{r['case']}  {r['dtype']}" for r in results]
-    speedups = [r.get("speedup_vs_reference") for r in results]
-    ratios = [r.get("ratio_vs_peer") for r in results]
-    peers = [f" vs {r['peer']}" if r.get("peer") else "" for r in results]
+    labels, panels = chart_data(results)
 
-    fig = Figure(figsize=(14, 1.8 + 0.36 * max(len(results), 1)), layout="constrained")
+    fig = Figure(figsize=(15, 1.8 + 0.36 * max(len(results), 1)), layout="constrained")
     FigureCanvasAgg(fig)
-    left, right = fig.subplots(1, 2, sharey=True)
-    _ratio_panel(left, speedups, [""] * len(results), True,
-                 "Speed-up over the NumPy reference",
-                 "reference ms / ours ms  (> 1: ours faster)")
-    _ratio_panel(right, ratios, peers, False,
-                 "Ours relative to the peer (torch; kNN: fastest peer)",
-                 "ours ms / peer ms  (< 1: ours faster)")
+    axes = fig.subplots(1, len(panels), sharey=True)
+    for ax, (panel_title, xlabel, values, notes) in zip(axes, panels):
+        _ratio_panel(ax, values, notes, panel_title, xlabel)
+    left = axes[0]
     left.set_yticks(range(len(results)), labels, fontsize=8)
     left.set_ylim(len(results) - 0.5, -0.5)  # first case on top
     if not results:

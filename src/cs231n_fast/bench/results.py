@@ -1,6 +1,17 @@
-"""One result row per case x dtype: ratios, rates, the GEMM peak share; and the failures."""
+"""One result row per case x dtype: ratios, rates, the GEMM peak share, the spread and the
+noise flag; and the failures."""
 
 from dataclasses import asdict
+
+#: A row is flagged "noisy: rerun" (:func:`_with_spread`) when one of the implementations its
+#: figures come from (ours, the reference, the peer), timed over at least
+#: :data:`NOISY_MIN_SAMPLES` calls or rounds, has a median absolute deviation above
+#: ``NOISY_MAD`` of its median, or a median above ``NOISY_MEDIAN_OVER_MIN`` times its fastest
+#: call (most calls were slowed: something else was running); or when the paired per-round
+#: ratios it reports have a median absolute deviation above ``NOISY_MAD`` of their median.
+NOISY_MAD = 0.10
+NOISY_MEDIAN_OVER_MIN = 1.5
+NOISY_MIN_SAMPLES = 3
 
 
 def _rate(case, dtype, ms):
@@ -85,3 +96,53 @@ def failures(results):
         for impl, e in r["impls"].items()
         if e["status"] in ("mismatch", "error")
     ]
+
+
+def _noise(what, median, mad, low, samples):
+    """Why a set of ``samples`` timings (or ratios) is noisy, or None."""
+    if samples < NOISY_MIN_SAMPLES or not median or median <= 0:
+        return None
+    if mad / median > NOISY_MAD:
+        return f"{what} MAD {100 * mad / median:.0f}% of the median"
+    if low is not None and low > 0 and median / low > NOISY_MEDIAN_OVER_MIN:
+        return f"{what} median {median / low:.1f}x the fastest"
+    return None
+
+
+def _with_spread(result):
+    """``result`` with its ``spread`` (ours' timed calls: ``min_ms``, ``max_ms``, ``mad_pct``
+    (median absolute deviation in % of the median), ``samples``; None when ours did not run)
+    and ``noisy`` (the reasons to distrust the row, see :data:`NOISY_MAD`; empty when none)."""
+    impls = result["impls"]
+    ours = impls.get("fast", {})
+    spread = None
+    if ours.get("status") == "ok" and ours.get("median_ms"):
+        median = ours["median_ms"]
+        mad = ours.get("mad_ms")
+        spread = {
+            "min_ms": ours.get("min_ms"),
+            "max_ms": ours.get("max_ms"),
+            "mad_pct": None if mad is None else 100 * mad / median,
+            "samples": ours.get("repeats"),
+        }
+    reasons = []
+    for impl in dict.fromkeys(("fast", "reference", result.get("peer"))):
+        e = impls.get(impl) if impl else None
+        if not e or e.get("status") != "ok" or e.get("mad_ms") is None:
+            continue
+        name = "ours'" if impl == "fast" else f"{impl}'s"
+        why = _noise(f"{name} calls ({e['min_ms']:.3g}-{e['max_ms']:.3g} ms)",
+                     e["median_ms"], e["mad_ms"], e["min_ms"], e.get("repeats", 0))
+        if why:
+            reasons.append(why)
+    paired = result.get("paired_ratios") or {}
+    if result["kernel"] == "knn":  # the row reports the best peer's ratio only
+        paired = {impl: p for impl, p in paired.items() if impl == result.get("peer")}
+    for impl, p in paired.items():
+        why = _noise(f"paired ours/{impl} ({p['min']:.2f}-{p['max']:.2f})",
+                     p["median"], p["mad"], None, p["rounds"])
+        if why:
+            reasons.append(why)
+    result["spread"] = spread
+    result["noisy"] = reasons
+    return result

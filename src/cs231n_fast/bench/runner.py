@@ -18,7 +18,7 @@ from .cases import FAMILIES, check_result, get_cases, make_inputs, make_runner, 
 from .knn import _run_knn
 from .layers import Unavailable
 from .machine import _gemm_peak, gemm_timer
-from .results import _case_dtypes, _case_impls, _result, _with_gemm_share
+from .results import _case_dtypes, _case_impls, _result, _with_gemm_share, _with_spread
 from .timing import (
     full_timers,
     knn_timers,
@@ -33,6 +33,44 @@ from .timing import (
 #: Families whose every case is timed again in :class:`SettledRounds` (ours against the floor
 #: and torch); a conv case is when its ``paired`` is set.
 PAIRED_KERNELS = ("lstm", "layers", "models")
+
+
+def plan(kernels=DEFAULT_KERNELS, quick=True, dtypes=DTYPES, impls=ALL_IMPLS):
+    """What :func:`run` would time: ``[(case, dtypes, impls), ...]``, the cases of ``kernels``
+    (the quick subset if ``quick``) with the dtypes and implementations each runs.
+
+    A case whose own dtypes (or implementations) share none with ``dtypes`` (``impls``) is
+    left out, so the list can be empty (e.g. ``kernels=("knn",), quick=True,
+    dtypes=("float64",)``: the quick kNN cases are float32 only); :func:`describe_selection`
+    says why. Bad names raise ``ValueError``.
+    """
+    dtypes = tuple(np.dtype(d).name for d in dtypes)
+    for d in dtypes:
+        if d not in RTOL:
+            raise ValueError(f"dtypes must be among {tuple(RTOL)}; got {d!r}")
+    for impl in impls:
+        if impl not in ALL_IMPLS:
+            raise ValueError(f"impls must be among {ALL_IMPLS}; got {impl!r}")
+    plans = [(case, _case_dtypes(case, dtypes, quick), _case_impls(case, impls, quick))
+             for case in get_cases(kernels, quick)]
+    return [(case, ds, ims) for case, ds, ims in plans if ds and ims]
+
+
+def describe_selection(kernels=DEFAULT_KERNELS, quick=True):
+    """One line per kernel family: the dtypes and implementations its cases (the quick subset
+    if ``quick``) can run, e.g. ``"knn: dtypes float32; impls fast, sklearn"``."""
+    lines = []
+    for kernel in kernels:
+        cases = get_cases((kernel,), quick)
+        ds = [d for d in DTYPES if any(d in _case_dtypes(c, DTYPES, quick) for c in cases)]
+        ims = [i for i in ALL_IMPLS
+               if any(i in _case_impls(c, ALL_IMPLS, quick) for c in cases)]
+        if not cases:
+            lines.append(f"{kernel}: no {'quick ' if quick else ''}cases")
+        else:
+            lines.append(f"{kernel}{' --quick' if quick else ''}: dtypes {', '.join(ds)}; "
+                         f"impls {', '.join(ims)}")
+    return lines
 
 
 def run(quick=True, dtypes=DTYPES, n_threads=None, impls=ALL_IMPLS, kernels=DEFAULT_KERNELS,
@@ -94,23 +132,13 @@ def run(quick=True, dtypes=DTYPES, n_threads=None, impls=ALL_IMPLS, kernels=DEFA
     """
     from .._threads import effective_n_threads
 
-    dtypes = tuple(np.dtype(d).name for d in dtypes)
-    for d in dtypes:
-        if d not in RTOL:
-            raise ValueError(f"dtypes must be among {tuple(RTOL)}; got {d!r}")
-    for impl in impls:
-        if impl not in ALL_IMPLS:
-            raise ValueError(f"impls must be among {ALL_IMPLS}; got {impl!r}")
-    cases = get_cases(kernels, quick)
+    plans = plan(kernels, quick, dtypes, impls)
     n_threads = effective_n_threads(n_threads)
     timers = (quick_timers if quick else full_timers)(repeat)
     rounds, reference_timer = knn_timers(quick, repeat)
     settled = lstm_rounds(quick, repeat)
     step_timers, step_settled = step_timing(quick, repeat)
     rounds_of = {"models": step_settled, "layers": layer_rounds(quick, repeat)}
-    plans = [(case, _case_dtypes(case, dtypes, quick), _case_impls(case, impls, quick))
-             for case in cases]
-    plans = [(case, ds, ims) for case, ds, ims in plans if ds and ims]
     used = {impl for _, _, ims in plans for impl in ims}
     want_torch = "torch" in used and torch_available()
     any_knn = any(case.kernel == "knn" for case, _, _ in plans)
@@ -136,7 +164,7 @@ def run(quick=True, dtypes=DTYPES, n_threads=None, impls=ALL_IMPLS, kernels=DEFA
 
         def add(case, result):
             peak = gemm_peaks.get(result["dtype"])
-            results.append(_with_gemm_share(case, result, peak and peak["gflops"]))
+            results.append(_with_spread(_with_gemm_share(case, result, peak and peak["gflops"])))
 
         for case, case_dtypes, case_impls in plans:
             if case.kernel == "knn":

@@ -202,11 +202,15 @@ def knn_timers(quick, repeat=None):
 
 
 def summarize(times):
-    """Median, min and mean (ms) and the count of a list of seconds."""
+    """Median, min, max, mean and median absolute deviation (ms) and the count of a list of
+    seconds."""
+    median = statistics.median(times)
     return {
-        "median_ms": 1e3 * statistics.median(times),
+        "median_ms": 1e3 * median,
         "min_ms": 1e3 * min(times),
+        "max_ms": 1e3 * max(times),
         "mean_ms": 1e3 * statistics.fmean(times),
+        "mad_ms": 1e3 * statistics.median(abs(t - median) for t in times),
         "repeats": len(times),
     }
 

@@ -184,7 +184,7 @@ class ThreeLayerConvNet:
         Raises
         ------
         ValueError, TypeError
-            If ``X`` does not have the shape (N, *input_dim) or ``y`` is not N labels in
+            If ``X`` does not have the shape ``(N, *input_dim)`` or ``y`` is not N labels in
             [0, num_classes).
         """
         p = self.params

@@ -81,6 +81,7 @@ class KNearestNeighbor:
         memorizing the training data.
 
         Inputs:
+
         - X: A numpy array of shape (num_train, D) containing the training data
           consisting of num_train samples each of dimension D (real numbers, no NaN or Inf).
         - y: A numpy array of shape (N,) containing the training labels, where
@@ -108,6 +109,7 @@ class KNearestNeighbor:
         Predict labels for test data using this classifier.
 
         Inputs:
+
         - X: A numpy array of shape (num_test, D) containing test data consisting
              of num_test samples each of dimension D.
         - k: The number of nearest neighbors that vote for the predicted labels.
@@ -117,6 +119,7 @@ class KNearestNeighbor:
           the k nearest neighbours directly with cs231n_fast.knn.kneighbors.
 
         Returns:
+
         - y: A numpy array of shape (num_test,) containing predicted labels for the
           test data, where y[i] is the predicted label for the test point X[i].
         """
@@ -142,9 +145,11 @@ class KNearestNeighbor:
         test data.
 
         Inputs:
+
         - X: A numpy array of shape (num_test, D) containing test data.
 
         Returns:
+
         - dists: A numpy array of shape (num_test, num_train) where dists[i, j]
           is the Euclidean distance between the ith test point and the jth training
           point (the Manhattan distance with metric="l1"), float64.
@@ -184,7 +189,7 @@ class KNearestNeighbor:
 
         Input / Output: Same as compute_distances_two_loops
 
-        For L2 this is the course's |x|^2 + |y|^2 - 2 x.y formula (one matrix product),
+        For L2 this is the course's ``|x|^2 + |y|^2 - 2 x.y`` formula (one matrix product),
         clipped at 0 before the square root; L1 has no such formula and is computed from
         broadcast differences (cs231n_fast.reference.pairwise_distances).
         """
@@ -200,11 +205,13 @@ class KNearestNeighbor:
         predict a label for each test point.
 
         Inputs:
+
         - dists: A numpy array of shape (num_test, num_train) where dists[i, j]
           gives the distance betwen the ith test point and the jth training point.
         - k: The number of nearest neighbors that vote.
 
         Returns:
+
         - y: A numpy array of shape (num_test,) containing predicted labels for the
           test data, where y[i] is the predicted label for the test point X[i].
 

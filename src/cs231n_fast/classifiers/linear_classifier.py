@@ -67,6 +67,7 @@ class LinearClassifier(object):
         Train this linear classifier using stochastic gradient descent.
 
         Inputs:
+
         - X: A numpy array of shape (N, D) containing training data; there are N
           training samples each of dimension D.
         - y: A numpy array of shape (N,) containing training labels; y[i] = c
@@ -142,10 +143,12 @@ class LinearClassifier(object):
         data points.
 
         Inputs:
+
         - X: A numpy array of shape (N, D) containing training data; there are N
           training samples each of dimension D.
 
         Returns:
+
         - y_pred: Predicted labels for the data in X. y_pred is a 1-dimensional
           array of length N, and each element is an integer giving the predicted
           class.
@@ -165,6 +168,7 @@ class LinearClassifier(object):
         Subclasses will override this.
 
         Inputs:
+
         - X_batch: A numpy array of shape (N, D) containing a minibatch of N
           data points; each point has dimension D.
         - y_batch: A numpy array of shape (N,) containing labels for the minibatch.
@@ -173,6 +177,7 @@ class LinearClassifier(object):
           must accept them.
 
         Returns: A tuple containing:
+
         - loss as a single float
         - gradient with respect to self.W; an array of the same shape as W
         """

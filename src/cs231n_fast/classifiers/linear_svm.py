@@ -115,6 +115,7 @@ def svm_loss_naive(W, X, y, reg, *, penalty="l2", l1_ratio=0.5):
     of N examples.
 
     Inputs:
+
     - W: A numpy array of shape (D, C) containing weights.
     - X: A numpy array of shape (N, D) containing a minibatch of data.
     - y: A numpy array of shape (N,) containing training labels; y[i] = c means
@@ -125,6 +126,7 @@ def svm_loss_naive(W, X, y, reg, *, penalty="l2", l1_ratio=0.5):
     - l1_ratio: (keyword) the L1 share of the "elastic" penalty, in [0, 1].
 
     Returns a tuple of:
+
     - loss as single float
     - gradient with respect to weights W; an array of same shape as W
 

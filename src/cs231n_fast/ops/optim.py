@@ -219,7 +219,9 @@ def sgd(w, dw, learning_rate, *, n_threads=None):
 
 
 def sgd_momentum(w, dw, velocity, learning_rate, momentum, *, n_threads=None):
-    """Stochastic gradient descent with momentum, as the course writes it::
+    """Stochastic gradient descent with momentum.
+
+    As the course writes it::
 
         v = momentum * velocity - learning_rate * dw
         next_w = w + v
@@ -268,7 +270,9 @@ def nesterov_momentum(w, dw, velocity, learning_rate, momentum, *, n_threads=Non
 
 
 def adagrad(w, dw, cache, learning_rate, epsilon, *, n_threads=None):
-    """Adagrad::
+    """Adagrad.
+
+    As the course writes it::
 
         cache = cache + dw**2
         next_w = w - learning_rate * dw / (sqrt(cache) + epsilon)
@@ -315,7 +319,9 @@ def rmsprop(w, dw, cache, learning_rate, decay_rate, epsilon, *, n_threads=None)
 
 
 def adam(w, dw, m, v, t, learning_rate, beta1, beta2, epsilon, *, n_threads=None):
-    """Adam, with the course's bias correction::
+    """Adam, with the course's bias correction.
+
+    As the course writes it::
 
         m = beta1 * m + (1 - beta1) * dw
         v = beta2 * v + (1 - beta2) * dw**2

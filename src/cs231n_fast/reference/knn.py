@@ -169,10 +169,12 @@ def compute_distances_two_loops(X_test, X_train):
     test data.
 
     Inputs:
+
     - X_test: A numpy array of shape (num_test, D) containing test data.
     - X_train: A numpy array of shape (num_train, D) containing training data.
 
     Returns:
+
     - dists: A numpy array of shape (num_test, num_train) where dists[i, j]
       is the Euclidean distance between the ith test point and the jth training
       point (float64).

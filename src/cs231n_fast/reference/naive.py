@@ -37,10 +37,12 @@ def conv_forward_naive(x, w, b, conv_param):
     spans all C channels and has height HH and width WW.
 
     Input:
+
     - x: Input data of shape (N, C, H, W)
     - w: Filter weights of shape (F, C, HH, WW)
     - b: Biases, of shape (F,)
     - conv_param: A dictionary with the following keys:
+
       - 'stride': The number of pixels between adjacent receptive fields in the
         horizontal and vertical directions.
       - 'pad': The number of pixels that will be used to zero-pad the input.
@@ -49,6 +51,7 @@ def conv_forward_naive(x, w, b, conv_param):
     along the height and width axes of the input.
 
     Returns a tuple of:
+
     - out: Output data, of shape (N, F, H', W') where H' and W' are given by
       H' = 1 + (H + 2 * pad - HH) // stride
       W' = 1 + (W + 2 * pad - WW) // stride
@@ -80,10 +83,12 @@ def conv_backward_naive(dout, cache):
     A naive implementation of the backward pass for a convolutional layer.
 
     Inputs:
+
     - dout: Upstream derivatives.
     - cache: A tuple of (x, w, b, conv_param) as in conv_forward_naive
 
     Returns a tuple of:
+
     - dx: Gradient with respect to x
     - dw: Gradient with respect to w
     - db: Gradient with respect to b
@@ -118,18 +123,23 @@ def max_pool_forward_naive(x, pool_param):
     A naive implementation of the forward pass for a max-pooling layer.
 
     Inputs:
+
     - x: Input data, of shape (N, C, H, W)
     - pool_param: dictionary with the following keys:
+
       - 'pool_height': The height of each pooling region
       - 'pool_width': The width of each pooling region
       - 'stride': The distance between adjacent pooling regions
 
     No padding is necessary here, eg you can assume:
+
       - (H - pool_height) % stride == 0
       - (W - pool_width) % stride == 0
+
     (here those are not required: H' and W' round down).
 
     Returns a tuple of:
+
     - out: Output data, of shape (N, C, H', W') where H' and W' are given by
       H' = 1 + (H - pool_height) // stride
       W' = 1 + (W - pool_width) // stride
@@ -159,10 +169,12 @@ def max_pool_backward_naive(dout, cache):
     A naive implementation of the backward pass for a max-pooling layer.
 
     Inputs:
+
     - dout: Upstream derivatives
     - cache: A tuple of (x, pool_param) as in the forward pass.
 
     Returns:
+
     - dx: Gradient with respect to x
 
     Each window's gradient goes to its first maximum in row-major order (np.argmax of the
