@@ -11,9 +11,13 @@ the notebooks run unchanged. The recurrent layers run on :mod:`cs231n_fast.rnn_l
 * a float32 model computes in float32 throughout (features are cast to the model's dtype),
   and its gradients are float32;
 * bad arguments raise ``ValueError``/``TypeError`` naming the argument, before any
-  computation: ``cell_type``, a ``word_to_idx`` without ``<NULL>``, ``<START>`` or ``<END>``
-  or whose ids are not ``0 .. V-1``, ``features`` of the wrong shape, ``captions`` that are
-  not an integer (N, T >= 2) array of word ids in [0, V);
+  computation: ``cell_type``, a ``word_to_idx`` that is not a dict or has no ``<NULL>``,
+  ``features`` of the wrong shape, ``captions`` that are not an integer (N, T >= 2) array of
+  word ids in [0, V); ``sample`` without a ``<START>`` word id in [0, V) (the course's
+  sampler crashes there). As in the course, the vocabulary needs only ``<NULL>`` for the
+  loss (``<START>`` and ``<END>`` are read with ``.get``) and its other ids are not checked:
+  the RNN_Captioning notebook's check builds the model with
+  ``{'<NULL>': 0, 'cat': 2, 'dog': 3}``;
 * ``seed`` (keyword) makes the initialisation reproducible; ``n_threads`` (keyword) is passed
   to the recurrent kernels.
 """
@@ -31,31 +35,32 @@ from ..ops import linear as _linear
 __all__ = ["CaptioningRNN"]
 
 _CELL_TYPES = {"rnn": 1, "lstm": 4}  # gate blocks per hidden unit
-_REQUIRED_TOKENS = ("<NULL>", "<START>", "<END>")
+
+
+def _token_id(word_to_idx, token):
+    """The id of ``token`` (None when absent, as the course's ``.get``); TypeError unless an int."""
+    i = word_to_idx.get(token)
+    if i is not None and (isinstance(i, (bool, np.bool_)) or not isinstance(i, numbers.Integral)):
+        raise TypeError(f"word_to_idx[{token!r}] must be an int word id; got {i!r}")
+    return None if i is None else int(i)
 
 
 def _check_vocabulary(word_to_idx):
+    """The ids of ``<NULL>``, ``<START>`` and ``<END>`` (the last two None when absent).
+
+    What the course's constructor needs: a dict with ``<NULL>`` (it reads ``word_to_idx["<NULL>"]``
+    and the other two with ``.get``). The other words' ids are used only by ``idx_to_word``.
+    """
     if not isinstance(word_to_idx, Mapping):
         raise TypeError(
             f"word_to_idx must be a dict of words to ids; got {type(word_to_idx).__name__}"
         )
-    missing = [w for w in _REQUIRED_TOKENS if w not in word_to_idx]
-    if missing:
+    if "<NULL>" not in word_to_idx:
         raise ValueError(
-            f"word_to_idx must contain the special tokens {list(_REQUIRED_TOKENS)}; "
-            f"missing {missing}"
+            "word_to_idx must contain the padding word '<NULL>' (masked out of the loss); "
+            f"got {len(word_to_idx)} words without it"
         )
-    size = len(word_to_idx)
-    ids = list(word_to_idx.values())
-    for w, i in word_to_idx.items():
-        if isinstance(i, (bool, np.bool_)) or not isinstance(i, numbers.Integral):
-            raise TypeError(f"word_to_idx ids must be ints; got {i!r} for {w!r}")
-        if not 0 <= i < size:
-            raise ValueError(
-                f"word_to_idx ids must be 0 .. V-1 with V = {size} words; got {i} for {w!r}"
-            )
-    if len(set(int(i) for i in ids)) != size:
-        raise ValueError("word_to_idx must give every word a different id")
+    return tuple(_token_id(word_to_idx, t) for t in ("<NULL>", "<START>", "<END>"))
 
 
 class CaptioningRNN:
@@ -68,8 +73,9 @@ class CaptioningRNN:
     Parameters
     ----------
     word_to_idx : dict
-        A vocabulary of V words mapped to the ids 0 .. V-1; must contain ``"<NULL>"``,
-        ``"<START>"`` and ``"<END>"``.
+        A vocabulary of V words mapped to the ids 0 .. V-1. Must contain ``"<NULL>"`` (the
+        padding masked out of the loss); ``sample`` needs ``"<START>"`` too and stops rows at
+        ``"<END>"`` when there is one. Integer ids; the other words' ids are not checked.
     input_dim : int, default 512
         D, the dimension of the image features.
     wordvec_dim : int, default 128
@@ -98,7 +104,7 @@ class CaptioningRNN:
                  cell_type="rnn", dtype=np.float32, *, seed=None, n_threads=None):
         if cell_type not in _CELL_TYPES:
             raise ValueError(f"cell_type must be one of {sorted(_CELL_TYPES)}; got {cell_type!r}")
-        _check_vocabulary(word_to_idx)
+        null, start, end = _check_vocabulary(word_to_idx)
         d = v.positive_int("input_dim", input_dim)
         w = v.positive_int("wordvec_dim", wordvec_dim)
         h = v.positive_int("hidden_dim", hidden_dim)
@@ -116,9 +122,9 @@ class CaptioningRNN:
         self.params = {}
 
         vocab_size = len(word_to_idx)
-        self._null = word_to_idx["<NULL>"]
-        self._start = word_to_idx.get("<START>", None)
-        self._end = word_to_idx.get("<END>", None)
+        self._null = null
+        self._start = start
+        self._end = end
 
         # The course's initialisation, drawn in the course's order.
         rng = np.random.default_rng(seed)
@@ -228,14 +234,16 @@ class CaptioningRNN:
         highest-scoring word.
 
         Unlike the course's version, a row stops at its first ``<END>``: that ``<END>`` is
-        kept and every later position of the row is ``<NULL>``. Sampling stops as soon as
+        kept and every later position of the row is ``<NULL>`` (a vocabulary without
+        ``<END>`` samples ``max_length`` words in every row). Sampling stops as soon as
         every row has ended; ended rows are not computed further.
 
         Parameters
         ----------
         features : array of shape (N, D)
         max_length : int, default 30
-            The number of words to sample per row (``<END>`` included).
+            The number of words to sample per row (``<END>`` included); 0 gives an empty
+            (N, 0) array, as in the course.
 
         Returns
         -------
@@ -243,7 +251,14 @@ class CaptioningRNN:
             Word ids; the first word is the one predicted after ``<START>``.
         """
         features = self._features(features)
-        max_length = v.positive_int("max_length", max_length)
+        max_length = v.positive_int("max_length", max_length, minimum=0)
+        vocab_size = self.params["W_embed"].shape[0]
+        if self._start is None or not 0 <= self._start < vocab_size:
+            got = "has no '<START>'" if self._start is None else f"gives '<START>' id {self._start}"
+            raise ValueError(
+                f"sample needs the word '<START>' with an id in [0, V) = [0, {vocab_size}) in "
+                f"word_to_idx (the first word fed to the network); word_to_idx {got}"
+            )
         n = features.shape[0]
         captions = np.full((n, max_length), self._null, dtype=np.int32)
 
@@ -264,8 +279,8 @@ class CaptioningRNN:
             scores = h @ p["W_vocab"] + p["b_vocab"]
             idx = np.argmax(scores, axis=1)
             captions[rows, t] = idx
-            going = idx != self._end
-            if not going.all():  # drop the rows that just ended
+            going = None if self._end is None else idx != self._end  # no <END>: never ends
+            if going is not None and not going.all():  # drop the rows that just ended
                 rows, idx, h = rows[going], idx[going], h[going]
                 if lstm:
                     c = c[going]
