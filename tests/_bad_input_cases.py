@@ -861,7 +861,11 @@ def _linear_cases():
     for name in ("affine_forward", "affine_relu_forward"):
         f, rf = getattr(linear, name), getattr(rlinear, name)
         fid = f"linear.{name}"
-        bad(f"{fid}: x 1-D", lambda f=f: f(x[0, 0], w, b), ValueError, r"^x must have shape \(N, d_1, ..., d_k\)")
+        bad(f"{fid}: x 0-d", lambda f=f: f(x[0, 0, 0], w, b), ValueError, r"^x must have shape \(N, d_1, ..., d_k\)")
+        bad(f"{fid}: x 1-D (N examples of D = 1) with w of another D", lambda f=f: f(x[0, 0], w, b), ValueError,
+            r"^w must have shape \(1, 4\).*pass x\[None\]")
+        case(f"{fid}: x 1-D, D = 1 (the course's x.reshape(N, -1))", lambda f=f: f(x[0, 0], w[:1], b)[0],
+             like(lambda rf=rf: rf(x[0, 0][:, None], w[:1], b)[0]))
         bad(f"{fid}: w of another D", lambda f=f: f(x, _r(5, 4), b), ValueError, r"^w must have shape \(6, 4\)")
         bad(f"{fid}: w 3-D", lambda f=f: f(x, _r(6, 4, 1), b), ValueError, r"^w must be a 2-D")
         bad(f"{fid}: b of another M", lambda f=f: f(x, w, b[:3]), ValueError, r"^b must have shape \(4,\)")

@@ -63,6 +63,13 @@ CASES = {
         lambda r: [r.standard_normal((3, 2, 3)), r.standard_normal((6, 4)), r.standard_normal(4)],
         3,
     ),
+    # A 1-D x is N examples of one feature (D = 1), as the course's x.reshape(N, -1) reads it.
+    "affine_1d_x": (
+        L.affine_forward,
+        L.affine_backward,
+        lambda r: [r.standard_normal(5), r.standard_normal((1, 4)), r.standard_normal(4)],
+        3,
+    ),
     "relu": (L.relu_forward, L.relu_backward, lambda r: [kinkfree(r, (3, 4))], 1),
     "batchnorm": (
         L.batchnorm_forward,
