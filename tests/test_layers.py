@@ -589,7 +589,7 @@ BAD = [
     (lambda: L.affine_forward(_x(2, 3), _x(4, 5), _x(5)), ValueError, "w must have shape"),
     (lambda: L.affine_forward(_x(2, 3), _x(3, 5, 1), _x(5)), ValueError, "w must be"),
     (lambda: L.affine_forward(_x(2, 3), _x(3, 5), _x(4)), ValueError, "b must have shape"),
-    (lambda: L.affine_forward(_x(6), _x(1, 5), _x(5)), ValueError, "x must have shape"),
+    (lambda: L.affine_forward(np.array(1.0), _x(1, 5), _x(5)), ValueError, "x must have shape"),
     (lambda: L.affine_forward(_x(2, 3).astype(complex), _x(3, 5), _x(5)), TypeError, "x must be"),
     (_backward(L.affine_backward, (2, 4), L.affine_forward, _x(2, 3), _x(3, 5), _x(5)), ValueError, "dout"),
     (_backward(L.affine_backward, (2, 5), L.relu_forward, _x(2, 5)), TypeError, "cache"),

@@ -357,7 +357,7 @@ _out, _cache = linear.affine_forward(_x, _w, _b)
 _rout, _rcache = linear.affine_relu_forward(_x, _w, _b)
 
 BAD = [
-    (lambda: linear.affine_forward(np.ones(3), _w, _b), ValueError, "x must have shape"),
+    (lambda: linear.affine_forward(np.array(1.0), _w, _b), ValueError, "x must have shape"),
     (lambda: linear.affine_forward(_x, np.ones((4, 4)), _b), ValueError, "w must have shape"),
     (lambda: linear.affine_forward(_x, np.ones((3, 4, 1)), _b), ValueError, "w must be a 2-D"),
     (lambda: linear.affine_forward(_x, _w, np.ones(5)), ValueError, "b must have shape"),
