@@ -368,6 +368,21 @@ def test_dropout_forward_seed_reproducible(rng):
     np.testing.assert_array_equal(a != 0, dropout_keep((30, 40), dropout_key(123), 0.5))
 
 
+def test_dropout_forward_seed_none_is_unseeded(rng):
+    # The course calls np.random.seed(dropout_param["seed"]) when the key is present, and
+    # np.random.seed(None) is a fresh draw: a None seed means "no seed", as an absent key does
+    # (the mask's key then comes from NumPy's global state).
+    x = rng.standard_normal((30, 40))
+    np.random.seed(5)
+    a, cache = L.dropout_forward(x, {"mode": "train", "p": 0.5, "seed": None})
+    np.random.seed(5)
+    b, _ = L.dropout_forward(x, {"mode": "train", "p": 0.5})
+    np.testing.assert_array_equal(a, b)
+    kept = a != 0
+    assert 0 < kept.mean() < 1
+    np.testing.assert_array_equal(L.dropout_backward(np.ones_like(x), cache), kept / 0.5)
+
+
 def test_dropout_forward_p1_is_identity(rng):
     x = rng.standard_normal((7, 9))
     out, cache = L.dropout_forward(x, {"mode": "train", "p": 1.0})

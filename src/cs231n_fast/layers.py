@@ -533,8 +533,8 @@ def layernorm_backward(dout, cache):
 
 def _seed(dropout_param):
     """``dropout_param['seed']`` (an int in [0, 2**32 - 1], the seeds ``np.random.seed`` takes),
-    or None when absent."""
-    if "seed" not in dropout_param:
+    or None when absent or None (the course's ``np.random.seed(None)`` is an unseeded draw)."""
+    if dropout_param.get("seed") is None:
         return None
     seed = v.positive_int("dropout_param['seed']", dropout_param["seed"], minimum=0)
     if seed >= 2**32:
@@ -575,7 +575,8 @@ def dropout_forward(x, dropout_param):
         - mode: 'test' or 'train'; required. If the mode is train, then perform dropout; if
           the mode is test, then just return the input.
         - seed: Seed for the random number generator. Passing seed makes this function
-          deterministic, which is needed for gradient checking but not in real networks.
+          deterministic, which is needed for gradient checking but not in real networks
+          (None, like an absent seed, means unseeded).
           The seed keys the mask and NumPy's global random state is left alone. Without a
           seed the key is drawn from the global state (``np.random.seed`` makes a whole run
           reproducible).
