@@ -371,8 +371,14 @@ def _bad_cases():
             r"mask must have shape \(2, 3\)",
         ),
         (
-            "loss-mask-float",
-            lambda m: m.temporal_softmax_loss(s, ids, mask * 1.0),
+            "loss-mask-float-weights",
+            lambda m: m.temporal_softmax_loss(s, ids, mask * 0.5),
+            ValueError,
+            "mask must hold only booleans or the numbers 0 and 1",
+        ),
+        (
+            "loss-mask-string",
+            lambda m: m.temporal_softmax_loss(s, ids, mask.astype(str)),
             TypeError,
             "mask must be a boolean array",
         ),
@@ -380,7 +386,7 @@ def _bad_cases():
             "loss-mask-negative",
             lambda m: m.temporal_softmax_loss(s, ids, -mask.astype(int)),
             ValueError,
-            "mask must hold only booleans or the integers 0 and 1; got -1",
+            r"mask must hold only booleans or the numbers 0 and 1 \(a weighted loss is not supported\); got -1",
         ),
         (
             "loss-y-shape",
