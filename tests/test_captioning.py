@@ -375,6 +375,22 @@ def test_sample_without_end_runs_to_max_length(cell):
     assert (caps == END).any()  # the word at <END>'s id did not end the rows
 
 
+def test_float16_model_computes_in_float64(cell):
+    # The course casts its parameters with astype(dtype) for any float dtype.
+    rng = np.random.default_rng(2)
+    half = tiny(cell, dtype=np.float16)
+    assert half.dtype == np.float16 and all(p.dtype == np.float16 for p in half.params.values())
+    wide = tiny(cell, dtype=np.float64)
+    wide.params = {k: p.astype(np.float64) for k, p in half.params.items()}
+    features, captions = rng.standard_normal((2, 5)), captions_with_padding(rng)
+    loss, grads = half.loss(features, captions)
+    want, want_grads = wide.loss(features.astype(np.float16).astype(np.float64), captions)
+    assert float(loss) == pytest.approx(float(want), rel=1e-12)
+    for k in PARAM_KEYS:
+        np.testing.assert_allclose(grads[k], want_grads[k], rtol=1e-10, atol=1e-12)
+    assert half.sample(features, max_length=4).shape == (2, 4)
+
+
 def test_sample_max_length_zero(cell):
     caps = tiny(cell).sample(np.zeros((3, 5)), max_length=0)
     assert caps.shape == (3, 0) and caps.dtype == np.int32

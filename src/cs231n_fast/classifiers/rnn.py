@@ -29,6 +29,7 @@ import numpy as np
 
 from .. import _validation as v
 from .. import rnn_layers
+from .._model import float_dtype
 from .._threads import effective_n_threads, holds_blas_single_thread
 from ..ops import linear as _linear
 
@@ -84,7 +85,9 @@ class CaptioningRNN:
         H, the dimension of the hidden state.
     cell_type : {"rnn", "lstm"}
     dtype : float32 or float64
-        The parameters' dtype; float32 for training, float64 for gradient checks.
+        The parameters' dtype; float32 for training, float64 for gradient checks (another
+        floating dtype, such as float16, is taken as in the course: stored in it, computed
+        with in float64).
     seed : int or numpy Generator, optional (keyword)
         Seeds the initialisation (``np.random.default_rng(seed)``).
     n_threads : int, optional (keyword)
@@ -108,9 +111,7 @@ class CaptioningRNN:
         d = v.positive_int("input_dim", input_dim)
         w = v.positive_int("wordvec_dim", wordvec_dim)
         h = v.positive_int("hidden_dim", hidden_dim)
-        dt = np.dtype(dtype)
-        if dt not in (np.float32, np.float64):
-            raise TypeError(f"dtype must be float32 or float64; got {dt}")
+        dt = float_dtype(dtype, any_float=True)
         if n_threads is not None:
             effective_n_threads(n_threads)  # validate now, not at the first call
 
