@@ -371,11 +371,10 @@ _BAD_TRAIN = [
     (ValueError, "y", dict(y=np.array([0, 1, 2]))),
     (TypeError, "y", dict(y=np.zeros(6))),
     (ValueError, "y", dict(y=np.array([0, 1, 2, -1, 0, 1]))),
-    (ValueError, "learning_rate", dict(learning_rate=0.0)),
     (ValueError, "learning_rate", dict(learning_rate=-1e-3)),
     (TypeError, "learning_rate", dict(learning_rate="fast")),
     (ValueError, "reg", dict(reg=-1.0)),
-    (ValueError, "num_iters", dict(num_iters=0)),
+    (ValueError, "num_iters", dict(num_iters=-1)),
     (TypeError, "num_iters", dict(num_iters=10.0)),
     (ValueError, "batch_size", dict(batch_size=0)),
     (ValueError, "penalty", dict(penalty="L2")),
@@ -388,6 +387,19 @@ def test_linear_classifier_train_bad_input(exc, match, bad):
     args = {"X": np.ones((6, 3)), "y": np.array([0, 1, 2, 0, 1, 2]), **bad}
     with pytest.raises(exc, match=match):
         LinearSVM().train(**args)
+
+
+def test_linear_classifier_train_accepts_what_the_course_runs(rng):
+    # The course's train loop runs with learning_rate = 0 (W stays at its initialisation) and
+    # num_iters = 0 (only the lazy initialisation of W, an empty history).
+    X, y = _blobs(rng, n_per_class=4)
+    clf = LinearSVM()
+    assert clf.train(X, y, num_iters=0, seed=0) == []
+    assert clf.W.shape == (X.shape[1], 3)
+    W0 = clf.W.copy()
+    history = clf.train(X, y, learning_rate=0, num_iters=3, seed=1)
+    assert len(history) == 3
+    np.testing.assert_array_equal(clf.W, W0)
 
 
 def test_linear_classifier_bad_data_after_training(rng):
