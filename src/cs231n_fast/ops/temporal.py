@@ -141,8 +141,8 @@ def _affine_args(x, w, b):
     v.check_ndim("x", x, 3, "(N, T, D)")
     v.check_ndim("w", w, 2, "(D, M)")
     v.check_ndim("b", b, 1, "(M,)")
-    v.check_nonempty("x", x, "(N, T, D)")
-    v.check_nonempty("w", w, "(D, M)")
+    # Zero-size dimensions are computed (to empty outputs and zero gradients), as the course's
+    # x.reshape(N * T, D).dot(w) does.
     d = x.shape[2]
     if w.shape[0] != d:
         raise ValueError(
@@ -209,7 +209,11 @@ def _softmax_loss_args(x, y, mask):
     x = v.as_array("x", x)
     if x.ndim != 3 or x.size == 0:
         v.check_ndim("x", x, 3, "(N, T, V)")
-        v.check_nonempty("x", x, "(N, T, V)")
+        if x.shape[0] == 0 or x.shape[2] == 0:  # T = 0 is a loss of 0, as in the course
+            raise ValueError(
+                f"x must have N >= 1 sequences (the loss is averaged over N) and V >= 1 words "
+                f"(N, T, V); got shape {x.shape}"
+            )
     y = _word_ids("y", y, x.shape[2], x.shape)
     mask = _mask(mask, y.shape)
     return x.astype(_F32 if x.dtype == _F32 else _F64, copy=False), y, mask
