@@ -127,22 +127,27 @@ def prepared_linear_cifar():
 SPECIAL = ["<NULL>", "<START>", "<END>", "<UNK>"]
 
 
-def coco_like(num_train=50, num_val=20, vocab_size=1004, feature_dim=512, max_words=15, seed=0):
+def coco_like(num_train=50, num_val=20, vocab_size=204, feature_dim=512, max_words=15, seed=0):
     """A dict with the keys, shapes and dtypes ``load_coco_data`` returns (smaller).
 
-    Captions are (N, 17) int32: ``<START>``, 1 to ``max_words`` random words, ``<END>``, then
-    ``<NULL>`` padding; each caption has its own image (``*_image_idxs``), whose features are
-    float32 (N, ``feature_dim``). ``idx_to_word`` is a list, as in the course's JSON vocabulary.
+    Captions are (N, 17) int32: ``<START>``, 5 to 12 words (COCO's captions have about 10),
+    ``<END>``, then ``<NULL>`` padding; words are drawn with Zipf-like frequencies (the k-th
+    word with probability proportional to 1 / k), as in natural text. Each caption has its own
+    image (``*_image_idxs``), whose features are float32 (N, ``feature_dim``), as the PCA
+    features. ``idx_to_word`` is a list, as in the course's JSON vocabulary (1004 words there;
+    ``vocab_size`` here).
     """
     rng = np.random.default_rng(seed)
     idx_to_word = SPECIAL + [f"w{i}" for i in range(vocab_size - len(SPECIAL))]
     data = {"word_to_idx": {w: i for i, w in enumerate(idx_to_word)}, "idx_to_word": idx_to_word}
+    freq = 1.0 / np.arange(1, vocab_size - len(SPECIAL) + 1)
+    freq /= freq.sum()
     for split, n in (("train", num_train), ("val", num_val)):
         captions = np.zeros((n, max_words + 2), dtype=np.int32)  # <NULL> = 0
         for i in range(n):
-            length = int(rng.integers(1, max_words + 1))
+            length = int(rng.integers(5, min(12, max_words) + 1))
             captions[i, 0] = 1  # <START>
-            captions[i, 1 : length + 1] = rng.integers(len(SPECIAL), vocab_size, size=length)
+            captions[i, 1 : length + 1] = len(SPECIAL) + rng.choice(freq.size, size=length, p=freq)
             captions[i, length + 1] = 2  # <END>
         data[f"{split}_captions"] = captions
         data[f"{split}_image_idxs"] = np.arange(n, dtype=np.int32)
@@ -182,3 +187,25 @@ def train_captioning(model, data, update_rule, num_epochs, batch_size, optim_con
             for config in configs.values():
                 config["learning_rate"] *= lr_decay
     return loss_history
+
+
+def overfit_small_data(cell_type, lr_decay, dtype=np.float32):
+    """The RNN/LSTM notebooks' overfitting cell on 50 stand-in captions (the PCA features'
+    dimension, the notebook's model sizes): Adam at 5e-3, 50 epochs of batches of 25, the
+    notebook's ``lr_decay``. Returns ``(model, small_data, loss_history)``."""
+    from cs231n_fast.classifiers.rnn import CaptioningRNN
+
+    np.random.seed(231)
+    small_data = coco_like(num_train=50, seed=32)
+    model = CaptioningRNN(
+        cell_type=cell_type,
+        word_to_idx=small_data["word_to_idx"],
+        input_dim=small_data["train_features"].shape[1],
+        hidden_dim=512,
+        wordvec_dim=256,
+        dtype=dtype,
+    )
+    loss_history = train_captioning(model, small_data, update_rule="adam", num_epochs=50,
+                                    batch_size=25, optim_config={"learning_rate": 5e-3},
+                                    lr_decay=lr_decay)
+    return model, small_data, loss_history
