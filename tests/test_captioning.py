@@ -57,6 +57,31 @@ def test_attributes_and_param_shapes(cell):
     assert "cell_type='%s'" % cell in repr(m)
 
 
+def test_initialisation_without_seed_is_the_course_draws(cell):
+    # Without a seed the weights come from NumPy's global state in the course's order
+    # (np.random.randn for W_embed, W_proj, Wx, Wh, W_vocab), so np.random.seed(231) before
+    # the constructor reproduces the course's model, as its notebooks rely on.
+    g = 4 if cell == "lstm" else 1
+    np.random.seed(231)
+    m = CaptioningRNN(W2I, input_dim=5, wordvec_dim=4, hidden_dim=6, cell_type=cell,
+                      dtype=np.float64)
+    np.random.seed(231)
+    want = {
+        "W_embed": np.random.randn(V, 4) / 100,
+        "W_proj": np.random.randn(5, 6) / np.sqrt(5),
+        "Wx": np.random.randn(4, g * 6) / np.sqrt(4),
+        "Wh": np.random.randn(6, g * 6) / np.sqrt(6),
+        "W_vocab": np.random.randn(6, V) / np.sqrt(6),
+    }
+    for k, val in want.items():
+        np.testing.assert_array_equal(m.params[k], val, err_msg=k)
+    np.random.seed(231)
+    again = CaptioningRNN(W2I, input_dim=5, wordvec_dim=4, hidden_dim=6, cell_type=cell,
+                          dtype=np.float64)
+    for k in m.params:
+        np.testing.assert_array_equal(m.params[k], again.params[k])
+
+
 def test_initialisation_scales():
     w2i = {w: i for i, w in enumerate(WORDS + [f"w{i}" for i in range(393)])}  # V = 400
     m = CaptioningRNN(w2i, input_dim=512, wordvec_dim=128, hidden_dim=128, cell_type="lstm",

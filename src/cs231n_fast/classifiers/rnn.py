@@ -18,7 +18,8 @@ the notebooks run unchanged. The recurrent layers run on :mod:`cs231n_fast.rnn_l
   loss (``<START>`` and ``<END>`` are read with ``.get``) and its other ids are not checked:
   the RNN_Captioning notebook's check builds the model with
   ``{'<NULL>': 0, 'cat': 2, 'dog': 3}``;
-* ``seed`` (keyword) makes the initialisation reproducible; ``n_threads`` (keyword) is passed
+* ``seed`` (keyword) makes the initialisation reproducible without NumPy's global state
+  (without it the weights are the course's ``np.random.randn`` draws); ``n_threads`` (keyword) is passed
   to the recurrent kernels.
 """
 
@@ -89,7 +90,9 @@ class CaptioningRNN:
         floating dtype, such as float16, is taken as in the course: stored in it, computed
         with in float64).
     seed : int or numpy Generator, optional (keyword)
-        Seeds the initialisation (``np.random.default_rng(seed)``).
+        Seeds the initialisation (``np.random.default_rng(seed)``). Without it the weights
+        are drawn from NumPy's global state with ``np.random.randn``, as the course draws
+        them: ``np.random.seed(231)`` before the constructor gives the course's weights.
     n_threads : int, optional (keyword)
         Passed to the recurrent kernels.
 
@@ -127,17 +130,23 @@ class CaptioningRNN:
         self._start = start
         self._end = end
 
-        # The course's initialisation, drawn in the course's order.
-        rng = np.random.default_rng(seed)
+        # The course's initialisation, drawn in the course's order: from NumPy's global state
+        # without a seed (as the course's np.random.randn, so that np.random.seed(231) before
+        # the constructor gives the course's weights), else from default_rng(seed).
+        if seed is None:
+            draw = np.random.randn
+        else:
+            rng = np.random.default_rng(seed)
+            draw = lambda *shape: rng.standard_normal(shape)  # noqa: E731
         g = _CELL_TYPES[cell_type] * h
         p = self.params
-        p["W_embed"] = rng.standard_normal((vocab_size, w)) / 100
-        p["W_proj"] = rng.standard_normal((d, h)) / np.sqrt(d)
+        p["W_embed"] = draw(vocab_size, w) / 100
+        p["W_proj"] = draw(d, h) / np.sqrt(d)
         p["b_proj"] = np.zeros(h)
-        p["Wx"] = rng.standard_normal((w, g)) / np.sqrt(w)
-        p["Wh"] = rng.standard_normal((h, g)) / np.sqrt(h)
+        p["Wx"] = draw(w, g) / np.sqrt(w)
+        p["Wh"] = draw(h, g) / np.sqrt(h)
         p["b"] = np.zeros(g)
-        p["W_vocab"] = rng.standard_normal((h, vocab_size)) / np.sqrt(h)
+        p["W_vocab"] = draw(h, vocab_size) / np.sqrt(h)
         p["b_vocab"] = np.zeros(vocab_size)
         for k, val in p.items():
             p[k] = val.astype(self.dtype)
