@@ -383,6 +383,18 @@ def test_dropout_forward_seed_none_is_unseeded(rng):
     np.testing.assert_array_equal(L.dropout_backward(np.ones_like(x), cache), kept / 0.5)
 
 
+@pytest.mark.parametrize("p", [0, 0.0, None, 2.5])
+def test_dropout_forward_test_mode_ignores_p(rng, p):
+    # The course's test mode returns x without using p's value (a FullyConnectedNet built with
+    # any keep ratio evaluates in test mode); train mode checks it.
+    x = rng.standard_normal((3, 4))
+    out, cache = L.dropout_forward(x, {"mode": "test", "p": p})
+    np.testing.assert_array_equal(out, x)
+    np.testing.assert_array_equal(L.dropout_backward(x, cache), x)
+    with pytest.raises((TypeError, ValueError), match="p"):
+        L.dropout_forward(x, {"mode": "train", "p": p})
+
+
 def test_dropout_forward_p1_is_identity(rng):
     x = rng.standard_normal((7, 9))
     out, cache = L.dropout_forward(x, {"mode": "train", "p": 1.0})
