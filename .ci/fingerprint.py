@@ -176,6 +176,34 @@ def fingerprint():
             res.update(ldw=dw2, ldb=db2, pen=np.array([pen, pen_s]), g=g)
             out.update({f"linear{i}_{name}_{k}": v for k, v in res.items()})
     out.update(_losses_fingerprint(np.random.default_rng(20261206)))
+    out.update(_features_fingerprint(np.random.default_rng(20261215)))
+    return out
+
+
+def _features_fingerprint(rng):
+    """features: HOG and hue histograms of odd image sizes, flat regions (the atan2 path),
+    grayscale and RGBA batches, uint8/float32/float64 pixels, several bin settings, and an
+    image with an infinite magnitude (the twin's recomputation)."""
+    from cs231n_fast.ops import features
+
+    out = {}
+    for i, (n, h, w) in enumerate([(40, 32, 32), (5, 36, 33), (3, 9, 12), (2, 5, 7)]):  # 40: threaded
+        x = rng.integers(0, 256, (n, h, w, 3)).astype(np.float64)
+        x[: n // 2, 2 : h // 2] = x[: n // 2, 2 : 3]  # flat columns: gy == 0 rows, gx == 0
+        x[n // 2 :, :, 3 : w // 2] = x[n // 2 :, :, 3:4]
+        for dt in (np.uint8, np.float32, np.float64):
+            xd = x.astype(dt)
+            name = np.dtype(dt).name
+            out[f"features_hog{i}_{name}"] = features.hog_features(xd)
+            out[f"features_hsv{i}_{name}"] = features.color_histograms_hsv(xd)
+            out[f"features_hsv{i}_{name}_7"] = features.color_histograms_hsv(xd, 7, 20, 255.5, False)
+    g = rng.random((4, 17, 16)) * 255
+    out["features_hog_gray"] = features.hog_features(g)
+    out["features_hog_rgba"] = features.hog_features(rng.random((3, 16, 17, 4)))
+    big = rng.random((2, 16, 16, 3))
+    big[1, 3, 3] = 1e308  # an infinite magnitude: recomputed by the twin
+    with np.errstate(all="ignore"):
+        out["features_hog_inf"] = features.hog_features(big)
     return out
 
 

@@ -252,6 +252,10 @@ cdef extern from "conv_winograd.h" nogil:
                           Py_ssize_t tw, float* dst, Py_ssize_t oh, Py_ssize_t ow, float* buf)
     void cs_wino_output_d(const double* m, Py_ssize_t stride, double bias, Py_ssize_t th,
                           Py_ssize_t tw, double* dst, Py_ssize_t oh, Py_ssize_t ow, double* buf)
+    double cs_wino_plane_sum_f(const float* p, Py_ssize_t n)
+    double cs_wino_plane_sum_d(const double* p, Py_ssize_t n)
+    void cs_wino_filter(const double* g, double* u)
+    void cs_wino_filter_grad(const double* d, double* dw)
     void cs_wino_dy_f(const float* src, Py_ssize_t oh, Py_ssize_t ow, Py_ssize_t th,
                       Py_ssize_t tw, float* buf, float* m, Py_ssize_t stride)
     void cs_wino_dy_d(const double* src, Py_ssize_t oh, Py_ssize_t ow, Py_ssize_t th,
@@ -285,6 +289,95 @@ cdef inline void _wino_dy(const floating* src, Py_ssize_t oh, Py_ssize_t ow, Py_
         cs_wino_dy_d(src, oh, ow, th, tw, buf, m, stride)
 
 
+# The 16 transformed planes of a block (rows xi of v and m) lie c * t + _WPAD (f * t + _WPAD)
+# elements apart: c * t is often a multiple of 4 KiB, and 16 streams that far apart fall in
+# one L1 set (and alias in the store buffer): the transforms ran 2-3x slower (measured on Zen
+# 4, 16x16 and 32x32 planes). ops.conv sizes the buffers with wino_row_pad().
+cdef enum:
+    _WPAD = 16
+
+
+def wino_row_pad():
+    """Elements between consecutive transformed planes of a Winograd block, past their data."""
+    return _WPAD
+
+
+cdef inline double _plane_sum(const floating* p, Py_ssize_t n) noexcept nogil:
+    if floating is float:
+        return cs_wino_plane_sum_f(p, n)
+    else:
+        return cs_wino_plane_sum_d(p, n)
+
+
+cdef void _wino_filter_row(const floating* w, Py_ssize_t f, Py_ssize_t c, Py_ssize_t fi,
+                           bint flip, floating* u) noexcept nogil:
+    """Transforms of filter row ``fi`` of w (f, c, 3, 3): U of w[fi, ci] at u[xi, fi, ci]
+    (u: 16 x f x c), or with ``flip`` the transform of w[fi, ci] rotated by 180 degrees at
+    u[xi, ci, fi] (u: 16 x c x f: the filters of the input gradient)."""
+    cdef double g[9]
+    cdef double uu[16]
+    cdef Py_ssize_t ci, k, xi
+    cdef const floating* src
+    for ci in range(c):
+        src = w + (fi * c + ci) * 9
+        for k in range(9):
+            g[k] = src[8 - k] if flip else src[k]
+        cs_wino_filter(g, uu)
+        for xi in range(16):
+            if flip:
+                u[(xi * c + ci) * f + fi] = <floating>uu[xi]
+            else:
+                u[(xi * f + fi) * c + ci] = <floating>uu[xi]
+
+
+def wino_filter(const floating[:, :, :, ::1] w,  # IN  (f, c, 3, 3)
+                floating[:, :, ::1] u,            # OUT (16, f, c), or (16, c, f) with flip
+                bint flip, int n_threads):
+    """Winograd filter transforms U = G g G^T, computed in double and rounded once (with
+    ``flip``: of the filters rotated by 180 degrees, channels transposed: the input
+    gradient's). Parallel over filters; every element has one writer."""
+    cdef Py_ssize_t f = w.shape[0], c = w.shape[1], fi
+    with nogil:
+        for fi in prange(f, schedule="static", num_threads=n_threads):
+            _wino_filter_row(&w[0, 0, 0, 0], f, c, fi, flip, &u[0, 0, 0])
+
+
+cdef void _wino_grad_row(const floating* part, Py_ssize_t n_chunks, Py_ssize_t f,
+                         Py_ssize_t c, Py_ssize_t fi, floating* dw) noexcept nogil:
+    """dw[fi] = G^T (sum of the chunks' partials, in order, in double) G."""
+    cdef double d[16]
+    cdef double o[9]
+    cdef Py_ssize_t ci, ch, xi, k, plane = 16 * f * c
+    for ci in range(c):
+        for xi in range(16):
+            d[xi] = part[(xi * f + fi) * c + ci]
+        for ch in range(1, n_chunks):
+            for xi in range(16):
+                d[xi] += part[ch * plane + (xi * f + fi) * c + ci]
+        cs_wino_filter_grad(d, o)
+        for k in range(9):
+            dw[(fi * c + ci) * 9 + k] = <floating>o[k]
+
+
+def wino_grad_finish(const floating[:, :, :, ::1] du_part,  # IN  (n_chunks, 16, f, c)
+                     const double[:, ::1] db_part,          # IN  (n_chunks, f)
+                     floating[:, :, :, ::1] dw,             # OUT (f, c, 3, 3)
+                     floating[::1] db,                      # OUT (f,)
+                     int n_threads):
+    """dw = G^T dU G and db from the chunks' partials of ``wino_backward``, each reduced
+    over the chunks in order in double and rounded once. Parallel over filters."""
+    cdef Py_ssize_t n_chunks = du_part.shape[0], f = du_part.shape[2], c = du_part.shape[3]
+    cdef Py_ssize_t fi, ch
+    cdef double s
+    with nogil:
+        for fi in prange(f, schedule="static", num_threads=n_threads):
+            _wino_grad_row(&du_part[0, 0, 0, 0], n_chunks, f, c, fi, &dw[0, 0, 0, 0])
+            s = db_part[0, fi]
+            for ch in range(1, n_chunks):
+                s = s + db_part[ch, fi]
+            db[fi] = <floating>s
+
+
 cdef void _wino_block(const floating* x, Py_ssize_t nimg, Py_ssize_t c, Py_ssize_t h,
                       Py_ssize_t w, const floating* u, Py_ssize_t f, const floating* bias,
                       floating* out, Py_ssize_t oh, Py_ssize_t ow, Py_ssize_t ph,
@@ -302,13 +395,14 @@ cdef void _wino_block(const floating* x, Py_ssize_t nimg, Py_ssize_t c, Py_ssize
     for i in range(nimg):
         for ci in range(c):
             _wino_input(x + (i * c + ci) * h * w, h, w, ph, pw, th, tw, pad,
-                        v + ci * t + i * nt, c * t)
+                        v + ci * t + i * nt, c * t + _WPAD)
     for xi in range(16):
-        gemm(c"N", c"N", f, t, c, 1, u + xi * f * c, c, v + xi * c * t, t, 0, m + xi * f * t, t)
+        gemm(c"N", c"N", f, t, c, 1, u + xi * f * c, c, v + xi * (c * t + _WPAD), t, 0,
+             m + xi * (f * t + _WPAD), t)
     for i in range(nimg):
         for fi in range(f):
             bv = 0 if bias == NULL else bias[fi]
-            _wino_output(m + fi * t + i * nt, f * t, bv, th, tw,
+            _wino_output(m + fi * t + i * nt, f * t + _WPAD, bv, th, tw,
                          out + (i * f + fi) * oh * ow, oh, ow, buf)
 
 
@@ -316,9 +410,9 @@ def wino_forward(const floating[:, :, :, ::1] x,  # IN  (n, c, h, w)
                  const floating[:, :, ::1] u,      # IN  (16, f, c): G g G^T
                  const floating[::1] b,            # IN  (f,), or (0,) for no bias
                  floating[:, :, :, ::1] out,       # OUT (n, f, oh, ow)
-                 floating[:, ::1] vbuf,            # SCRATCH (n_threads, 16 * c * bimg * th * tw)
-                 floating[:, ::1] mbuf,            # SCRATCH (n_threads, 16 * f * bimg * th * tw)
-                 floating[:, ::1] pbuf,            # SCRATCH (n_threads, >= (2th+2)(2tw+2))
+                 floating[:, ::1] vbuf,            # SCRATCH (n_threads, 16 * (c * t + row pad)), t = bimg * th * tw
+                 floating[:, ::1] mbuf,            # SCRATCH (n_threads, 16 * (f * t + row pad))
+                 floating[:, ::1] pbuf,            # SCRATCH (n_threads, 2 pad planes + slack)
                  Py_ssize_t ph, Py_ssize_t pw, Py_ssize_t bimg, int n_threads):
     """3x3 stride-1 correlation by Winograd F(2x2, 3x3); ``oh = h + 2 ph - 2``.
 
@@ -347,15 +441,17 @@ def wino_backward(const floating[:, :, :, ::1] x,     # IN  (n, c, h, w)
                   const floating[:, :, :, ::1] dout,   # IN  (n, f, oh, ow)
                   floating[:, :, :, ::1] dx,           # OUT (n, c, h, w) (unused without need_dx)
                   floating[:, :, :, ::1] du_part,      # OUT (n_chunks, 16, f, c)
-                  floating[:, ::1] vbuf,               # SCRATCH (nt, 16 * c * bimg * th * tw)
-                  floating[:, ::1] mbuf,               # SCRATCH (nt, 16 * f * bimg * th * tw)
-                  floating[:, ::1] v2buf,              # SCRATCH (nt, 16 * f * bimg * th2 * tw2)
-                  floating[:, ::1] m2buf,              # SCRATCH (nt, 16 * c * bimg * th2 * tw2)
-                  floating[:, ::1] pbuf,               # SCRATCH (nt, 2 * pad plane)
+                  double[:, ::1] db_part,              # OUT (n_chunks, f), zeroed by the caller
+                  floating[:, ::1] vbuf,               # SCRATCH (nt, 16 * (c * t + row pad)), t = bimg * th * tw
+                  floating[:, ::1] mbuf,               # SCRATCH (nt, 16 * (f * t + row pad))
+                  floating[:, ::1] v2buf,              # SCRATCH (nt, 16 * (f * t2 + row pad)), t2 = bimg * th2 * tw2
+                  floating[:, ::1] m2buf,              # SCRATCH (nt, 16 * (c * t2 + row pad))
+                  floating[:, ::1] pbuf,               # SCRATCH (nt, 2 pad planes + slack)
                   Py_ssize_t ph, Py_ssize_t pw, Py_ssize_t bimg, int n_threads,
                   bint need_dx):
     """Winograd gradients: ``du_part[chunk, xi] = sum over the chunk's tiles dM_xi V_xi^T``
-    (dw = G^T (sum of chunks) G in the caller) and, with ``need_dx``, ``dx`` by the forward
+    and ``db_part[chunk, fi]`` += the sums of the chunk's dout planes, image by image
+    (``wino_grad_finish`` reduces both) and, with ``need_dx``, ``dx`` by the forward
     algorithm on dout with the flipped filters (padding 2 - pad).
 
     Images are split into ``n_chunks`` consecutive chunks of equal size (fixed by the
@@ -390,12 +486,14 @@ def wino_backward(const floating[:, :, :, ::1] x,     # IN  (n, c, h, w)
                 for i in range(nimg):
                     for ci in range(c):
                         _wino_input(&x[i0 + i, ci, 0, 0], h, w, ph, pw, th, tw, pad,
-                                    v + ci * t + i * nt1, c * t)
+                                    v + ci * t + i * nt1, c * t + _WPAD)
                     for fi in range(f):
                         _wino_dy(&dout[i0 + i, fi, 0, 0], oh, ow, th, tw, pad,
-                                 m + fi * t + i * nt1, f * t)
+                                 m + fi * t + i * nt1, f * t + _WPAD)
+                        db_part[ch, fi] += _plane_sum(&dout[i0 + i, fi, 0, 0], oh * ow)
                 for xi in range(16):
-                    gemm(c"N", c"T", f, c, t, 1, m + xi * f * t, t, v + xi * c * t, t,
+                    gemm(c"N", c"T", f, c, t, 1, m + xi * (f * t + _WPAD), t,
+                         v + xi * (c * t + _WPAD), t,
                          0 if i0 == ch * chunk else 1, part + xi * f * c, c)
                 if need_dx:
                     _wino_block(&dout[i0, 0, 0, 0], nimg, f, oh, ow, &ut[0, 0, 0], c,

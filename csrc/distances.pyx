@@ -28,6 +28,8 @@ cdef extern from "knn_kernels.h" nogil:
     double cs_exact_d(const double* x, const double* y, Py_ssize_t d, int sq)
     double cs_sqnorm_f(const float* x, Py_ssize_t d)
     double cs_sqnorm_d(const double* x, Py_ssize_t d)
+    double cs_finite_f(const float* x, Py_ssize_t d)
+    double cs_finite_d(const double* x, Py_ssize_t d)
 
 
 cdef enum:
@@ -65,17 +67,25 @@ cdef inline double _trusted(double v) noexcept nogil:
     return -INFINITY if v != v else v
 
 
+cdef inline double _row_check(const floating* x, Py_ssize_t d, bint squares) noexcept nogil:
+    """The squared norm of a row in double (``squares``), else 0 for a finite row; either way
+    NaN or Inf in the row make the result non-finite (a squared norm may also overflow)."""
+    if floating is float:
+        return cs_sqnorm_f(x, d) if squares else cs_finite_f(x, d)
+    else:
+        return cs_sqnorm_d(x, d) if squares else cs_finite_d(x, d)
+
+
 def sq_norms(const floating[:, ::1] x,  # IN  (n, d)
              double[::1] out,             # OUT (n,)
+             bint squares,                # squared norms, else 0 per finite row (L1)
              int n_threads):
-    """Squared row norms in double (a NaN or Inf in a row makes its norm non-finite)."""
+    """Squared row norms in double, or with ``squares`` false 0 for each finite row; a NaN or
+    Inf in a row makes its entry non-finite."""
     cdef Py_ssize_t n = x.shape[0], d = x.shape[1], i
     with nogil:
         for i in prange(n, schedule="static", num_threads=n_threads):
-            if floating is float:
-                out[i] = cs_sqnorm_f(&x[i, 0], d)
-            else:
-                out[i] = cs_sqnorm_d(&x[i, 0], d)
+            out[i] = _row_check(&x[i, 0], d, squares)
 
 
 def l1_distances(const floating[:, ::1] x,  # IN  (nq, d)
@@ -148,25 +158,30 @@ def l2_finalize(floating[:, ::1] g,             # IN x @ y.T (nq, m); OUT distan
                 const double[::1] xn,           # IN  (nq,) squared norms
                 const double[::1] yn,           # IN  (m,) squared norms
                 double rel,
+                uint8_t[::1] overflow,          # OUT (nq,) 1: a squared distance of the row overflows
                 int n_threads):
     """Turn a Gram matrix into L2 distances in place: ``sqrt(xn + yn - 2 g)``.
 
     Where ``xn + yn - 2 g < rel * (xn + yn)`` cancellation may have eaten the digits (a point
-    and itself, near-duplicates), and where the float32 Gram entry overflowed, the squared
-    distance is recomputed exactly from the rows in double; elsewhere the Gram-based value is
-    accurate to the output dtype. Rows of the
-    output are partitioned over threads.
+    and itself, near-duplicates), and where the Gram entry or ``xn + yn`` overflowed, the
+    squared distance is recomputed directly from the rows in double (``_exact``); the caller
+    picks ``rel`` so that the other entries meet its error bound (``knn._refine``). A squared
+    distance that overflows even then (float64 inputs only) is flagged in ``overflow``. Rows
+    of the output are partitioned over threads.
     """
     cdef Py_ssize_t nq = g.shape[0], m = g.shape[1], d = x.shape[1], i, j
     cdef double s, d2
     with nogil:
         for i in prange(nq, schedule="static", num_threads=n_threads):
+            overflow[i] = 0
             for j in range(m):
                 s = xn[i] + yn[j]
                 d2 = s - 2.0 * <double>g[i, j]
                 # "not d2 >= ..." also catches a Gram entry that overflowed (inf or NaN).
                 if not (d2 >= rel * s) or d2 > 1.7976931348623157e308:
                     d2 = _exact(&x[i, 0], &y[j, 0], d, 1)
+                    if d2 > 1.7976931348623157e308:
+                        overflow[i] = 1
                 g[i, j] = <floating>sqrt(d2)
 
 
@@ -188,7 +203,9 @@ def search(const floating[:, ::1] x,       # IN  (nq, d) queries
     chunk's squared norms (which also catch NaN/Inf), the (nq, chunk) block of estimates (a
     GEMM on one BLAS thread for L2 — all queries at once, so packing the chunk is amortised
     over every query — or the L1 kernel) in its private scratch, and merges the block into
-    its own candidate lists; the caller merges the threads' lists. The caller holds BLAS to
+    its own candidate lists; the caller merges the threads' lists. For L1 the "norms" are
+    the finiteness check alone (0 per finite row: L1 must not refuse values whose squares
+    overflow). The caller holds BLAS to
     one thread, so the OpenMP and BLAS pools never take turns on the cores.
     """
     cdef Py_ssize_t nq = x.shape[0], m = y.shape[0], d = x.shape[1], kk = best_d.shape[2]
@@ -210,10 +227,7 @@ def search(const floating[:, ::1] x,       # IN  (nq, d) queries
             s = 0
             mx = 0
             for j in range(mc):
-                if floating is float:
-                    ynb[j] = cs_sqnorm_f(&y[j0 + j, 0], d)
-                else:
-                    ynb[j] = cs_sqnorm_d(&y[j0 + j, 0], d)
+                ynb[j] = _row_check(&y[j0 + j, 0], d, gram)  # L1 squares nothing
                 s = s + ynb[j] * 0.0  # NaN unless every norm is finite
                 mx = ynb[j] if ynb[j] > mx else mx
             yn_max[c] = mx

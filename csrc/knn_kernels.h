@@ -2,10 +2,10 @@
  *
  * Every sum runs over a fixed number of lanes (8) in a fixed order and the lanes are combined
  * in a fixed tree, so a result depends only on the inputs: not on the thread count, not on the
- * instruction set the compiler picked. On x86-64 Linux with gcc each hot function is built
- * twice (target_clones: AVX2 and the baseline) and the loader picks one at start-up; both
- * perform the same IEEE operations per lane, so their results are bitwise identical. (No FMA:
- * "avx2" does not enable it, and setup.py passes -ffp-contract=off.)
+ * instruction set the compiler picked. On x86-64 Linux with gcc and glibc (ifunc.h) each hot
+ * function is built twice (target_clones: AVX2 and the baseline) and the loader picks one at
+ * start-up; both perform the same IEEE operations per lane, so their results are bitwise
+ * identical. (No FMA: "avx2" does not enable it, and setup.py passes -ffp-contract=off.)
  */
 #ifndef CS231N_FAST_KNN_KERNELS_H
 #define CS231N_FAST_KNN_KERNELS_H
@@ -13,8 +13,9 @@
 #include <math.h>
 #include <stddef.h>
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) \
-    && !defined(__SANITIZE_ADDRESS__)
+#include "ifunc.h"
+
+#if defined(CS_HAVE_IFUNC)
 #define CS_CLONES __attribute__((target_clones("avx2", "default")))
 #else
 #define CS_CLONES
@@ -180,6 +181,23 @@ CS_DEFINE_EXACT(cs_exact_d, double, cs_ld_d)
     }
 CS_DEFINE_SQNORM(cs_sqnorm_f, float, cs_ld_fd)
 CS_DEFINE_SQNORM(cs_sqnorm_d, double, cs_ld_d)
+
+/* 0 when every element of the row is finite, NaN otherwise (x * 0 is 0 for finite x and NaN
+ * for NaN or +-Inf, and cannot overflow): the finiteness check of L1, which squares nothing. */
+#define CS_DEFINE_FINITE(NAME, T, LDD)                                                         \
+    CS_CLONES static double NAME(const T *x, ptrdiff_t d)                                      \
+    {                                                                                          \
+        cs_v8d v = {{0}, {0}}, z = {{0}, {0}};                                                 \
+        double a[CS_LANES];                                                                    \
+        ptrdiff_t k = 0;                                                                       \
+        int l;                                                                                 \
+        for (; k + CS_LANES <= d; k += CS_LANES) v = cs_add_d(v, cs_mul_d(LDD(x + k), z));     \
+        cs_store_d(a, v);                                                                      \
+        for (l = 0; k + l < d; l++) a[l] += (double)x[k + l] * 0.0;                            \
+        return CS_COMBINE(a);                                                                  \
+    }
+CS_DEFINE_FINITE(cs_finite_f, float, cs_ld_fd)
+CS_DEFINE_FINITE(cs_finite_d, double, cs_ld_d)
 #else
 #define CS_DEFINE_EXACT(NAME, T)                                                               \
     static double NAME(const T *x, const T *y, ptrdiff_t d, int sq)                            \
@@ -214,6 +232,20 @@ CS_DEFINE_EXACT(cs_exact_d, double)
     }
 CS_DEFINE_SQNORM(cs_sqnorm_f, float)
 CS_DEFINE_SQNORM(cs_sqnorm_d, double)
+
+#define CS_DEFINE_FINITE(NAME, T)                                                              \
+    static double NAME(const T *x, ptrdiff_t d)                                                \
+    {                                                                                          \
+        double a[CS_LANES] = {0};                                                              \
+        ptrdiff_t k = 0;                                                                       \
+        int l;                                                                                 \
+        for (; k + CS_LANES <= d; k += CS_LANES)                                               \
+            for (l = 0; l < CS_LANES; l++) a[l] += (double)x[k + l] * 0.0;                     \
+        for (l = 0; k + l < d; l++) a[l] += (double)x[k + l] * 0.0;                            \
+        return CS_COMBINE(a);                                                                  \
+    }
+CS_DEFINE_FINITE(cs_finite_f, float)
+CS_DEFINE_FINITE(cs_finite_d, double)
 #endif
 
 #endif

@@ -32,8 +32,9 @@
 #include <stdint.h>
 #include <string.h>
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) \
-    && !defined(__SANITIZE_ADDRESS__)
+#include "ifunc.h"
+
+#if defined(CS_HAVE_IFUNC)
 #define CS_RNN_CLONES __attribute__((target_clones("avx2", "default")))
 #else
 #define CS_RNN_CLONES

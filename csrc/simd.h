@@ -4,8 +4,8 @@
  * Dispatch. A loop body marked CS_CLONES is compiled three times (AVX-512F, AVX2, baseline
  * x86-64) and the dynamic loader picks the best one the CPU has (GCC target_clones + ifunc).
  * Wheels therefore run on any x86-64 and use AVX-512 where present. The attribute is dropped
- * where ifunc is unavailable (clang, non-Linux, non-x86, AddressSanitizer builds), leaving the
- * baseline loop.
+ * where ifunc is unavailable (clang, non-Linux, non-x86, C libraries other than glibc such as
+ * musl, AddressSanitizer builds; see ifunc.h), leaving the baseline loop.
  *
  * Bitwise results whichever clone runs. setup.py compiles with -ffp-contract=off and never
  * -ffast-math, so the compiler may not reassociate, contract or reorder floating-point
@@ -27,8 +27,9 @@
 
 #include <stddef.h>
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) \
-    && !defined(__SANITIZE_ADDRESS__) && !defined(CS231N_FAST_SCALAR_KERNELS)
+#include "ifunc.h"
+
+#if defined(CS_HAVE_IFUNC) && !defined(CS231N_FAST_SCALAR_KERNELS)
 #define CS_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define CS_CLONES

@@ -21,7 +21,7 @@ import re
 import sys
 
 import numpy as np
-from helpers import RTOL, as_layout
+from helpers import ATOL, RTOL, as_layout
 
 from cs231n_fast import compat, fast_layers, knn, ops, reference, rnn_layers
 from cs231n_fast.ops import rnn
@@ -129,7 +129,7 @@ def _close(got, want, dtype):
     finite = np.isfinite(want)
     rtol = RTOL[np.dtype(dtype)]
     scale = float(np.abs(want[finite]).max()) if finite.any() else 0.0
-    np.testing.assert_allclose(got[finite], want[finite], rtol=rtol, atol=rtol * scale)
+    np.testing.assert_allclose(got[finite], want[finite], rtol=rtol, atol=ATOL[np.dtype(dtype)] * scale)
 
 
 def like(reference_call, dtype=np.float64):
@@ -414,6 +414,12 @@ def _maxpool_backward_cases():
     c("cache with argmax outside its plane", dict(cache=replace(lambda c: dict(argmax=c.argmax + 10**6))), ValueError, tampered + ": its argmax")
     c("cache with negative argmax", dict(cache=replace(lambda c: dict(argmax=c.argmax - 10**6))), ValueError, tampered + ": its argmax")
     c("cache with argmax of another shape", dict(cache=replace(lambda c: dict(argmax=c.argmax[..., :1]))), ValueError, tampered + ": its argmax")
+    # int64 positions that wrap to valid int32 ones (argmax - 2**32): checked before the cast.
+    c("cache with int64 argmax - 2**32", dict(cache=replace(lambda c: dict(argmax=c.argmax.astype(np.int64) - 2**32))),
+      ValueError, tampered + ": its argmax")
+    c("cache with int64 argmax + 2**32", dict(cache=replace(lambda c: dict(argmax=c.argmax.astype(np.int64) + 2**32))),
+      ValueError, tampered + ": its argmax")
+    c("cache with float argmax", dict(cache=replace(lambda c: dict(argmax=c.argmax + 0.5))), ValueError, tampered + ": its argmax")
     c("cache with pool altered", dict(cache=replace(lambda c: dict(pool=(1, 1)))), ValueError, tampered)
     c("cache with a smaller x", dict(cache=replace(lambda c: dict(x=c.x[..., :3, :3]))), ValueError, tampered)
     c("cache with pool not a pair", dict(cache=replace(lambda c: dict(pool=2))), TypeError, r"^cache does not hold a valid maxpool_forward call")
@@ -707,11 +713,30 @@ _KNN_PARAMS = [
 ]
 
 
+def _same_neighbours(reference_call):
+    """The twin's distances (within tolerance) and indices (exactly)."""
+
+    def check(got):
+        dist, idx = reference_call()
+        _close(got[0], dist, np.float64)
+        np.testing.assert_array_equal(got[1], idx)
+
+    return Returns(check, "the reference's distances and indices")
+
+
 def _knn_cases():
     for what, make, exc, match in _KNN_BAD:
         pw_match = match.replace("X_query", "X").replace("X_train", "Y")
         bad(f"kneighbors: {what}", lambda make=make: knn.kneighbors(*make(*_knn_pair()), 3), exc, match)
         bad(f"pairwise_distances l2: {what}", lambda make=make: knn.pairwise_distances(*make(*_knn_pair())), exc, pw_match)
+        if what == "values too large":  # for squares: L1 squares nothing and takes them
+            case("pairwise_distances l1: values too large for squares",
+                 lambda make=make: knn.pairwise_distances(*make(*_knn_pair()), "l1"),
+                 like(lambda make=make: reference.pairwise_distances(*make(*_knn_pair()), "l1")))
+            case("kneighbors l1: values too large for squares",
+                 lambda make=make: knn.kneighbors(*make(*_knn_pair()), 3, "l1"),
+                 _same_neighbours(lambda make=make: reference.kneighbors(*make(*_knn_pair()), 3, "l1")))
+            continue
         bad(f"pairwise_distances l1: {what}", lambda make=make: knn.pairwise_distances(*make(*_knn_pair()), "l1"), exc, pw_match)
     for what, kw, exc, match in _KNN_PARAMS:
         bad(f"kneighbors: {what}", lambda kw=kw: knn.kneighbors(*_knn_pair(), **kw), exc, match)
@@ -913,6 +938,36 @@ def _linear_cases():
 
 
 _linear_cases()
+
+# --- re-exported course helpers: fast_layers' im2col index helpers (NumPy), rnn_layers' affine ---
+
+
+def _course_reexport_cases():
+    x = _x()
+    cols = fast_layers.im2col_indices(x, 3, 2, 1, 1)  # (18, 72)
+    bad("get_im2col_indices: x_shape 3 ints", lambda: fast_layers.get_im2col_indices((2, 6, 5), 3, 2), ValueError, r"^x_shape must be a tuple of 4")
+    bad("get_im2col_indices: x_shape None", lambda: fast_layers.get_im2col_indices(None, 3, 2), TypeError, r"^x_shape must be a tuple of 4")
+    bad("get_im2col_indices: field_height 0", lambda: fast_layers.get_im2col_indices(X4, 0, 2), ValueError, r"^field_height must be an int >= 1")
+    bad("im2col_indices: x 3-D", lambda: fast_layers.im2col_indices(x[0], 3, 2), ValueError, r"^x must be a 4-D")
+    bad("im2col_indices: field_width larger than the padded input", lambda: fast_layers.im2col_indices(x, 3, 8, 1, 1), ValueError, r"^field_width = 8 is larger")
+    bad("im2col_indices: padding -1", lambda: fast_layers.im2col_indices(x, 3, 2, -1, 1), ValueError, r"^padding must be an int >= 0")
+    bad("im2col_indices: stride 0", lambda: fast_layers.im2col_indices(x, 3, 2, 1, 0), ValueError, r"^stride must be an int >= 1")
+    case("im2col_indices: read-only, negative strides", lambda: fast_layers.im2col_indices(_ro(x)[:, ::-1], 3, 2, 1, 1),
+         like(lambda: reference.im2col(x[:, ::-1], 3, 2, 1, 1).transpose(1, 2, 0).reshape(18, -1)))
+    bad("col2im_indices: cols wrong shape", lambda: fast_layers.col2im_indices(cols[:, 1:], X4, 3, 2, 1, 1), ValueError,
+        r"^cols must have shape \(C \* field_height \* field_width, OH \* OW \* N\) = \(18, 72\)")
+    bad("col2im_indices: stride 0", lambda: fast_layers.col2im_indices(cols, X4, 3, 2, 1, 0), ValueError, r"^stride must be an int >= 1")
+    case("col2im_indices: read-only", lambda: fast_layers.col2im_indices(_ro(cols), X4, 3, 2, 1, 1),
+         like(lambda: reference.col2im(reference.im2col(x, 3, 2, 1, 1), X4, 3, 2, 1, 1)))
+    xa, w, b, dout = _r(2, 3, 2), _r(6, 4), _r(4), _r(2, 4)
+    bad("affine_forward: w of another D", lambda: rnn_layers.affine_forward(xa, _r(5, 4), b), ValueError, r"^w must have shape \(6, 4\)")
+    bad("affine_forward: x complex", lambda: rnn_layers.affine_forward(xa + 0j, w, b), TypeError, r"^x must be a real numeric array")
+    bad("affine_backward: dout wrong shape", lambda: rnn_layers.affine_backward(_r(2, 5), rnn_layers.affine_forward(xa, w, b)[1]),
+        ValueError, r"^dout must have shape \(2, 4\)")
+    bad("affine_backward: cache None", lambda: rnn_layers.affine_backward(dout, None), TypeError, r"^cache must be the LayerCache returned by affine_forward")
+
+
+_course_reexport_cases()
 
 # --- running it ---------------------------------------------------------------------------------
 

@@ -124,3 +124,30 @@ def test_runs_kernels_marks_the_kernel_layers_on_the_fast_backend():
     assert not any(layer.runs_kernels for layer in [
         nn.Conv2D(1, 2, 3, backend="reference"), nn.LSTM(3, 4, backend="reference"),
         nn.Affine(3, 2), nn.ReLU(), nn.Embedding(5, 3), nn.TemporalAffine(3, 2)])
+
+
+def test_numpy_products_in_other_threads_run_on_one_blas_thread_meanwhile(two_blas_threads, rng):
+    # Documented (README "Threads and OpenMP", blas_single_thread): the limit is process-wide,
+    # so while a kernel holds it, another Python thread's NumPy products run on one BLAS thread
+    # and give the one-thread result, whatever the last bits of the N-thread one.
+    import threading
+
+    from cs231n_fast._threads import blas_single_thread
+
+    a, b = rng.standard_normal((45, 77)), rng.standard_normal((77, 300))
+    with threadpool_limits(limits=1, user_api="blas"):
+        one_thread = a @ b
+    OpenBLASController.clear_controlling_thread(force=True)
+    seen = {}
+
+    def other():
+        seen["threads"] = _blas_threads()
+        seen["product"] = a @ b
+
+    with blas_single_thread():  # what every BLAS-calling kernel does around its run
+        worker = threading.Thread(target=other)
+        worker.start()
+        worker.join()
+    assert seen["threads"] == [1]
+    np.testing.assert_array_equal(seen["product"], one_thread)
+    assert _blas_threads() == [2]  # restored afterwards

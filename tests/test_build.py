@@ -49,10 +49,27 @@ def test_effective_n_threads_honours_omp_num_threads(omp, expected):
 
 
 def test_effective_n_threads_default_capped_at_cpus():
-    out = _run("from cs231n_fast._threads import effective_n_threads; print(effective_n_threads())")
+    # OpenMP's maximum is read separately, and then raised above the CPU count (threadpoolctl;
+    # OMP_NUM_THREADS stays unset): the default must follow it, capped at the CPUs.
+    code = """
+    import os
+    from threadpoolctl import threadpool_limits
+    from cs231n_fast._ext import openmp_info
+    from cs231n_fast._threads import effective_n_threads
+    cpus = len(os.sched_getaffinity(0))
+    print(cpus, openmp_info.max_threads(), effective_n_threads())
+    with threadpool_limits(limits=cpus + 3, user_api="openmp"):
+        print(cpus, openmp_info.max_threads(), effective_n_threads())
+    """
+    out = _run(code)
     assert out.returncode == 0, out.stderr
-    expected = 1 if EXPECT_NO_OPENMP else min(len(os.sched_getaffinity(0)), int(out.stdout))
-    assert int(out.stdout) == expected >= 1
+    (cpus, omp, got), (_, omp_raised, got_raised) = (map(int, line.split()) for line in out.stdout.splitlines())
+    if EXPECT_NO_OPENMP:
+        assert got == got_raised == 1
+        return
+    assert got == min(cpus, omp) >= 1
+    assert omp_raised == cpus + 3  # the raise took effect ...
+    assert got_raised == cpus  # ... and the default is capped at the CPUs
 
 
 @pytest.mark.skipif(EXPECT_NO_OPENMP, reason="threadpoolctl has no OpenMP runtime to limit")
@@ -163,3 +180,52 @@ def test_every_csrc_module_is_imported_by_the_package():
         pytest.skip("run from a source tree: csrc/ is not beside tests/")
     built = sorted(p.stem for p in csrc.glob("*.pyx"))
     assert sorted(cs231n_fast._EXT_MODULES) == built
+
+
+# --- target_clones needs ifunc: glibc only -----------------------------------------------------
+
+_CLONE_MACROS = {"simd.h": "CS_CLONES", "knn_kernels.h": "CS_CLONES", "rnn_kernels.h": "CS_RNN_CLONES"}
+
+
+def _expand(cc, header, macro, *flags):
+    """What ``macro`` expands to after ``#include header`` (csrc/ on the include path)."""
+    import pathlib
+
+    csrc = pathlib.Path(__file__).resolve().parents[1] / "csrc"
+    src = f'#include "{header}"\nCS_PROBE_BEGIN {macro} CS_PROBE_END\n'
+    r = subprocess.run([cc, "-E", "-P", "-x", "c", *flags, f"-I{csrc}", "-"], input=src, capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    line = next(x for x in r.stdout.splitlines() if "CS_PROBE_BEGIN" in x)
+    return line.split("CS_PROBE_BEGIN", 1)[1].split("CS_PROBE_END", 1)[0].strip()
+
+
+def test_target_clones_only_where_the_c_library_has_ifunc(tmp_path):
+    """target_clones needs ifunc, which glibc has and musl (musllinux wheels) has not: there
+    the attribute must expand to nothing (a musl build would not compile, or not load)."""
+    import pathlib
+    import platform
+    import shutil
+
+    csrc = pathlib.Path(__file__).resolve().parents[1] / "csrc"
+    gcc = shutil.which("gcc")
+    if not csrc.is_dir() or gcc is None or platform.machine() != "x86_64" or not sys.platform.startswith("linux"):
+        pytest.skip("target_clones is used by GCC builds on x86-64 Linux only, from a source tree")
+    # ifunc.h decides from the C library: a musl-like <features.h> (no __GLIBC__) -> no ifunc.
+    (tmp_path / "features.h").write_text("#define _FEATURES_H_LIKE_MUSL 1\n")
+    assert _expand(gcc, "ifunc.h", "CS_HAVE_IFUNC", f"-I{tmp_path}") == "CS_HAVE_IFUNC"
+    uclibc = tmp_path / "uclibc"
+    uclibc.mkdir()
+    (uclibc / "features.h").write_text("#define __GLIBC__ 2\n#define __UCLIBC__ 1\n")
+    assert _expand(gcc, "ifunc.h", "CS_HAVE_IFUNC", f"-I{uclibc}") == "CS_HAVE_IFUNC"
+    glibc = platform.libc_ver()[0] == "glibc"
+    if glibc:
+        assert _expand(gcc, "ifunc.h", "CS_HAVE_IFUNC") == "1"
+    # Every header with clones takes the decision from ifunc.h (its guard predefined: "no").
+    for header, macro in _CLONE_MACROS.items():
+        assert _expand(gcc, header, macro, "-DCS231N_FAST_IFUNC_H") == "", header
+        if glibc:
+            assert "target_clones" in _expand(gcc, header, macro), header
+        # The real thing where the musl toolchain is installed (Debian's musl-tools).
+        if shutil.which("musl-gcc"):
+            assert _expand("musl-gcc", header, macro) == "", f"{header} with musl-gcc"

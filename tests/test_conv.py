@@ -73,8 +73,14 @@ def test_conv_forward_nonsquare_filter_orientation_matters(rng):
         [[np.sum(x[0, 0, i : i + 2, j : j + 3] * w23[0, 0]) for j in range(4)] for i in range(4)]
     )
     np.testing.assert_allclose(out[0, 0], expected, rtol=1e-12)
-    out32, _ = ops.conv_forward(x, w23.reshape(1, 1, 3, 2), b)
-    assert out32.shape != out.shape or not np.allclose(out32, out)
+    # The same six weights as a 3x2 filter: another answer, also checked by hand (a kernel
+    # that swapped kh and kw would read one of the two filters the wrong way round).
+    w32 = w23.reshape(1, 1, 3, 2)
+    out32, _ = ops.conv_forward(x, w32, b)
+    expected32 = np.array(
+        [[np.sum(x[0, 0, i : i + 3, j : j + 2] * w32[0, 0]) for j in range(5)] for i in range(3)]
+    )
+    np.testing.assert_allclose(out32[0, 0], expected32, rtol=1e-12)
 
 
 @pytest.mark.parametrize("xs, ws, stride, pad", CASES, ids=IDS)
@@ -435,6 +441,29 @@ def test_conv_winograd_bound_is_tight_enough_to_fail(rng):
     assert np.max(bound) > 0
 
 
+@pytest.mark.parametrize("flip", [False, True])
+def test_conv_winograd_filter_transform_is_the_numpy_one_bitwise(rng, dtype, flip):
+    # The compiled G g G^T (wino_filter) does the NumPy version's operations in its order.
+    w = rng.standard_normal((5, 7, 3, 3)).astype(dtype)
+    got = np.empty((16, 7, 5) if flip else (16, 5, 7), dtype=dtype)
+    _conv_ops._k.wino_filter(w, got, flip, 2)
+    g = w.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1] if flip else w
+    np.testing.assert_array_equal(got, _conv_ops._wino_u(g, dtype))
+
+
+def test_conv_winograd_filter_grad_is_the_numpy_one_bitwise(rng, dtype):
+    # wino_grad_finish: chunks reduced in order in double, then G^T dU G as _wino_dw does.
+    part = rng.standard_normal((3, 16, 5, 7)).astype(dtype)
+    dbp = rng.standard_normal((3, 5))
+    dw, db = np.empty((5, 7, 3, 3), dtype=dtype), np.empty(5, dtype=dtype)
+    _conv_ops._k.wino_grad_finish(part, dbp, dw, db, 2)
+    du = part[0].astype(np.float64)
+    for i in range(1, 3):
+        du += part[i]
+    np.testing.assert_array_equal(dw, _conv_ops._wino_dw(du).astype(dtype))
+    np.testing.assert_array_equal(db, ((dbp[0] + dbp[1]) + dbp[2]).astype(dtype))
+
+
 def test_conv_winograd_is_default_for_middle_layers():
     pick = _conv_ops._algorithm
     assert pick(64, 64, 3, 3, 1, 1, 1, 1, 32, 32) == "winograd"
@@ -524,3 +553,20 @@ def test_conv_winograd_agrees_with_torch(rng, torch_dtype):
     for got, want in ((out, yt.detach()), (dx, xt.grad), (dw, wt.grad), (db, bt.grad)):
         want = want.numpy()
         np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9 * np.abs(want).max())
+
+
+@pytest.mark.parametrize("algo", ["gemm", "winograd"])
+def test_conv_blas_dimensions_checked_in_forward_and_backward(monkeypatch, rng, algo):
+    # SciPy's BLAS takes C ints: every GEMM dimension is checked before native code, in the
+    # backward too, whose cache may come from the reference forward (which checks nothing).
+    # The limit is lowered so the checks can be seen at small sizes.
+    c = 16 if algo == "winograd" else 2
+    x, w, b = rng.standard_normal((2, c, 6, 6)), rng.standard_normal((16, c, 3, 3)), rng.standard_normal(16)
+    monkeypatch.setattr(_conv_ops, "_ALGO", algo)
+    monkeypatch.setattr(_conv_ops, "_INT_MAX", 15 if algo == "gemm" else 2047)  # (19, 16, 16) or 16 * 16 * 8
+    dout = rng.standard_normal((2, 16, 4, 4))
+    _, ref_cache = reference.conv_forward(x, w, b)
+    for call in (lambda: ops.conv_forward(x, w, b), lambda: ops.conv_backward(dout, ref_cache),
+                 lambda: ops.conv_backward(dout, ref_cache, need_dx=False)):
+        with pytest.raises(ValueError, match=r"a matrix dimension of this convolution \(\d+\) exceeds the 2\*\*31 - 1"):
+            call()

@@ -236,3 +236,64 @@ def test_gradient_check_accepts_what_the_course_computes(rng):
 def test_gradient_check_bad_input(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
+
+
+# --- the course's blob helpers ---------------------------------------------------------------
+
+
+class _Blob:
+    """The course's Caffe-style blob: values and their gradient."""
+
+    def __init__(self, vals):
+        self.vals = vals
+        self.diffs = np.zeros_like(vals)
+
+
+def test_eval_numerical_gradient_blobs_matrix_product(rng):
+    from cs231n_fast.gradient_check import eval_numerical_gradient_blobs
+
+    x, w = _Blob(away_from_zero(rng, (3, 4))), _Blob(away_from_zero(rng, (4, 2)))
+    out = _Blob(np.zeros((3, 2)))
+    out.diffs = rng.standard_normal((3, 2))
+    x_before, w_before = x.vals.copy(), w.vals.copy()
+
+    def f(x, w, out):  # a layer writes into its output blob
+        out.vals[...] = x.vals @ w.vals
+
+    dx, dw = eval_numerical_gradient_blobs(f, (x, w), out)
+    assert rel_error(dx, out.diffs @ w.vals.T) < 1e-7
+    assert rel_error(dw, x.vals.T @ out.diffs) < 1e-7
+    assert dx.shape == x.vals.shape and dw.shape == w.vals.shape
+    np.testing.assert_array_equal(x.vals, x_before)  # restored
+    np.testing.assert_array_equal(w.vals, w_before)
+
+
+def test_eval_numerical_gradient_net_calls_forward(rng):
+    from cs231n_fast.gradient_check import eval_numerical_gradient_net
+
+    x = _Blob(away_from_zero(rng, (5,)))
+    out = _Blob(np.zeros(5))
+    out.diffs = np.ones(5)
+
+    class Net:
+        def forward(self):
+            out.vals[...] = np.sin(x.vals)
+
+    (dx,) = eval_numerical_gradient_net(Net(), [x], out)
+    assert rel_error(dx, np.cos(x.vals)) < 1e-7
+
+
+def test_eval_numerical_gradient_blobs_bad_input():
+    from cs231n_fast.gradient_check import eval_numerical_gradient_blobs
+
+    out = _Blob(np.zeros(2))
+    with pytest.raises(TypeError, match=r"inputs\[0\]"):
+        eval_numerical_gradient_blobs(lambda *a: None, (np.zeros(2),), out)
+    bad = _Blob(np.zeros(2))
+    bad.diffs = np.zeros(3)
+    with pytest.raises(ValueError, match=r"inputs\[0\]\.diffs"):
+        eval_numerical_gradient_blobs(lambda *a: None, (bad,), out)
+    with pytest.raises(TypeError, match=r"inputs\[0\]\.vals must be"):
+        eval_numerical_gradient_blobs(lambda *a: None, (_Blob(np.zeros(2, dtype=int)),), out)
+    with pytest.raises(TypeError, match="output"):
+        eval_numerical_gradient_blobs(lambda *a: None, (_Blob(np.zeros(2)),), np.zeros(2))

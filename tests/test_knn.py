@@ -1,5 +1,6 @@
 """kNN kernels: pairwise L1/L2 distances and streaming top-k, against float64 brute force."""
 
+import math
 import tracemalloc
 
 import numpy as np
@@ -112,16 +113,18 @@ def test_kneighbors_working_memory_and_threads_do_not_change_results(rng, dtype,
 
 
 @pytest.mark.parametrize("metric", METRICS)
-def test_pairwise_threads_l1_bitwise_equal(rng, dtype, metric):
-    xq = rng.standard_normal((45, 77)).astype(dtype)
-    xt = rng.standard_normal((300, 77)).astype(dtype)
+@pytest.mark.parametrize("nq, m", [(45, 300), (2100, 40), (30, 2600)], ids=["one-block", "row-blocks", "col-blocks"])
+def test_pairwise_threads_bitwise_equal(rng, dtype, metric, nq, m):
+    # L2 too: the Gram matrix is cut into blocks fixed by the shape (one per 512 rows of the
+    # larger operand, up to 8), one single-threaded BLAS call each, so no bit may depend on
+    # the thread count (the shapes give 1, 4 row blocks and 5 column blocks).
+    xq = rng.standard_normal((nq, 77)).astype(dtype)
+    xt = rng.standard_normal((m, 77)).astype(dtype)
+    xq[:3] = xt[:3]  # self-distances: the exact recompute runs too
     one = knn.pairwise_distances(xq, xt, metric, n_threads=1)
-    for nt in (2, 3):
-        got = knn.pairwise_distances(xq, xt, metric, n_threads=nt)
-        if metric == "l1":
-            np.testing.assert_array_equal(got, one)
-        else:  # the Gram matrix comes from BLAS, whose rounding may follow its thread count
-            assert_matches_reference(got, one.astype(np.float64), dtype)
+    assert_matches_reference(one, brute(xq, xt, metric), dtype)
+    for nt in (2, 3, 4):
+        np.testing.assert_array_equal(knn.pairwise_distances(xq, xt, metric, n_threads=nt), one, err_msg=f"{nt} threads")
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
@@ -245,12 +248,141 @@ def test_knn_huge_values_overflowing_the_estimates():
     dist, idx = knn.kneighbors(np.array([[3e38]], np.float32), np.array([[-3e38], [0.0]], np.float32), 2, "l1")
     np.testing.assert_array_equal(idx, [[1, 0]])
     assert dist[0, 0] == np.float32(3e38) and np.isinf(dist[0, 1])
-    # float64: the squared distance overflows to inf, the order is still right.
-    dist, idx = knn.kneighbors(np.array([[1e154, 0.0]]), np.array([[-1e154, 0.0], [0.0, 1.0]]), 2)
-    np.testing.assert_array_equal(idx, [[1, 0]])
-    assert np.isinf(dist[0, 1])
+    # float64: the estimates overflow (|x|^2 + |y|^2 > DBL_MAX) but the answer's distances
+    # do not; the exact recompute gets them right.
+    x, y = np.array([[1e154, 0.0]]), np.array([[1.1e154, 0.0], [0.0, 1.0], [1e154, 1e150]])
+    dist, idx = knn.kneighbors(x, y, 2)
+    np.testing.assert_array_equal(idx, [[2, 0]])
+    np.testing.assert_allclose(dist, [[1e150, 1e153]], rtol=1e-15)
+    np.testing.assert_allclose(knn.pairwise_distances(x, y), [[1e153, 1e154, 1e150]], rtol=1e-15)
 
 
 def test_knn_values_too_large_named_honestly():
     with pytest.raises(ValueError, match="X_train has values too large"):
         knn.kneighbors(np.zeros((1, 2)), np.array([[1e200, 0.0], [0.0, 0.0]]), 1)
+
+
+# --- the edges of float64: squared distances that overflow, L1 on huge values --------------------
+
+
+def test_knn_float64_squared_distance_overflow_raises():
+    # No squared norm overflows (1.21e308 < DBL_MAX) but both squared distances do (4.41e308,
+    # 4e308): ranking them as two infinities would return row 0; the nearest is row 1.
+    x, y = np.array([[-1.0e154]]), np.array([[1.1e154], [1.0e154]])
+    with pytest.raises(ValueError, match="too large for squared distances in float64"):
+        knn.kneighbors(x, y, 1)
+    with pytest.raises(ValueError, match="X_query row 0 and X_train row 0"):
+        knn.kneighbors(x, y, 2)
+    with pytest.raises(ValueError, match="too large for squared distances in float64.*X row 0 and Y row 0"):
+        knn.pairwise_distances(x, y)
+    # Only a k-th distance that overflows is ambiguous: k = 1 below is answered exactly.
+    dist, idx = knn.kneighbors(np.array([[1e154, 0.0]]), np.array([[-1e154, 0.0], [0.0, 1.0]]), 1)
+    np.testing.assert_array_equal(idx, [[1]])
+    np.testing.assert_allclose(dist, [[1e154]], rtol=1e-15)
+    with pytest.raises(ValueError, match="X_query row 0 and X_train row 0"):
+        knn.kneighbors(np.array([[1e154, 0.0]]), np.array([[-1e154, 0.0], [0.0, 1.0]]), 2)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_knn_l1_accepts_values_too_large_for_squares(dtype):
+    # L1 squares nothing: values whose squares overflow float64 (1e200) must be handled; in
+    # float32 (3e38, squares fine in double) the same code paths run.
+    big = 1e200 if dtype == np.float64 else 3e38
+    x = np.array([[big / 2]], dtype)
+    y = np.array([[2 * (big / 2)], [-(big / 2)], [big / 4]], dtype)
+    ref = brute(x, y, "l1")
+    np.testing.assert_array_equal(knn.pairwise_distances(x, y, "l1"), ref.astype(dtype))
+    dist, idx = knn.kneighbors(x, y, 3, "l1")
+    np.testing.assert_array_equal(idx, [[2, 0, 1]])
+    np.testing.assert_array_equal(dist, np.sort(ref, axis=1).astype(dtype))
+    # Many rows, several chunks and threads: still exact.
+    rng = np.random.default_rng(5)
+    xt = (rng.standard_normal((3000, 7)) * (big / 64)).astype(dtype)
+    xq = (rng.standard_normal((9, 7)) * (big / 64)).astype(dtype)
+    bd, bi = brute_knn(xq, xt, 4, "l1")
+    for nt in (1, 2):
+        dist, idx = knn.kneighbors(xq, xt, 4, "l1", n_threads=nt, working_memory=0.01)
+        np.testing.assert_array_equal(idx, bi)
+        assert_matches_reference(dist, bd, dtype)
+    # NaN and Inf are still refused, by name.
+    with pytest.raises(ValueError, match="X_train contains NaN or Inf"):
+        knn.kneighbors(x, np.array([[big], [np.inf]], dtype), 1, "l1")
+    with pytest.raises(ValueError, match="Y contains NaN or Inf"):
+        knn.pairwise_distances(x, np.array([[big], [np.nan]], dtype), "l1")
+    with pytest.raises(ValueError, match="X_query contains NaN or Inf"):
+        knn.kneighbors(np.array([[np.nan]], dtype), y, 1, "l1")
+
+
+# --- accuracy of pairwise L2 against its documented bound --------------------------------------
+
+
+def exact_l2(x, y):
+    """The L2 distance of each row pair to within 2 ulp of double: the difference and the
+    square round once each (relative 2**-53), math.fsum adds exactly, sqrt rounds once."""
+    diff = np.asarray(x, np.float64) - np.asarray(y, np.float64)
+    return np.array([math.sqrt(math.fsum(t)) for t in diff * diff])
+
+
+def _near_pairs(rng, d, dtype, ratios):
+    """Rows x and y, one pair per target ``|x - y|^2 / (|x|^2 + |y|^2)`` in ``ratios``, twice:
+    constant rows (whose products all round alike: the Gram product's worst case) and
+    pixel-like rows (values k / 255)."""
+    xs, ys = [], []
+    for r in ratios:
+        # Constant rows c and c +- t: |x - y|^2 = d t^2 and |x|^2 + |y|^2 = d (2 c^2 + t^2).
+        c = 0.7
+        xs.append(np.full(d, c))
+        ys.append(c + rng.choice([-1.0, 1.0], d) * c * np.sqrt(2 * r / (1 - r)))
+        x = rng.integers(0, 256, d) / 255
+        xs.append(x)
+        ys.append(x + rng.standard_normal(d) * np.sqrt(2 * r * np.dot(x, x) / d))
+    x, y = np.array(xs, dtype), np.array(ys, dtype)
+    ref = exact_l2(x, y)
+    assert (ref > 0).all()
+    return x, y, ref
+
+
+@pytest.mark.parametrize("d", [37, 3072, 100_003])
+def test_pairwise_l2_error_within_documented_bound(rng, dtype, d):
+    # The module docstring guarantees every pairwise L2 distance to 1e-2 (float32) and 1e-10
+    # (float64) relative: a kept Gram entry is bounded through the recompute threshold, a
+    # recomputed one is a direct double sum. Pairs straddle every threshold in use (1e-4 ..
+    # 0.4) and reach far below and above them.
+    bound = {np.dtype(np.float32): 1e-2, np.dtype(np.float64): 1e-10}[dtype]
+    ratios = np.concatenate([np.geomspace(1e-6, 0.9, 21), [1.02e-4, 1.02e-3, 1.02e-2]])
+    x, y, ref = _near_pairs(rng, d, dtype, ratios)
+    if d < 10_000:
+        got = np.diag(knn.pairwise_distances(x, y)).astype(np.float64)
+    else:  # one pair per call: the full matrix would recompute most entries at this d
+        got = np.array([knn.pairwise_distances(a[None], b[None])[0, 0] for a, b in zip(x, y)], np.float64)
+    err = np.abs(got - ref) / ref
+    assert err.max() <= bound, f"worst relative error {err.max():.3g} at ratio index {err.argmax()}"
+    # The pairs are hard enough to exercise the bound: every distance from the Gram matrix
+    # (no recompute) would miss it by far.
+    g = np.einsum("ij,ij->i", x, y, dtype=np.float64) if dtype == np.float64 else np.einsum("ij,ij->i", x, y)
+    sq = np.einsum("ij,ij->i", x.astype(np.float64), x) + np.einsum("ij,ij->i", y.astype(np.float64), y)
+    raw = np.sqrt(np.maximum(sq - 2 * g.astype(np.float64), 0))
+    assert (np.abs(raw - ref) / ref).max() > bound
+
+
+def test_knn_blas_dimensions_checked_before_native_code(monkeypatch):
+    # With SciPy's BLAS the GEMM dimensions are C ints; the limit is lowered here so that the
+    # checks can be seen at small sizes (the real one, 2**31 - 1, needs > 8 GiB inputs).
+    monkeypatch.setattr(knn, "_INT_MAX", 40)
+    rng = np.random.default_rng(0)
+    small, wide = rng.standard_normal((3, 5)), rng.standard_normal((3, 41))
+    many = rng.standard_normal((41, 5))
+    with pytest.raises(ValueError, match=r"pairwise_distances has a matrix dimension \(41\) beyond the 2\*\*31 - 1"):
+        knn.pairwise_distances(wide, wide)  # d
+    with pytest.raises(ValueError, match=r"pairwise_distances has a matrix dimension \(41\)"):
+        knn.pairwise_distances(small, many)  # Y's rows: the output's leading dimension
+    with pytest.raises(ValueError, match=r"pairwise_distances has a matrix dimension \(41\)"):
+        knn.pairwise_distances(many, small)  # X's rows, one block
+    with pytest.raises(ValueError, match=r"kneighbors has a matrix dimension \(41\)"):
+        knn.kneighbors(wide, wide, 1)
+    with pytest.raises(ValueError, match=r"kneighbors has a matrix dimension \(41\)"):
+        knn.kneighbors(many, small, 1, working_memory=1)  # a block of 41 query rows
+    # L1 calls no BLAS, and kneighbors streams the train rows in chunks: no limit there.
+    assert_matches_reference(knn.pairwise_distances(wide, wide, "l1"), brute(wide, wide, "l1"), np.float64)
+    np.testing.assert_array_equal(knn.kneighbors(small, many, 2, working_memory=20 * 8 / 2**20)[1],
+                                  brute_knn(small, many, 2, "l2")[1])

@@ -14,6 +14,10 @@ import pytest
 from helpers import RTOL, assert_matches_reference, numerical_grad, rel_error, spaced
 
 from cs231n_fast import layers as L
+from cs231n_fast.reference import activations as R_act
+from cs231n_fast.reference import linear as R_linear
+from cs231n_fast.reference import losses as R_losses
+from cs231n_fast.reference import norm as R_norm
 
 GRAD_RTOL = 1e-7  # max relative error of an analytic gradient against centred differences
 STEP = 1e-5  # centred-difference step; every kink below is at least 1e-3 away from the inputs
@@ -234,13 +238,19 @@ def test_loss_gradcheck(rng, loss_fn):
 
 @pytest.mark.parametrize("mode", ["train", "test"])
 def test_batchnorm_backward_matches_alt(rng, dtype, mode):
+    # Both backwards (one compiled closed form here) against the course's node-by-node walk
+    # of the graph (reference.norm.batchnorm_backward_graph, an independent derivation) in
+    # float64 on the same values; test mode: the running statistics are constants.
     x, gamma, beta, param = cast_args(normalisation_inputs(rng, (16, 7), 7, bn_param(rng, mode, 7)), dtype)
-    _, cache = L.batchnorm_forward(x, gamma, beta, param)
+    _, cache = L.batchnorm_forward(x, gamma, beta, cast_args([param], dtype)[0])
     dout = rng.standard_normal((16, 7)).astype(dtype)
-    graph, alt = L.batchnorm_backward(dout, cache), L.batchnorm_backward_alt(dout, cache)
-    for g, a, what in zip(graph, alt, ("dx", "dgamma", "dbeta")):
-        assert g.dtype == a.dtype == dtype
-        assert_matches_reference(g, a.astype(np.float64), dtype, what)
+    p64 = cast_args([param], np.float64)[0]
+    *_, ref_cache = R_norm.batchnorm_forward(*cast_args([x, gamma, beta], np.float64), p64.get("running_mean"),
+                                             p64.get("running_var"), mode=mode)
+    want = R_norm.batchnorm_backward_graph(dout.astype(np.float64), ref_cache)
+    for backward in (L.batchnorm_backward, L.batchnorm_backward_alt):
+        for g, w, what in zip(backward(dout, cache), want, ("dx", "dgamma", "dbeta")):
+            assert_matches_reference(g, w, dtype, f"{backward.__name__} {what}")
 
 
 def test_batchnorm_forward_train_statistics(rng):
@@ -516,16 +526,72 @@ def test_maxout_backward_ties_go_to_first_piece(rng):
 # --- invariants over every layer ----------------------------------------------------------------
 
 
+def _twin_case(forward, backward):
+    """An oracle from the NumPy twins (``cs231n_fast.reference``): ``forward(*args)`` returns
+    ``(out, cache)`` (extra values dropped), ``backward(dout, cache)`` the gradients."""
+
+    def run(args, dout):
+        out, *rest = forward(*args)
+        return out, as_tuple(backward(dout, rest[-1]))
+
+    return run
+
+
+def _bn_twin(kind, graph=False):
+    def forward(x, gamma, beta, param):
+        f = R_norm.batchnorm_forward if kind == "batchnorm" else R_norm.spatial_batchnorm_forward
+        return f(x, gamma, beta, param.get("running_mean"), param.get("running_var"), mode=param["mode"])
+
+    backward = (R_norm.batchnorm_backward_graph if graph else
+                R_norm.batchnorm_backward if kind == "batchnorm" else R_norm.spatial_batchnorm_backward)
+    return _twin_case(forward, backward)
+
+
+#: case -> oracle(args, dout) -> (out, grads): the same layer computed by the NumPy twins in
+#: float64 (independent code: reference/activations.py, linear.py, norm.py), so the float64
+#: results of the compiled layers are checked too, not compared with themselves.
+TWINS = {
+    "affine": _twin_case(R_linear.affine_forward, R_linear.affine_backward),
+    "affine_1d_x": _twin_case(R_linear.affine_forward, R_linear.affine_backward),
+    "relu": _twin_case(R_act.relu_forward, R_act.relu_backward),
+    "batchnorm": _bn_twin("batchnorm", graph=True),
+    "batchnorm_alt": _bn_twin("batchnorm"),
+    "batchnorm_test_mode": _bn_twin("batchnorm", graph=True),
+    "batchnorm_alt_test_mode": _bn_twin("batchnorm"),
+    "layernorm": _twin_case(lambda x, g, b, p: R_norm.layernorm_forward(x, g, b), R_norm.layernorm_backward),
+    "dropout": _twin_case(lambda x, p: R_act.dropout_forward(x, p["p"], p["mode"], p["seed"]), R_act.dropout_backward),
+    "dropout_test_mode": _twin_case(lambda x, p: R_act.dropout_forward(x, p["p"], p["mode"]), R_act.dropout_backward),
+    "spatial_batchnorm": _bn_twin("spatial_batchnorm"),
+    "spatial_groupnorm": _twin_case(lambda x, g, b, p: R_norm.spatial_groupnorm_forward(x, g, b, 2, eps=p["eps"]),
+                                    R_norm.spatial_groupnorm_backward),
+    "sigmoid": _twin_case(R_act.sigmoid_forward, R_act.sigmoid_backward),
+    "tanh": _twin_case(R_act.tanh_forward, R_act.tanh_backward),
+    "leaky_relu": _twin_case(R_act.leaky_relu_forward, R_act.leaky_relu_backward),
+    "leaky_relu_alpha": _twin_case(lambda x: R_act.leaky_relu_forward(x, alpha=0.2), R_act.leaky_relu_backward),
+    "prelu_scalar": _twin_case(R_act.prelu_forward, R_act.prelu_backward),
+    "prelu_per_channel": _twin_case(R_act.prelu_forward, R_act.prelu_backward),
+    "elu": _twin_case(lambda x: R_act.elu_forward(x, alpha=1.5), R_act.elu_backward),
+    "maxout": _twin_case(R_act.maxout_forward, R_act.maxout_backward),
+}
+
+
+def test_every_case_has_a_twin():
+    assert set(TWINS) == set(CASES)
+
+
 @pytest.mark.parametrize("case", list(CASES))
 def test_forward_backward_dtype(rng, case, dtype):
+    # Against the NumPy twin in float64, on the float64 cast of the very inputs the layer gets
+    # (for float32: the float32-rounded values), so each dtype is held to its own tolerance.
     forward, backward, make, _ = CASES[case]
-    args64 = make(rng)
-    ref_out, ref_cache = forward(*cast_args(args64, np.float64))
-    dout64 = rng.standard_normal(ref_out.shape)
-    ref_grads = as_tuple(backward(dout64, ref_cache))
-    out, cache = forward(*cast_args(args64, dtype))
-    grads = as_tuple(backward(dout64.astype(dtype), cache))
+    args = cast_args(make(rng), dtype)
+    out, cache = forward(*cast_args(args, dtype))
+    dout = rng.standard_normal(out.shape).astype(dtype)
+    grads = as_tuple(backward(dout, cache))
+    ref_out, ref_grads = TWINS[case](cast_args(args, np.float64), dout.astype(np.float64))
+    assert out.dtype == dtype
     assert_matches_reference(out, ref_out, dtype, "out")
+    assert len(grads) == len(ref_grads)
     for i, (g, ref) in enumerate(zip(grads, ref_grads)):
         assert_matches_reference(g, ref, dtype, f"gradient {i}")
 
@@ -544,12 +610,14 @@ def test_forward_backward_mixed_and_integer_inputs_give_float64(rng, case):
     assert out.dtype == np.float64
 
 
-@pytest.mark.parametrize("loss_fn", [L.svm_loss, L.softmax_loss], ids=["svm", "softmax"])
-def test_loss_dtype(rng, loss_fn, dtype):
-    x = rng.standard_normal((6, 4))
+@pytest.mark.parametrize("loss_fn, twin", [(L.svm_loss, R_losses.svm_loss), (L.softmax_loss, R_losses.softmax_loss)],
+                         ids=["svm", "softmax"])
+def test_loss_dtype(rng, loss_fn, twin, dtype):
+    # Against the NumPy twin (the course's vectorised losses) in float64 on the same values.
+    x = rng.standard_normal((6, 4)).astype(dtype)
     y = rng.integers(0, 4, 6)
-    ref_loss, ref_dx = loss_fn(x, y)
-    loss, dx = loss_fn(x.astype(dtype), y)
+    ref_loss, ref_dx = twin(x.astype(np.float64), y)
+    loss, dx = loss_fn(x, y)
     assert isinstance(loss, float)
     assert loss == pytest.approx(ref_loss, rel=RTOL[dtype])
     assert_matches_reference(dx, ref_dx, dtype, "dx")

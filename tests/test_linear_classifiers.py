@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 import pytest
-from helpers import RTOL, as_layout, grad_error, numerical_grad
+from helpers import ATOL, RTOL, as_layout, grad_error, numerical_grad
 
 from cs231n_fast.classifiers.linear_classifier import LinearClassifier, LinearSVM, Softmax
 from cs231n_fast.classifiers.linear_svm import regularization, svm_loss_naive, svm_loss_vectorized
@@ -61,7 +61,7 @@ def test_loss_naive_matches_vectorized(rng, dtype, naive, vectorized, penalty, l
     assert isinstance(loss_n, float) and isinstance(loss_v, float)
     assert dW_n.dtype == dW_v.dtype == dtype and dW_n.shape == dW_v.shape == W.shape
     assert loss_v == pytest.approx(loss_n, rel=RTOL[dtype])
-    np.testing.assert_allclose(dW_v, dW_n, rtol=RTOL[dtype], atol=RTOL[dtype] * np.abs(dW_n).max())
+    np.testing.assert_allclose(dW_v, dW_n, rtol=RTOL[dtype], atol=ATOL[np.dtype(dtype)] * np.abs(dW_n).max())
 
 
 @pytest.mark.parametrize("loss_fn", ALL_LOSSES)

@@ -10,8 +10,8 @@ either (a leaked buffer acquisition keeps its array alive).
 
 Measured on the development machine (2 cores, 24 GiB): growth of 0 to 0.4 MiB for every family.
 
-The ``slow`` test (excluded by default, run with ``-m slow``) max-pools a float32 input of
-2,148,532,224 > 2**31 elements (8.0 GiB) and checks the first and last planes.
+Arrays of more than 2**31 elements, for every kernel family: ``test_large_index.py``
+(``-m slow``).
 """
 
 import json
@@ -19,10 +19,7 @@ import os
 import subprocess
 import sys
 
-import numpy as np
 import pytest
-
-from cs231n_fast import ops
 
 LINUX_ONLY = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/status (Linux only)")
 
@@ -135,34 +132,3 @@ def test_memory_runner_detects_a_leak():
     leaky = leaky.replace("family = {", "kept = []\nfamily = {")
     m = run("leak", leaky)
     assert m["after"]["rss"] - m["before"]["rss"] > BOUND_MIB  # 300 x 390 KiB kept
-
-
-def _mem_available_gib():
-    with open("/proc/meminfo") as f:
-        for line in f:
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) / 2**20
-    return 0.0
-
-
-@pytest.mark.slow
-@LINUX_ONLY
-def test_maxpool_forward_more_than_2_31_elements():
-    shape = (3, 683, 1024, 1024)  # 2,148,532,224 elements; the last plane starts beyond 2**31
-    need_gib = 4 * np.prod(shape) * (1 + 2 / 16) / 2**30 + 1  # x, out and argmax (4 x 4 windows), slack
-    if _mem_available_gib() < need_gib:
-        pytest.skip(f"needs {need_gib:.1f} GiB of available memory")
-    assert np.prod(shape) > 2**31
-    x = np.empty(shape, dtype=np.float32)
-    plane = np.arange(1024 * 1024, dtype=np.float32).reshape(1024, 1024) % 1009
-    x[...] = plane
-    x[0, 0, 5, 7] = 5000.0
-    x[-1, -1, 1023, 1022] = 7000.0
-    x[-1, -1, 0, 0] = np.nan
-    out, cache = ops.maxpool_forward(x, 4, 4, 4)
-    assert out.shape == (3, 683, 256, 256) and out.dtype == np.float32
-    for index in [(0, 0), (1, 341), (-1, -1)]:
-        want = x[index].reshape(256, 4, 256, 4).max(axis=(1, 3))
-        np.testing.assert_array_equal(out[index], want)
-    assert out[0, 0, 1, 1] == 5000.0 and out[-1, -1, 255, 255] == 7000.0 and np.isnan(out[-1, -1, 0, 0])
-    assert cache.argmax[-1, -1, 255, 255] == 1023 * 1024 + 1022

@@ -148,6 +148,16 @@ for _f, _b in [("max_pool_forward_fast", "max_pool_backward_fast"), ("max_pool_f
                ("max_pool_forward_im2col", "max_pool_backward_im2col")]:
     CALLS.append(Call(f"fast_layers.{_f}", getattr(fast_layers, _f), lambda r, dt: [r.standard_normal((2, 3, 7, 6)).astype(dt), PP],
                       getattr(fast_layers, _b)))
+# the course's NumPy im2col helpers (fast_layers re-exports them) and rnn_layers' affine layer
+CALLS += [
+    Call("fast_layers.get_im2col_indices", lambda: fast_layers.get_im2col_indices((2, 3, 7, 6), 3, 2, 1, 2), lambda r, dt: []),
+    Call("fast_layers.im2col_indices", lambda x: fast_layers.im2col_indices(x, 3, 2, 1, 2), lambda r, dt: [r.standard_normal((2, 3, 7, 6)).astype(dt)]),
+    Call("fast_layers.col2im_indices", lambda c: fast_layers.col2im_indices(c, (2, 3, 7, 6), 3, 2, 1, 2),
+         lambda r, dt: [r.standard_normal((18, 32)).astype(dt)]),
+    Call("rnn_layers.affine_forward", rnn_layers.affine_forward,
+         lambda r, dt: [r.standard_normal((2, 3, 2)).astype(dt), r.standard_normal((6, 4)).astype(dt), r.standard_normal(4).astype(dt)],
+         rnn_layers.affine_backward),
+]
 
 
 def test_no_mutation_table_covers_every_public_function():

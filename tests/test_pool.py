@@ -175,3 +175,24 @@ def test_maxpool_backward_bad_input():
         ops.maxpool_backward(out, conv_cache)
     with pytest.raises(ValueError, match="n_threads"):
         ops.maxpool_backward(out, cache, n_threads=0)
+
+
+def test_maxpool_backward_checks_argmax_before_narrowing_it(rng):
+    # The kernel reads int32 positions. A cache whose int64 argmax wraps to valid int32 values
+    # (argmax +- 2**32) must be refused, not narrowed into a silently wrong dx; integer
+    # positions of any width that are in range give the same dx as the int32 ones.
+    import dataclasses
+
+    x = rng.standard_normal((2, 3, 6, 5))
+    out, cache = ops.maxpool_forward(x, 2, 2, 2)
+    dout = rng.standard_normal(out.shape)
+    want = ops.maxpool_backward(dout, cache)
+    for shift in (-(2**32), 2**32, 2**33 + 1 - 2**32):
+        doctored = dataclasses.replace(cache, argmax=cache.argmax.astype(np.int64) + shift)
+        with pytest.raises(ValueError, match="its argmax must .* hold plane positions in"):
+            ops.maxpool_backward(dout, doctored)
+    for dt in (np.int64, np.uint16, np.int16):
+        same = dataclasses.replace(cache, argmax=cache.argmax.astype(dt))
+        np.testing.assert_array_equal(ops.maxpool_backward(dout, same), want)
+    with pytest.raises(ValueError, match="its argmax must"):
+        ops.maxpool_backward(dout, dataclasses.replace(cache, argmax=cache.argmax.astype(np.float64)))

@@ -251,3 +251,24 @@ def test_kernels_reject_none_buffers():
     z = np.zeros(4)
     with pytest.raises(TypeError):
         k.activation(0, z, None, 1)
+
+
+@pytest.mark.parametrize("kind", ["rnn", "lstm"])
+def test_sequence_blas_leading_dimension_checked_in_backward(monkeypatch, rng, kind):
+    # The sequence kernels address one time step's rows of a (N, T, G*H) array with the
+    # leading dimension T * G * H, a C int for SciPy's BLAS. The fast forward checks it; the
+    # backward must too, as its cache may come from the reference forward (no checks). The
+    # limit is lowered so the check can be seen at small sizes: 3 * 4 = 12 > 5 while every
+    # matrix dimension (N * T = 3, D = 2, G * H = 4 or 1... ) stays <= 5.
+    g, hd = (1, 4) if kind == "rnn" else (4, 1)
+    x, h0 = rng.standard_normal((1, 3, 2)), rng.standard_normal((1, hd))
+    wx, wh, b = rng.standard_normal((2, g * hd)), rng.standard_normal((hd, g * hd)), rng.standard_normal(g * hd)
+    forward = reference.rnn_forward if kind == "rnn" else reference.lstm_forward
+    backward = fast.rnn_backward if kind == "rnn" else fast.lstm_backward
+    h, cache = forward(x, h0, wx, wh, b)
+    monkeypatch.setattr(fast, "_INT_MAX", 5)
+    match = r"T \* 4 = 12 exceeds the 2\*\*31 - 1 that BLAS accepts as a row stride"
+    with pytest.raises(ValueError, match=match):
+        (fast.rnn_forward if kind == "rnn" else fast.lstm_forward)(x, h0, wx, wh, b)
+    with pytest.raises(ValueError, match=match):
+        backward(rng.standard_normal(h.shape), cache)

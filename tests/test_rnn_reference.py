@@ -372,12 +372,16 @@ def test_sigmoid_values_and_dtypes(rng):
     np.testing.assert_allclose(sigmoid(x), 1 / (1 + np.exp(-x)), rtol=1e-14)
     np.testing.assert_allclose(sigmoid(x) + sigmoid(-x), 1.0, rtol=1e-15)  # symmetry
     assert sigmoid(x).dtype == np.float64
-    s32 = sigmoid(x.astype(np.float32))
+    # float32 against float64 on the float32 values themselves: rounding x to float32 alone
+    # moves sigmoid by up to |x| * 2**-24 relative (1.8e-6 at |x| = 30), which a comparison
+    # with the float64 x charged to the function (0.5% of seeds failed). What is left is
+    # NumPy's float32 exp (a few ulp, its SIMD variant chosen per CPU) and two roundings:
+    # measured at most 2.8e-7 over 4e7 points; rtol 1e-6 leaves 3.6x.
+    x32 = np.concatenate([x.ravel(), rng.uniform(-30, 30, 100_000)]).astype(np.float32)
+    s32 = sigmoid(x32)
     assert s32.dtype == np.float32
-    # Against the float64 sigmoid of the float32 input: casting x = -30 to float32 alone moves
-    # sigmoid(x) by up to 1e-6 relative (0.5 ulp of 30, times d log(sigmoid) / dx ~ 1).
-    x32 = x.astype(np.float32).astype(np.float64)
-    np.testing.assert_allclose(s32, 1 / (1 + np.exp(-x32)), rtol=1e-6)
+    x64 = x32.astype(np.float64)
+    np.testing.assert_allclose(s32, 1 / (1 + np.exp(-x64)), rtol=1e-6, atol=0)
     assert sigmoid(np.arange(-2, 3)).dtype == np.float64  # integers -> float64
     assert sigmoid(0.0) == 0.5 and np.ndim(sigmoid(0.0)) == 0
     assert np.isnan(sigmoid(np.array([np.nan])))[0]

@@ -22,6 +22,7 @@ _EXT_MODULES = (
     "embedding",
     "optim",
     "norm",
+    "features",
 )
 
 try:

@@ -174,6 +174,12 @@ def blas_single_thread():
     thread pools never nest (model: ``sklearn/metrics/_pairwise_distances_reduction``).
     BLAS's thread count is process-wide, so overlapping uses from several Python threads
     share one limit: the first to enter sets it, the last to leave restores the original.
+
+    Consequence for other threads: while any thread is inside, a NumPy product that another
+    Python thread runs (on the BLAS limited: NumPy's OpenBLAS, or every BLAS when
+    threadpoolctl is the limiter) also runs on one thread. It is slower, and its result can
+    differ in the last bits from the same product run outside, since a BLAS may round
+    differently on 1 and N threads (OpenBLAS does for some shapes).
     """
     return _BLAS_SINGLE_THREAD
 

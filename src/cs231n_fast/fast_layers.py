@@ -12,11 +12,15 @@ compiled kernels of :mod:`cs231n_fast.ops`. Differences, all in the user's favou
 
 The ``_im2col``, ``_strides``, ``_reshape`` variants of the course are kept as names so that
 notebooks comparing them still run; here they all use the same (fastest) kernels.
+The NumPy index helpers of :mod:`cs231n_fast.im2col` (``get_im2col_indices``, ``im2col_indices``,
+``col2im_indices``) are re-exported, as the course's ``from .im2col import *`` does.
 """
 
 from collections.abc import Mapping
 
+from . import im2col as _im2col
 from . import ops
+from .im2col import *  # noqa: F403  (re-exported, as the course's module does)
 
 __all__ = [
     "conv_forward_fast",
@@ -32,6 +36,7 @@ __all__ = [
     "max_pool_forward_im2col",
     "max_pool_backward_im2col",
 ]
+__all__ += _im2col.__all__  # the course's fast_layers star-imports its im2col module
 
 
 def _get(params, name, key):

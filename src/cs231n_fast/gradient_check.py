@@ -16,8 +16,9 @@ Same names, arguments and printed lines as the course's file. Differences:
   ``num_checks=0``);
 * :func:`rel_error`, defined in every assignment notebook, lives here too.
 
-``eval_numerical_gradient_blobs`` and ``eval_numerical_gradient_net`` (for the old Caffe-style
-layers) are not provided.
+``eval_numerical_gradient_blobs`` and ``eval_numerical_gradient_net`` serve the course's old
+Caffe-style layers: "blobs" are objects with arrays ``vals`` (values) and ``diffs``
+(gradients), and a layer ``f(*inputs, output)`` writes its result into ``output.vals``.
 """
 
 import math
@@ -30,25 +31,27 @@ from ._validation import as_array, check_shape, positive_int
 __all__ = [
     "eval_numerical_gradient",
     "eval_numerical_gradient_array",
+    "eval_numerical_gradient_blobs",
+    "eval_numerical_gradient_net",
     "grad_check_sparse",
     "rel_error",
 ]
 
 
-def _check_x(x):
+def _check_x(x, name="x"):
     """``x`` must be a writeable ndarray of a float dtype that can represent a small step."""
     if not isinstance(x, np.ndarray):
         raise TypeError(
-            f"x must be a numpy array of floats (it is perturbed in place); got {type(x).__name__}"
+            f"{name} must be a numpy array of floats (it is perturbed in place); got {type(x).__name__}"
         )
     if x.dtype.kind != "f" or x.dtype.itemsize < 4:
         raise TypeError(
-            f"x must be a float32 or float64 array (the step h would be truncated or lost); "
+            f"{name} must be a float32 or float64 array (the step h would be truncated or lost); "
             f"got dtype {x.dtype}"
         )
     if not x.flags.writeable:
         raise ValueError(
-            "x must be writeable (it is perturbed in place and restored); got a read-only array"
+            f"{name} must be writeable (it is perturbed in place and restored); got a read-only array"
         )
 
 
@@ -187,6 +190,87 @@ def eval_numerical_gradient_array(f, x, df, h=1e-5):
         pos, neg = _plus_minus(f, x, ix, h, read)
         grad[ix] = np.sum((pos - neg) * df) / (2 * h)
     return grad
+
+
+def _blob_arrays(name, blob):
+    """``blob.vals, blob.diffs``; TypeError/ValueError naming ``name`` unless both are arrays
+    of one shape."""
+    if not (hasattr(blob, "vals") and hasattr(blob, "diffs")):
+        raise TypeError(
+            f"{name} must be a blob with array attributes vals and diffs; got {type(blob).__name__}"
+        )
+    vals, diffs = blob.vals, np.asarray(blob.diffs)
+    if not isinstance(vals, np.ndarray):
+        raise TypeError(f"{name}.vals must be a numpy array; got {type(vals).__name__}")
+    check_shape(f"{name}.diffs", diffs, vals.shape, f"the shape of {name}.vals")
+    return vals, diffs
+
+
+def eval_numerical_gradient_blobs(f, inputs, output, h=1e-5):
+    """
+    Compute numeric gradients for a function that operates on input
+    and output blobs.
+
+    We assume that f accepts several input blobs as arguments, followed by a
+    blob where outputs will be written. For example, f might be called like::
+
+        f(x, w, out)
+
+    where x and w are input Blobs, and the result of f will be written to out.
+
+    Parameters
+    ----------
+    f : callable
+        ``f(*inputs, output)`` writes its result into ``output.vals``.
+    inputs : tuple of blobs
+        Each with ``vals`` (a writeable float32/float64 array, perturbed in place and
+        restored) and ``diffs`` of the same shape.
+    output : blob
+        ``output.vals`` holds ``f``'s result after each call; ``output.diffs`` is the
+        upstream gradient.
+    h : float, default 1e-5
+        The step.
+
+    Returns
+    -------
+    numeric_diffs : list of ndarray
+        For each input, the gradient of ``sum(output.vals * output.diffs)`` with respect to
+        its ``vals``, of the shape and dtype of its ``diffs``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If a blob lacks ``vals``/``diffs`` or they differ in shape, an input's ``vals`` is not
+        a writeable float array, or ``h`` is not finite and > 0.
+    """
+    h = _check_h(h)
+    inputs = tuple(inputs)
+    for n, blob in enumerate(inputs):
+        vals, _ = _blob_arrays(f"inputs[{n}]", blob)
+        _check_x(vals, f"inputs[{n}].vals")
+    _blob_arrays("output", output)
+
+    def call(_):
+        f(*(inputs + (output,)))
+        vals, _ = _blob_arrays("output", output)
+        return np.copy(vals)
+
+    numeric_diffs = []
+    for input_blob in inputs:
+        diff = np.zeros_like(input_blob.diffs)
+        for idx in np.ndindex(input_blob.vals.shape):
+            pos, neg = _plus_minus(call, input_blob.vals, idx, h, lambda out: out)
+            diff[idx] = np.sum((pos - neg) * output.diffs) / (2.0 * h)
+        numeric_diffs.append(diff)
+    return numeric_diffs
+
+
+def eval_numerical_gradient_net(net, inputs, output, h=1e-5):
+    """Numeric gradients of a net whose ``forward()`` reads ``inputs`` and writes ``output``.
+
+    :func:`eval_numerical_gradient_blobs` with ``f`` calling ``net.forward()``.
+    """
+    return eval_numerical_gradient_blobs(lambda *args: net.forward(), inputs, output, h=h)
 
 
 def grad_check_sparse(f, x, analytic_grad, num_checks=10, h=1e-5, seed=None):

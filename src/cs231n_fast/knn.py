@@ -10,8 +10,18 @@ are close relative to their norms (in float32 the self-distance comes out as a s
 or negative number). Here:
 
 * :func:`pairwise_distances` recomputes every entry whose Gram-based squared distance is below
-  ``1e-2`` (float32) or ``1e-4`` (float64) of ``|x|^2 + |y|^2`` exactly, from the rows, in
-  double: self-distances are exactly 0, and every other entry is accurate to its dtype.
+  a share ``rel`` of ``|x|^2 + |y|^2`` directly from the rows, in double (differences first,
+  then squares: self-distances are exactly 0, and these entries carry only the rounding of a
+  d-term double sum, relative error below ``d * 2**-53`` before the final rounding to the
+  output dtype). ``rel`` depends on the dtype and on d (``_refine``) and is chosen from
+  Higham's bound on the Gram product's rounding so that every other entry has a relative
+  error of at most **1e-2 in float32** and **1e-10 in float64**: rel is 1e-2 (float32) and
+  1e-4 (float64) for small d and grows with d (at d = 3,072: 1.1e-2 and 6.2e-3; at
+  d = 100,000: 0.37 and 0.20). Those are worst-case guarantees, for any BLAS. Measured at
+  d = 3,072 on pairs just above the threshold (OpenBLAS), the largest errors were 1.5e-5
+  (150 ulp) in float32 and 5e-14 in float64 on random data, 4.6e-5 and 4.7e-13 on constant
+  rows (whose products all round alike). So float32 distances are *not* accurate to the last
+  digits of float32: use float64 inputs, or :func:`kneighbors`, when that matters.
 * :func:`kneighbors` ranks candidates by the fast estimate, then recomputes the best
   ``2k + 8`` of each query exactly in double and sorts them by (distance, index). A rigorous
   bound on the estimate's rounding error proves that no row left out can reach the k-th
@@ -26,7 +36,19 @@ Inputs are not copied when they are already C-contiguous in the compute dtype.
 
 NaN and Inf are rejected with a ``ValueError`` naming the array (distances to them are
 meaningless for neighbour search); the check rides on the squared-norm pass that streams
-with the train chunks, so it costs no extra pass over the data.
+with the train chunks, so it costs no extra pass over the data. L2 works with squared
+distances in double: float64 values so large that a squared norm overflows (beyond ~1.3e154)
+raise a ``ValueError`` ("values too large for squared distances"), and so does a squared
+distance that overflows where it decides the answer (any entry of ``pairwise_distances``, the
+k-th neighbour of ``kneighbors``); smaller squared distances are computed exactly even when
+``|x|^2 + |y|^2`` overflows. L1 squares nothing and takes any finite values; an L1 distance
+beyond the dtype's range is inf, ranked (as a float64 computation ranks it) after every finite
+one, ties by the smaller index.
+
+BLAS. The GEMMs pass dimensions as C ``int`` when they go to SciPy's BLAS (LP64, e.g.
+``CS231N_FAST_BLAS=scipy``): a feature count, a train row count (``pairwise_distances``'s
+leading dimension) or a block of query rows beyond 2**31 - 1 raises a ``ValueError`` before
+any native code runs, whichever BLAS is selected.
 """
 
 import numpy as np
@@ -44,9 +66,13 @@ DEFAULT_WORKING_MEMORY = 32
 #: 3,072 float32 features) is still in the last-level cache when the GEMM reads it after the
 #: norm pass. Queries are split into blocks when the block would exceed working_memory.
 _CHUNK_ROWS = 1024
-#: Entries of pairwise L2 whose squared distance is below this share of |x|^2 + |y|^2 are
-#: recomputed exactly (cancellation territory).
-_REFINE = {np.dtype(np.float32): 1e-2, np.dtype(np.float64): 1e-4}
+#: Guaranteed bound on the relative error of an L2 distance of pairwise_distances, per dtype
+#: (the module docstring states it; _refine picks the recompute threshold that meets it).
+_L2_MAX_REL_ERROR = {np.dtype(np.float32): 1e-2, np.dtype(np.float64): 1e-10}
+#: Smallest recompute threshold (below it too few near-duplicates would be recomputed).
+_REFINE_MIN = {np.dtype(np.float32): 1e-2, np.dtype(np.float64): 1e-4}
+#: Largest value a GEMM dimension or leading dimension may take (SciPy's BLAS takes C ints).
+_INT_MAX = np.iinfo(np.int32).max
 
 #: The L2 Gram matrix is split into at most this many fixed blocks of at least this many rows
 #: of the larger operand, each one single-threaded BLAS call: the split depends on the shapes
@@ -55,21 +81,22 @@ _GRAM_BLOCKS = 8
 _GRAM_BLOCK_ROWS = 512
 
 
-def _norms(name, a, n_threads):
-    """Squared row norms in double; ValueError naming ``name`` for NaN or Inf (or overflow)."""
+def _norms(name, a, n_threads, squares=True):
+    """Squared row norms in double (``squares``; for L1, zeros: only the check is wanted);
+    ValueError naming ``name`` for NaN or Inf, or for a squared norm that overflows."""
     out = np.empty(a.shape[0], dtype=np.float64)
-    _k.sq_norms(a, out, n_threads)
+    _k.sq_norms(a, out, squares, min(work_threads(n_threads, a.size), a.shape[0]))
     if not np.isfinite(out).all():
         _raise_nonfinite(name, a, out)
     return out
 
 
-def _raise_nonfinite(name, a, norms=None):
+def _raise_nonfinite(name, a, norms=None, squares=True):
     if norms is None:
         norms = np.empty(a.shape[0], dtype=np.float64)
-        _k.sq_norms(a, norms, 1)
+        _k.sq_norms(a, norms, squares, 1)
     row = int(np.flatnonzero(~np.isfinite(norms))[0])
-    if np.isfinite(a[row]).all():
+    if np.isfinite(a[row]).all():  # only a squared norm can be non-finite for finite values
         raise ValueError(
             f"{name} has values too large for squared distances in float64 (row {row}'s "
             "squared norm overflows); rescale the data"
@@ -77,10 +104,56 @@ def _raise_nonfinite(name, a, norms=None):
     raise ValueError(f"{name} contains NaN or Inf (first in row {row}); kNN needs finite values")
 
 
+def _raise_overflow(names, rows, X, Y):
+    """ValueError for a squared distance that overflows float64 (its norms did not)."""
+    i = int(rows[0])
+    d2 = np.array([_sq_dist(X[i], y) for y in Y])
+    j = int(np.flatnonzero(~np.isfinite(d2))[0])
+    raise ValueError(
+        f"{names[0]} and {names[1]} have values too large for squared distances in float64 (the "
+        f"squared distance between {names[0]} row {i} and {names[1]} row {j} overflows); "
+        "rescale the data"
+    )
+
+
+def _sq_dist(x, y):
+    """The squared L2 distance of two rows in double, overflowing to inf (no warning)."""
+    with np.errstate(over="ignore"):
+        diff = x.astype(np.float64) - y
+        return float(np.dot(diff, diff))
+
+
+def _check_blas_dims(what, *dims):
+    if max(dims) > _INT_MAX:
+        raise ValueError(
+            f"{what} has a matrix dimension ({max(dims)}) beyond the 2**31 - 1 that BLAS "
+            "accepts; split the data"
+        )
+
+
 def _gamma(n, dtype):
     """Higham's gamma_n = n u / (1 - n u): bound on the relative error of an n-term sum."""
     u = np.finfo(dtype).eps / 2
     return n * u / (1 - n * u)
+
+
+def _refine(d, dtype):
+    """The share ``rel`` of ``|x|^2 + |y|^2`` below which pairwise L2 recomputes an entry.
+
+    An entry kept from the Gram matrix has ``d2^ = fl(fl(xn + yn) - 2 g^)`` with
+    ``|g^ - x.y| <= gamma_d(dtype) sum|x_k y_k| <= gamma_d(dtype) s / 2`` (any summation order,
+    with or without FMA) and double norms good to ``gamma_{d+2}(double)``: ``|d2^ - d2| <= G s``
+    with ``G = gamma_d(dtype) + 2 gamma_{d+2}(double)``. Kept entries have
+    ``d2^ >= rel s``, so ``d2 >= (rel - G - 2u) s`` and the relative error of ``d2`` is at most
+    ``G / (rel - G - 2u) + 2u``; the square root takes at most 0.6 of it (for errors <= 1/2),
+    then itself and the cast to ``dtype`` round once each. ``rel`` is the smallest value (but
+    not below ``_REFINE_MIN``) for which that total is ``_L2_MAX_REL_ERROR[dtype]``, plus 1%.
+    """
+    dtype = np.dtype(dtype)
+    u = np.finfo(np.float64).eps / 2
+    g = _gamma(d, dtype) + 2 * _gamma(d + 2, np.float64)
+    room = (_L2_MAX_REL_ERROR[dtype] - u - np.finfo(dtype).eps / 2) / 0.6 - 2 * u
+    return max(_REFINE_MIN[dtype], 1.01 * (g + 2 * u + g / room))
 
 
 def _merge(part_d, part_i, best_d, best_i):
@@ -121,25 +194,47 @@ def pairwise_distances(X, Y, metric="l2", *, n_threads=None):
     Notes
     -----
     L2: one BLAS GEMM, then a fused pass that forms ``sqrt(|x|^2 + |y|^2 - 2 x.y)`` and
-    recomputes cancellation-prone entries exactly (self-distance is exactly 0); the GEMM is cut
-    into fixed blocks, one single-threaded BLAS call each, shared out between the threads. L1: a
-    blocked kernel summing over 8 fixed lanes. Both are bitwise identical for any thread count.
+    recomputes cancellation-prone entries directly from the rows (self-distance is exactly 0);
+    every entry's relative error is at most 1e-2 (float32) or 1e-10 (float64), see the module
+    docstring for the threshold and measured errors. The GEMM is cut into fixed blocks, one
+    single-threaded BLAS call each, shared out between the threads. L1: a blocked kernel
+    summing over 8 fixed lanes in the input dtype. Both are bitwise identical for any thread
+    count.
+
+    float64 values whose squared distances overflow raise ``ValueError`` (L2 only); an L1
+    distance beyond the dtype's range is inf.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from cs231n_fast.knn import pairwise_distances
+    >>> pairwise_distances(np.array([[0.0, 0.0], [1.0, 1.0]]), np.array([[3.0, 4.0]]))
+    array([[5.        ],
+           [3.60555128]])
+    >>> pairwise_distances(np.array([[0.0, 0.0]]), np.array([[3.0, 4.0]]), "l1")
+    array([[7.]])
     """
     metric = check_metric(metric)
     X, Y = pairwise_args(X, Y, metric, check_finite_values=False)
     nt = effective_n_threads(n_threads)
-    xn, yn = _norms("X", X, nt), _norms("Y", Y, nt)
+    gram = metric == "l2"
+    xn, yn = _norms("X", X, nt, gram), _norms("Y", Y, nt, gram)
     nt = work_threads(nt, X.shape[0] * Y.shape[0] * X.shape[1])
-    if metric == "l1":
-        out = np.empty((X.shape[0], Y.shape[0]), dtype=X.dtype)
+    out = np.empty((X.shape[0], Y.shape[0]), dtype=X.dtype)
+    if not gram:
         _k.l1_distances(X, Y, out, nt)
         return out
-    out = np.empty((X.shape[0], Y.shape[0]), dtype=X.dtype)
     by_rows = X.shape[0] > Y.shape[0]
     nb = max(1, min(_GRAM_BLOCKS, max(X.shape[0], Y.shape[0]) // _GRAM_BLOCK_ROWS))
+    # gemm(block of X rows or all of them, block of Y rows or all, d); Y's row count is also
+    # the output's leading dimension.
+    _check_blas_dims("pairwise_distances", X.shape[1], Y.shape[0], -(-X.shape[0] // nb) if by_rows else X.shape[0])
     with blas_single_thread():  # overflowed entries are redone exactly by l2_finalize
         _k.gram(X, Y, out, nb, by_rows, min(nt, nb))
-    _k.l2_finalize(out, X, Y, xn, yn, _REFINE[X.dtype], nt)
+    overflow = np.empty(X.shape[0], dtype=np.uint8)
+    _k.l2_finalize(out, X, Y, xn, yn, _refine(X.shape[1], X.dtype), overflow, nt)
+    if overflow.any():
+        _raise_overflow(("X", "Y"), np.flatnonzero(overflow), X, Y)
     return out
 
 
@@ -182,6 +277,20 @@ def kneighbors(X_query, X_train, k, metric="l2", *, n_threads=None, working_memo
     The candidates are then ranked exactly in double, with a proof (or an exact fallback) that
     nothing outside them belongs to the answer; see the module docstring. Results do not depend
     on the thread count or the working memory.
+
+    float64 L2: a k-th neighbour whose squared distance overflows raises ``ValueError`` (the
+    order among overflowed distances is unknown); nearer answers are exact.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from cs231n_fast.knn import kneighbors
+    >>> train = np.array([[0.0, 0.0], [3.0, 4.0], [1.0, 0.0], [0.0, 1.0]])
+    >>> distances, indices = kneighbors(np.array([[0.1, 0.0]]), train, 3)
+    >>> indices
+    array([[0, 2, 3]])
+    >>> distances.round(4)
+    array([[0.1  , 0.9  , 1.005]])
     """
     metric = check_metric(metric)
     Xq, Xt = pairwise_args(X_query, X_train, metric, "X_query", "X_train", check_finite_values=False)
@@ -189,15 +298,17 @@ def kneighbors(X_query, X_train, k, metric="l2", *, n_threads=None, working_memo
     k = check_k(k, m)
     wm_items = check_working_memory(working_memory, DEFAULT_WORKING_MEMORY) * (1 << 20) / Xq.itemsize
     nt = effective_n_threads(n_threads)
-    xn = _norms("X_query", Xq, nt)
+    gram = metric == "l2"
+    xn = _norms("X_query", Xq, nt, gram)
     dtype = Xq.dtype
     kk = min(m, 2 * k + 8)
-    gram = metric == "l2"
     chunk = int(max(1, min(m, _CHUNK_ROWS)))
     nt = min(work_threads(nt, nq * m * d), -(-m // chunk))
     # Each thread holds one block of qb queries x chunk train rows: nt * qb * chunk <= budget.
     chunk = int(max(1, min(chunk, wm_items // nt)))
     qb = int(max(1, min(nq, wm_items // (nt * chunk))))
+    if gram:  # gemm(qb queries, chunk train rows, d), leading dimensions d and chunk
+        _check_blas_dims("kneighbors", d, qb, chunk)
 
     best_d = np.empty((nq, kk))
     best_i = np.empty((nq, kk), dtype=np.int64)
@@ -213,7 +324,7 @@ def kneighbors(X_query, X_train, k, metric="l2", *, n_threads=None, working_memo
         with blas_single_thread():
             _k.search(Xq[q0:q1], Xt, xn[q0:q1], gram, chunk, pd, pi, blocks, yns, bad, yn_max, nt)
         if bad.any():
-            _raise_nonfinite("X_train", Xt)
+            _raise_nonfinite("X_train", Xt, squares=gram)
         _merge(pd, pi, best_d[q0:q1], best_i[q0:q1])
 
     # Rounding-error bounds of the estimates (see rerank's docstring).
@@ -240,6 +351,9 @@ def kneighbors(X_query, X_train, k, metric="l2", *, n_threads=None, working_memo
                       rd, ri, work_threads(nt, redo.size * m * d))
         out_d[redo], out_i[redo] = rd, ri
     _stats["fallbacks"] = int(redo.size)
+    if gram and dtype == np.float64 and np.isinf(out_d[:, -1]).any():
+        # The k-th squared distance overflowed: the order among overflowed rows is unknown.
+        _raise_overflow(("X_query", "X_train"), np.flatnonzero(np.isinf(out_d[:, -1])), Xq, Xt)
     return out_d, out_i
 
 

@@ -538,8 +538,15 @@ def clip_grad_norm(grads, max_norm):
 
     Examples
     --------
-    >>> loss, grads = model.loss(features, captions)          # doctest: +SKIP
-    >>> grads, norm = clip_grad_norm(grads, max_norm=5.0)     # doctest: +SKIP
+    In a training step, ``grads, norm = clip_grad_norm(model.loss(X, y)[1], max_norm=5.0)``.
+    Here the global norm is ``sqrt(4 * 3**2 + 4**2) = sqrt(52)``, so every gradient is scaled
+    by ``5 / sqrt(52)``:
+
+    >>> import numpy as np
+    >>> from cs231n_fast.optim import clip_grad_norm
+    >>> clipped, norm = clip_grad_norm({"W": np.full((2, 2), 3.0), "b": np.array([4.0, 0.0])}, 5.0)
+    >>> round(norm, 4), round(float(np.sqrt(sum(np.sum(g * g) for g in clipped.values()))), 12)
+    (7.2111, 5.0)
     """
     max_norm = _check_max_norm(max_norm)
     if not isinstance(grads, Mapping):

@@ -16,9 +16,11 @@ favour:
 * every recurrent function, the word embedding and the temporal softmax loss take a keyword
   ``n_threads``.
 
-``sigmoid`` is the numerically stable logistic function of the course.
+``sigmoid`` is the numerically stable logistic function of the course; ``affine_forward`` and
+``affine_backward`` (which the course's file defines too) are those of :mod:`cs231n_fast.layers`.
 """
 
+from .layers import affine_backward, affine_forward
 from .ops.rnn import (
     lstm_backward,
     lstm_forward,
@@ -39,6 +41,8 @@ from .ops.temporal import (
 )
 
 __all__ = [
+    "affine_forward",
+    "affine_backward",
     "rnn_step_forward",
     "rnn_step_backward",
     "rnn_forward",

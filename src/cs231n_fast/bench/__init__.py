@@ -3,12 +3,14 @@
 This package is the one place where benchmark shapes are defined: the pytest-benchmark suite
 (``pytest benchmarks --benchmark-only``) parametrises over :data:`CASES`, and the command line
 (``cs231n-fast bench``) times the same cases with :func:`run`, prints :func:`format_table` and
-draws :func:`plot_results`. Six families of cases live here, one module each: conv and pool
+draws :func:`plot_results`. Seven families of cases live here, one module each: conv and pool
 (forward + backward, below), LSTM (forward + backward of one step and of a sequence, see
 "LSTM cases"), kNN (see "kNN cases" further down), layers (forward + backward of one course
 layer, :mod:`cs231n_fast.bench.layers`) and models (a whole training step of a course network,
 :mod:`cs231n_fast.bench.models`). ``layers`` and ``models`` are opt-in (not in
-:data:`DEFAULT_KERNELS`): ``cs231n-fast bench --kernels layers,models``. The common machinery
+:data:`DEFAULT_KERNELS`): ``cs231n-fast bench --kernels layers,models``; so is ``features``
+(the HOG + hue-histogram features of assignment 1's ``features.ipynb``, ours against the
+course's per-image loop, :mod:`cs231n_fast.bench.features`): ``--kernels features``. The common machinery
 lives in ``_common`` (names, tolerances, peers, thread limits), ``timing`` (timers, settled
 rounds, paired ratios), ``machine`` (GEMM peak, memory, machine information), ``cases`` (the
 table and the dispatch to the families), ``runner`` (:func:`run`), ``results`` and ``report``
@@ -179,6 +181,7 @@ from .cases import (
     reference_result,
 )
 from .conv import CONV_CASES, ConvCase
+from .features import FEATURES_CASES, FeaturesCase
 from .knn import KNN_CASES, KNN_CLASSES, KnnCase, knn_comparable, knn_data, neighbor_agreement
 from .layers import LAYER_CASES, LAYER_OPS, LayerCase, Unavailable
 from .lstm import LSTM_CASES, LstmCase, _gate_swap
@@ -238,12 +241,14 @@ __all__ = [
     "KnnCase",
     "LayerCase",
     "ModelCase",
+    "FeaturesCase",
     "CONV_CASES",
     "POOL_CASES",
     "LSTM_CASES",
     "KNN_CASES",
     "LAYER_CASES",
     "MODEL_CASES",
+    "FEATURES_CASES",
     "LAYER_OPS",
     "MODEL_NETS",
     "CASES",

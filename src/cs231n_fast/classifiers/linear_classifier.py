@@ -24,10 +24,19 @@ import numpy as np
 
 from .. import _validation as v
 from .._validation import real_number
-from .linear_svm import check_penalty, svm_loss_vectorized
-from .softmax import softmax_loss_vectorized
+from .linear_svm import check_penalty, svm_loss_naive, svm_loss_vectorized
+from .softmax import softmax_loss_naive, softmax_loss_vectorized
 
-__all__ = ["LinearClassifier", "LinearSVM", "Softmax"]
+# The course's module star-imports linear_svm and softmax; their losses come along.
+__all__ = [
+    "LinearClassifier",
+    "LinearSVM",
+    "Softmax",
+    "svm_loss_naive",
+    "svm_loss_vectorized",
+    "softmax_loss_naive",
+    "softmax_loss_vectorized",
+]
 
 
 class LinearClassifier(object):

@@ -31,10 +31,11 @@ import numpy as np
 from .. import _validation as v
 from .. import rnn_layers
 from .._model import float_dtype
+from ..rnn_layers import *  # noqa: F403  (re-exported, as the course's module does)
 from .._threads import effective_n_threads, holds_blas_single_thread
 from ..ops import linear as _linear
 
-__all__ = ["CaptioningRNN"]
+__all__ = ["CaptioningRNN"] + rnn_layers.__all__
 
 _CELL_TYPES = {"rnn": 1, "lstm": 4}  # gate blocks per hidden unit
 

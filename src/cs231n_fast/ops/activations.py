@@ -142,7 +142,8 @@ def elu_forward(x, alpha=1.0, *, n_threads=None):
     """Exponential linear unit: ``x`` where ``x > 0``, else ``alpha * expm1(x)``.
 
     ``expm1`` is evaluated at ``min(x, 0)`` only (no overflow), with a polynomial near 0 (no
-    cancellation): within a few ulp of ``numpy.expm1``.
+    cancellation): within 6 ulp of the exact value (measured: at most 5.0 ulp in float32 and
+    float64 over 1e7 points of [-40, 5] and of +-[1e-8, 1]; ``numpy.expm1``: 2.4 and 0.5).
     """
     return _unary(_ELU, "elu_forward", x, slope("alpha", alpha), n_threads, False)
 
@@ -164,8 +165,10 @@ def sigmoid_backward(dout, cache, *, n_threads=None):
 
 
 def tanh_forward(x, *, n_threads=None):
-    """Hyperbolic tangent elementwise (within a few ulp of ``numpy.tanh``); the cache holds the
-    output."""
+    """Hyperbolic tangent elementwise; the cache holds the output.
+
+    Within 8 ulp of the exact value (measured over 1e7 points of [-20, 20] and of +-[1e-8, 1]:
+    at most 4.0 ulp in float32, 6.9 in float64; ``numpy.tanh``: 1.4 and 1.2)."""
     return _unary(_TANH, "tanh_forward", x, 0.0, n_threads, True)
 
 

@@ -19,15 +19,22 @@ __all__ = ["maxpool_forward", "maxpool_backward"]
 
 def _argmax(cache, plane):
     """The cached window maxima as int32, each checked to lie within its (H, W) plane (the
-    kernel writes at them)."""
-    argmax = np.ascontiguousarray(cache.argmax, dtype=np.int32)
-    if argmax.shape != tuple(cache.out_shape) or (argmax.size and argmax.view(np.uint32).max() >= plane):
+    kernel writes at them). The range is checked on the cached integers themselves, before
+    the cast: narrowing first would wrap an int64 ``p - 2**32`` onto the valid ``p``."""
+    argmax = np.asarray(cache.argmax)
+    ok = argmax.shape == tuple(cache.out_shape) and argmax.dtype.kind in "iu"
+    if ok and argmax.size:
+        if argmax.dtype == np.int32:  # the forward's: one pass (negatives wrap to >= 2**31)
+            ok = argmax.view(np.uint32).max() < plane
+        else:
+            ok = argmax.min() >= 0 and argmax.max() < plane
+    if not ok:
         raise ValueError(
             f"cache is not the one maxpool_forward returned: its argmax must have shape "
-            f"{tuple(cache.out_shape)} and hold plane positions in [0, {plane}); got shape "
-            f"{argmax.shape}"
+            f"{tuple(cache.out_shape)} and hold plane positions in [0, {plane}) as integers; got "
+            f"shape {argmax.shape}, dtype {argmax.dtype}"
         )
-    return argmax
+    return np.ascontiguousarray(argmax, dtype=np.int32)
 
 
 def maxpool_forward(x, pool_height, pool_width, stride, *, n_threads=None):

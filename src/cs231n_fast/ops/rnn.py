@@ -243,6 +243,7 @@ def rnn_backward(dh, cache, *, n_threads=None):
     n, t, d = x.shape
     hd = h0.shape[1]
     nt, nb = _plan(n_threads, n * t, d, hd, 1)
+    _check_ld(t, max(d, hd))  # as in the forward: the cache may come from the reference's
     dx, dh0 = _memory.empty((n, t, d), dtype=dt), _memory.empty((n, hd), dtype=dt)
     dWx, dWh, db = _memory.empty((d, hd), dtype=dt), _memory.empty((hd, hd), dtype=dt), _memory.empty(hd, dtype=dt)
     e, e3 = _NONE[dt]
@@ -377,6 +378,7 @@ def lstm_backward(dh, cache, *, n_threads=None, return_dc0=False):
     n, t, d = x.shape
     hd = h0.shape[1]
     nt, nb = _plan(n_threads, n * t, d, hd, 4)
+    _check_ld(t, max(d, 4 * hd))  # as in the forward: the cache may come from the reference's
     dcarry = _memory.empty((n, hd), dtype=dt)
     dx, dh0 = _memory.empty((n, t, d), dtype=dt), _memory.empty((n, hd), dtype=dt)
     dWx, dWh = _memory.empty((d, 4 * hd), dtype=dt), _memory.empty((hd, 4 * hd), dtype=dt)
