@@ -3,9 +3,9 @@ expected values and gradient checks, CaptioningRNN with an LSTM (the notebook's
 ``expected_loss``), and overfitting a small captioning dataset (see notebook.py)."""
 
 import numpy as np
-import pytest
 from notebook import coco_like, order, overfit_small_data, rel_error, sample_minibatch
 
+from cs231n_fast.captioning_solver import CaptioningSolver
 from cs231n_fast.classifiers.rnn import CaptioningRNN
 from cs231n_fast.gradient_check import eval_numerical_gradient_array
 from cs231n_fast.rnn_layers import *  # noqa: F403  (the notebook's import)
@@ -169,9 +169,7 @@ def test_overfit_small_data_and_sample():
 
 
 def test_captioning_solver_overfits_small_data():
-    # The same cell through the course's CaptioningSolver, as the notebook runs it (a module of
-    # issue 15 part 1).
-    CaptioningSolver = pytest.importorskip("cs231n_fast.captioning_solver").CaptioningSolver
+    # The same cell through the course's CaptioningSolver, as the notebook runs it.
 
     np.random.seed(231)
     small_data = coco_like(num_train=50, seed=32)

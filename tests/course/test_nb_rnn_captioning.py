@@ -5,9 +5,10 @@ notebook.py for the COCO stand-in and how stated errors become thresholds).
 """
 
 import numpy as np
-import pytest
 from notebook import coco_like, order, overfit_small_data, rel_error, sample_minibatch
 
+from cs231n_fast import coco_utils
+from cs231n_fast.captioning_solver import CaptioningSolver
 from cs231n_fast.classifiers.rnn import CaptioningRNN
 from cs231n_fast.gradient_check import eval_numerical_gradient, eval_numerical_gradient_array
 from cs231n_fast.rnn_layers import *  # noqa: F403  (the notebook's import)
@@ -281,9 +282,7 @@ def test_overfit_small_data_and_sample():
 
 def test_captioning_solver_overfits_small_data():
     # The same cell through the course's CaptioningSolver and coco_utils, as the notebook runs
-    # it (the modules of issue 15 part 1).
-    CaptioningSolver = pytest.importorskip("cs231n_fast.captioning_solver").CaptioningSolver
-    coco_utils = pytest.importorskip("cs231n_fast.coco_utils")
+    # it (decode_captions and sample_coco_minibatch for the sampling cell).
 
     np.random.seed(231)
     small_data = coco_like(num_train=50, seed=32)
