@@ -646,8 +646,14 @@ def _temporal_cases():
     bad("temporal_softmax_loss: y out of range", lambda: L.temporal_softmax_loss(scores, ids + 1, every), ValueError, r"^y holds word id 5")
     bad("temporal_softmax_loss: y wrong shape", lambda: L.temporal_softmax_loss(scores, ids[:, :2], every[:, :2]), ValueError, r"^y must have shape \(2, 3\)")
     bad("temporal_softmax_loss: mask wrong shape", lambda: L.temporal_softmax_loss(scores, ids, np.ones((3, 2), bool)), ValueError, r"^mask must have shape \(2, 3\)")
-    bad("temporal_softmax_loss: mask holds 2", lambda: L.temporal_softmax_loss(scores, ids, np.full((2, 3), 2)), ValueError, r"^mask must hold only booleans or the integers 0 and 1")
-    bad("temporal_softmax_loss: mask float", lambda: L.temporal_softmax_loss(scores, ids, np.ones((2, 3))), TypeError, r"^mask must be a boolean array")
+    bad("temporal_softmax_loss: mask holds 2", lambda: L.temporal_softmax_loss(scores, ids, np.full((2, 3), 2)), ValueError, r"^mask must hold only booleans or the numbers 0 and 1")
+    bad("temporal_softmax_loss: mask holds 0.5", lambda: L.temporal_softmax_loss(scores, ids, np.full((2, 3), 0.5)), ValueError, r"^mask must hold only booleans or the numbers 0 and 1")
+    bad("temporal_softmax_loss: mask holds NaN", lambda: L.temporal_softmax_loss(scores, ids, np.full((2, 3), np.nan)), ValueError, r"^mask must hold only booleans or the numbers 0 and 1")
+    bad("temporal_softmax_loss: mask string", lambda: L.temporal_softmax_loss(scores, ids, np.full((2, 3), "1")), TypeError, r"^mask must be a boolean array")
+    half = np.array([[1, 0, 1], [0, 1, 1]])
+    case("temporal_softmax_loss: float mask of 0/1 (the course's mask_flat * log(...))",
+         lambda: L.temporal_softmax_loss(scores, ids, half.astype(np.float32))[1],
+         like(lambda: reference.temporal_softmax_loss(scores, ids, half.astype(bool))[1]))
     bad("temporal_softmax_loss: x complex", lambda: L.temporal_softmax_loss(scores + 0j, ids, every), TypeError, r"^x must be a real numeric array")
     mask = np.array([[1, 1, 1], [1, 1, 0]], bool)
 
@@ -886,7 +892,11 @@ def _linear_cases():
     for name in ("affine_forward", "affine_relu_forward"):
         f, rf = getattr(linear, name), getattr(rlinear, name)
         fid = f"linear.{name}"
-        bad(f"{fid}: x 1-D", lambda f=f: f(x[0, 0], w, b), ValueError, r"^x must have shape \(N, d_1, ..., d_k\)")
+        bad(f"{fid}: x 0-d", lambda f=f: f(x[0, 0, 0], w, b), ValueError, r"^x must have shape \(N, d_1, ..., d_k\)")
+        bad(f"{fid}: x 1-D (N examples of D = 1) with w of another D", lambda f=f: f(x[0, 0], w, b), ValueError,
+            r"^w must have shape \(1, 4\).*pass x\[None\]")
+        case(f"{fid}: x 1-D, D = 1 (the course's x.reshape(N, -1))", lambda f=f: f(x[0, 0], w[:1], b)[0],
+             like(lambda rf=rf: rf(x[0, 0][:, None], w[:1], b)[0]))
         bad(f"{fid}: w of another D", lambda f=f: f(x, _r(5, 4), b), ValueError, r"^w must have shape \(6, 4\)")
         bad(f"{fid}: w 3-D", lambda f=f: f(x, _r(6, 4, 1), b), ValueError, r"^w must be a 2-D")
         bad(f"{fid}: b of another M", lambda f=f: f(x, w, b[:3]), ValueError, r"^b must have shape \(4,\)")

@@ -57,6 +57,31 @@ def test_attributes_and_param_shapes(cell):
     assert "cell_type='%s'" % cell in repr(m)
 
 
+def test_initialisation_without_seed_is_the_course_draws(cell):
+    # Without a seed the weights come from NumPy's global state in the course's order
+    # (np.random.randn for W_embed, W_proj, Wx, Wh, W_vocab), so np.random.seed(231) before
+    # the constructor reproduces the course's model, as its notebooks rely on.
+    g = 4 if cell == "lstm" else 1
+    np.random.seed(231)
+    m = CaptioningRNN(W2I, input_dim=5, wordvec_dim=4, hidden_dim=6, cell_type=cell,
+                      dtype=np.float64)
+    np.random.seed(231)
+    want = {
+        "W_embed": np.random.randn(V, 4) / 100,
+        "W_proj": np.random.randn(5, 6) / np.sqrt(5),
+        "Wx": np.random.randn(4, g * 6) / np.sqrt(4),
+        "Wh": np.random.randn(6, g * 6) / np.sqrt(6),
+        "W_vocab": np.random.randn(6, V) / np.sqrt(6),
+    }
+    for k, val in want.items():
+        np.testing.assert_array_equal(m.params[k], val, err_msg=k)
+    np.random.seed(231)
+    again = CaptioningRNN(W2I, input_dim=5, wordvec_dim=4, hidden_dim=6, cell_type=cell,
+                          dtype=np.float64)
+    for k in m.params:
+        np.testing.assert_array_equal(m.params[k], again.params[k])
+
+
 def test_initialisation_scales():
     w2i = {w: i for i, w in enumerate(WORDS + [f"w{i}" for i in range(393)])}  # V = 400
     m = CaptioningRNN(w2i, input_dim=512, wordvec_dim=128, hidden_dim=128, cell_type="lstm",
@@ -316,11 +341,10 @@ def test_ended_rows_are_dropped_from_the_batch(cell, monkeypatch):
     "kwargs, exc, match",
     [
         (dict(cell_type="gru"), ValueError, "cell_type"),
-        (dict(word_to_idx={"<NULL>": 0, "<START>": 1, "a": 2}), ValueError, "word_to_idx.*<END>"),
         (dict(word_to_idx={"<START>": 0, "<END>": 1, "a": 2}), ValueError, "word_to_idx.*<NULL>"),
-        (dict(word_to_idx={"<NULL>": 0, "<END>": 1, "a": 2}), ValueError, "word_to_idx.*<START>"),
-        (dict(word_to_idx={"<NULL>": 0, "<START>": 1, "<END>": 5}), ValueError, "word_to_idx"),
-        (dict(word_to_idx={"<NULL>": 0, "<START>": 1, "<END>": 1}), ValueError, "word_to_idx"),
+        (dict(word_to_idx={"<NULL>": 0.0, "<START>": 1, "a": 2}), TypeError, "word_to_idx.*<NULL>"),
+        (dict(word_to_idx={"<NULL>": 0, "<START>": "1", "a": 2}), TypeError, "word_to_idx.*<START>"),
+        (dict(word_to_idx={"<NULL>": 0, "<END>": True, "a": 2}), TypeError, "word_to_idx.*<END>"),
         (dict(word_to_idx=["<NULL>", "<START>", "<END>"]), TypeError, "word_to_idx"),
         (dict(input_dim=0), ValueError, "input_dim"),
         (dict(wordvec_dim=-3), ValueError, "wordvec_dim"),
@@ -334,6 +358,67 @@ def test_bad_constructor_arguments(kwargs, exc, match):
     args.update(kwargs)
     with pytest.raises(exc, match=match):
         CaptioningRNN(**args)
+
+
+def test_vocabulary_needs_only_null_for_the_loss(cell):
+    # The RNN_Captioning notebook's loss check: no <START>/<END>, and ids that are not 0 .. V-1
+    # ('dog' is 3 with V = 3). The course's constructor reads only <NULL> (the others with .get).
+    rng = np.random.default_rng(0)
+    w2i = {"<NULL>": 0, "cat": 2, "dog": 3}
+    m = CaptioningRNN(w2i, input_dim=5, wordvec_dim=4, hidden_dim=6, cell_type=cell,
+                      dtype=np.float64, seed=0)
+    assert (m._null, m._start, m._end) == (0, None, None)
+    assert m.idx_to_word == {0: "<NULL>", 2: "cat", 3: "dog"}
+    assert m.params["W_embed"].shape[0] == 3
+    captions = (np.arange(2 * 6) % 3).reshape(2, 6)
+    loss, grads = m.loss(rng.standard_normal((2, 5)), captions)
+    assert np.isfinite(loss) and loss > 0 and set(grads) == PARAM_KEYS
+
+
+def test_sample_needs_start(cell):
+    features = np.zeros((2, 5))
+    m = CaptioningRNN({"<NULL>": 0, "a": 1, "<END>": 2}, input_dim=5, wordvec_dim=4,
+                      hidden_dim=6, cell_type=cell, seed=0)
+    with pytest.raises(ValueError, match="<START>"):
+        m.sample(features)
+    m = CaptioningRNN({"<NULL>": 0, "a": 1, "<START>": 3}, input_dim=5, wordvec_dim=4,
+                      hidden_dim=6, cell_type=cell, seed=0)
+    with pytest.raises(ValueError, match=r"<START>.*\[0, 3\)"):
+        m.sample(features)  # id 3 is no row of W_embed (V = 3)
+
+
+def test_sample_without_end_runs_to_max_length(cell):
+    # No <END> word: nothing ends a row, so every row is the course's greedy caption in full.
+    rng = np.random.default_rng(3)
+    w2i = {"<NULL>": NULL, "<START>": START, "x": END, "a": A, "b": B, "c": C, "d": DD}
+    m = CaptioningRNN(w2i, input_dim=5, wordvec_dim=4, hidden_dim=6, cell_type=cell,
+                      dtype=np.float64, seed=4)
+    m.params["b_vocab"][END] = 3.0  # 'x' (id 2, <END> in W2I) is often the argmax
+    features = rng.standard_normal((4, 5))
+    caps = m.sample(features, max_length=7)
+    np.testing.assert_array_equal(caps, _naive_sample(m, features, 7))
+    assert (caps == END).any()  # the word at <END>'s id did not end the rows
+
+
+def test_float16_model_computes_in_float64(cell):
+    # The course casts its parameters with astype(dtype) for any float dtype.
+    rng = np.random.default_rng(2)
+    half = tiny(cell, dtype=np.float16)
+    assert half.dtype == np.float16 and all(p.dtype == np.float16 for p in half.params.values())
+    wide = tiny(cell, dtype=np.float64)
+    wide.params = {k: p.astype(np.float64) for k, p in half.params.items()}
+    features, captions = rng.standard_normal((2, 5)), captions_with_padding(rng)
+    loss, grads = half.loss(features, captions)
+    want, want_grads = wide.loss(features.astype(np.float16).astype(np.float64), captions)
+    assert float(loss) == pytest.approx(float(want), rel=1e-12)
+    for k in PARAM_KEYS:
+        np.testing.assert_allclose(grads[k], want_grads[k], rtol=1e-10, atol=1e-12)
+    assert half.sample(features, max_length=4).shape == (2, 4)
+
+
+def test_sample_max_length_zero(cell):
+    caps = tiny(cell).sample(np.zeros((3, 5)), max_length=0)
+    assert caps.shape == (3, 0) and caps.dtype == np.int32
 
 
 @pytest.mark.parametrize(
@@ -361,7 +446,7 @@ def test_loss_bad_inputs(features, captions, exc, match):
     [
         (np.zeros((2, 6)), 5, ValueError, "features"),
         (np.zeros(5), 5, ValueError, "features"),
-        (np.zeros((2, 5)), 0, ValueError, "max_length"),
+        (np.zeros((2, 5)), -1, ValueError, "max_length"),
         (np.zeros((2, 5)), 2.5, TypeError, "max_length"),
     ],
 )

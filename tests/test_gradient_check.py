@@ -178,6 +178,24 @@ def _readonly():
     return a
 
 
+def test_gradient_check_accepts_what_the_course_computes(rng):
+    # Inputs the course's functions take and compute right: a scalar or broadcasting df
+    # (np.sum((pos - neg) * df)), an f returning a one-element array (grad[ix] = ... takes it),
+    # a negative step (the same centred difference), num_checks=0 (nothing checked).
+    x = rng.standard_normal((2, 3))
+    w = rng.standard_normal(3)
+    grad = eval_numerical_gradient_array(lambda v: v * w, x.copy(), 2.0)
+    assert rel_error(grad, 2.0 * np.broadcast_to(w, x.shape)) < 1e-7
+    row = rng.standard_normal(3)
+    grad = eval_numerical_gradient_array(lambda v: v * w, x.copy(), row)
+    assert rel_error(grad, np.broadcast_to(row * w, x.shape)) < 1e-7
+    grad = eval_numerical_gradient(lambda v: np.array([np.sum(v**2)]), x.copy(), verbose=False)
+    assert rel_error(grad, 2 * x) < 1e-7
+    grad = eval_numerical_gradient(lambda v: np.sum(v**3), x.copy(), verbose=False, h=-1e-5)
+    assert rel_error(grad, 3 * x**2) < 1e-7
+    assert grad_check_sparse(lambda v: np.sum(v**2), x.copy(), 2 * x, num_checks=0) == []
+
+
 @pytest.mark.parametrize(
     "call, exc, match",
     [
@@ -196,12 +214,15 @@ def _readonly():
          ValueError, "df"),
         (lambda: eval_numerical_gradient_array(lambda v: v, X.copy(), np.ones((2, 3), complex)),
          TypeError, "df"),
-        (lambda: eval_numerical_gradient_array(lambda v: v, X.copy(), X, h=-1e-5),
+        (lambda: eval_numerical_gradient_array(lambda v: v, X.copy(), X, h=-0.0),
          ValueError, "h must"),
+        (lambda: eval_numerical_gradient_array(lambda v: v, X.copy(), np.ones((2, 2, 3))),
+         ValueError, "df"),  # broadcasts, but to a shape larger than f(x)'s
+        (lambda: eval_numerical_gradient(lambda v: v[:2], X.copy()), ValueError, "f must"),
         (lambda: grad_check_sparse(_f, np.ones((2, 3), int), X), TypeError, "x must"),
         (lambda: grad_check_sparse(_f, X.copy(), np.ones((3, 2))), ValueError, "analytic_grad"),
         (lambda: grad_check_sparse(_f, np.ones((0, 3)), np.ones((0, 3))), ValueError, "x must"),
-        (lambda: grad_check_sparse(_f, X.copy(), X, num_checks=0), ValueError, "num_checks"),
+        (lambda: grad_check_sparse(_f, X.copy(), X, num_checks=-1), ValueError, "num_checks"),
         (lambda: grad_check_sparse(_f, X.copy(), X, num_checks=2.0), TypeError, "num_checks"),
         (lambda: grad_check_sparse(_f, X.copy(), X, h=0), ValueError, "h must"),
         (lambda: grad_check_sparse(lambda v: v, X.copy(), X), ValueError, "f must"),

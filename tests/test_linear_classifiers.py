@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 import pytest
-from helpers import ATOL, RTOL, as_layout, numerical_grad, rel_error
+from helpers import ATOL, RTOL, as_layout, grad_error, numerical_grad
 
 from cs231n_fast.classifiers.linear_classifier import LinearClassifier, LinearSVM, Softmax
 from cs231n_fast.classifiers.linear_svm import regularization, svm_loss_naive, svm_loss_vectorized
@@ -110,7 +110,7 @@ def test_loss_gradcheck(rng, loss_fn, penalty, l1_ratio):
     reg = 0.3
     _, dW = loss_fn(W, X, y, reg, penalty=penalty, l1_ratio=l1_ratio)
     num = numerical_grad(lambda w: loss_fn(w, X, y, reg, penalty=penalty, l1_ratio=l1_ratio)[0], W, 1.0)
-    assert rel_error(dW, num) < 1e-7
+    assert grad_error(dW, num) < 1e-7  # vs the gradient's scale (helpers.grad_error)
 
 
 # --- known values -------------------------------------------------------------------------------
@@ -371,11 +371,10 @@ _BAD_TRAIN = [
     (ValueError, "y", dict(y=np.array([0, 1, 2]))),
     (TypeError, "y", dict(y=np.zeros(6))),
     (ValueError, "y", dict(y=np.array([0, 1, 2, -1, 0, 1]))),
-    (ValueError, "learning_rate", dict(learning_rate=0.0)),
     (ValueError, "learning_rate", dict(learning_rate=-1e-3)),
     (TypeError, "learning_rate", dict(learning_rate="fast")),
     (ValueError, "reg", dict(reg=-1.0)),
-    (ValueError, "num_iters", dict(num_iters=0)),
+    (ValueError, "num_iters", dict(num_iters=-1)),
     (TypeError, "num_iters", dict(num_iters=10.0)),
     (ValueError, "batch_size", dict(batch_size=0)),
     (ValueError, "penalty", dict(penalty="L2")),
@@ -388,6 +387,19 @@ def test_linear_classifier_train_bad_input(exc, match, bad):
     args = {"X": np.ones((6, 3)), "y": np.array([0, 1, 2, 0, 1, 2]), **bad}
     with pytest.raises(exc, match=match):
         LinearSVM().train(**args)
+
+
+def test_linear_classifier_train_accepts_what_the_course_runs(rng):
+    # The course's train loop runs with learning_rate = 0 (W stays at its initialisation) and
+    # num_iters = 0 (only the lazy initialisation of W, an empty history).
+    X, y = _blobs(rng, n_per_class=4)
+    clf = LinearSVM()
+    assert clf.train(X, y, num_iters=0, seed=0) == []
+    assert clf.W.shape == (X.shape[1], 3)
+    W0 = clf.W.copy()
+    history = clf.train(X, y, learning_rate=0, num_iters=3, seed=1)
+    assert len(history) == 3
+    np.testing.assert_array_equal(clf.W, W0)
 
 
 def test_linear_classifier_bad_data_after_training(rng):

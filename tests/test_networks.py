@@ -5,6 +5,7 @@ Scores are checked against plain-NumPy forwards written out here, gradients agai
 differences of the loss, and training end to end with the Solver on the embedded digits.
 """
 
+import copy
 import math
 import warnings
 
@@ -456,7 +457,7 @@ BAD_INIT = [
     (lambda: TwoLayerNet(input_dim=0), ValueError, "input_dim"),
     (lambda: TwoLayerNet(hidden_dim=2.5), TypeError, "hidden_dim"),
     (lambda: TwoLayerNet(num_classes=-1), ValueError, "num_classes"),
-    (lambda: TwoLayerNet(weight_scale=-1e-3), ValueError, "weight_scale"),
+    (lambda: TwoLayerNet(weight_scale=float("nan")), ValueError, "weight_scale"),
     (lambda: TwoLayerNet(reg=float("nan")), ValueError, "reg"),
     (lambda: TwoLayerNet(reg="0.1"), TypeError, "reg"),
     (lambda: TwoLayerNet(seed=-1), ValueError, "seed"),
@@ -474,7 +475,7 @@ BAD_INIT = [
     (lambda: FullyConnectedNet([5], dropout_keep_ratio=-0.5), ValueError, "dropout_keep_ratio"),
     (lambda: FullyConnectedNet([5], dropout_keep_ratio=None), TypeError, "dropout_keep_ratio"),
     (lambda: FullyConnectedNet([5], dtype=np.int32), TypeError, "dtype"),
-    (lambda: FullyConnectedNet([5], dtype=np.float16), TypeError, "dtype"),
+    (lambda: FullyConnectedNet([5], dtype=object), TypeError, "dtype"),
     (lambda: FullyConnectedNet([5], dtype="int64"), TypeError, "dtype"),
     (lambda: FullyConnectedNet([5], seed=-3), ValueError, "seed"),
     (lambda: FullyConnectedNet([5], input_dim=0), ValueError, "input_dim"),
@@ -489,13 +490,48 @@ BAD_INIT = [
     (lambda: ThreeLayerConvNet(num_filters=0), ValueError, "num_filters"),
     (lambda: ThreeLayerConvNet(hidden_dim=0), ValueError, "hidden_dim"),
     (lambda: ThreeLayerConvNet(num_classes=0), ValueError, "num_classes"),
-    (lambda: ThreeLayerConvNet(weight_scale=-1), ValueError, "weight_scale"),
+    (lambda: ThreeLayerConvNet(weight_scale="1e-3"), TypeError, "weight_scale"),
     (lambda: ThreeLayerConvNet(reg=-1), ValueError, "reg"),
     (lambda: ThreeLayerConvNet(dtype=np.complex64), TypeError, "dtype"),
     (lambda: ThreeLayerConvNet(backend="torch"), ValueError, "backend"),
     (lambda: ThreeLayerConvNet(backend=None), ValueError, "backend"),
     (lambda: ThreeLayerConvNet(seed="0"), TypeError, "seed"),
 ]
+
+
+@pytest.mark.parametrize("make", [
+    lambda **kw: TwoLayerNet(6, 5, 4, seed=3, **kw),
+    lambda **kw: FullyConnectedNet([5, 4], input_dim=6, num_classes=3, seed=3, **kw),
+    lambda **kw: ThreeLayerConvNet((2, 4, 4), num_filters=3, filter_size=3, hidden_dim=5,
+                                   num_classes=3, seed=3, **kw),
+])
+def test_network_negative_weight_scale_is_the_course_initialisation(make):
+    # The course draws weight_scale * randn(...): a negative scale is the same Gaussian,
+    # the weights of the positive scale negated.
+    pos, neg = make(weight_scale=2e-2), make(weight_scale=-2e-2)
+    assert pos.params.keys() == neg.params.keys()
+    for k in pos.params:
+        if k.startswith("W"):
+            np.testing.assert_array_equal(neg.params[k], -pos.params[k])
+
+
+@pytest.mark.parametrize("kind", ["batchnorm", "layernorm", "cnn"])
+def test_network_float16_model_computes_in_float64(rng, kind):
+    # The course's models take any numpy float dtype (params are cast with astype(dtype)); a
+    # float16 model here stores float16 parameters and computes in float64 on their values.
+    half, shape, c = small_model(kind, dtype=np.float16)
+    assert half.dtype == np.float16
+    assert all(p.dtype == np.float16 for p in half.params.values())
+    wide = copy.deepcopy(half)
+    wide.dtype = np.dtype(np.float64)
+    wide.params = {k: p.astype(np.float64) for k, p in half.params.items()}
+    X, y = rng.standard_normal(shape), rng.integers(0, c, shape[0])
+    loss, grads = half.loss(X, y)
+    want_loss, want_grads = wide.loss(X.astype(np.float16).astype(np.float64), y)
+    assert loss == pytest.approx(want_loss, rel=1e-12)
+    for k in want_grads:
+        assert grads[k].dtype == np.float64
+        np.testing.assert_allclose(grads[k], want_grads[k], rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("call, exc, match", BAD_INIT)

@@ -30,7 +30,10 @@ def test_conv2d_backends_agree(rng):
     np.testing.assert_allclose(fast.forward(x), ref.forward(x), rtol=1e-12, atol=1e-12)
     dout = rng.standard_normal((2, 3, 5, 5))
     np.testing.assert_allclose(fast.backward(dout), ref.backward(dout), rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(fast.grads["w"], ref.grads["w"], rtol=1e-12)
+    # dw sums 50 products of either sign: compared to rounding of the largest entry (the
+    # compiled kernel's BLAS blocks and the twin's NumPy products round differently).
+    np.testing.assert_allclose(fast.grads["w"], ref.grads["w"], rtol=1e-12,
+                               atol=1e-12 * np.abs(ref.grads["w"]).max())
 
 
 def test_conv2d_init_and_repr():

@@ -133,7 +133,7 @@ def test_maxpool_inputs_unchanged_and_dtypes(rng, dtype):
 
 BAD = [
     ("x 3-D", lambda x: (x[0], 2, 2, 2), ValueError, "x must be a 4-D"),
-    ("x empty", lambda x: (x[:0], 2, 2, 2), ValueError, "x must have no zero-size"),
+    ("x no channels", lambda x: (x[:, :0], 2, 2, 2), ValueError, "x must have no zero-size"),
     ("pool_height 0", lambda x: (x, 0, 2, 2), ValueError, "pool_height must be an int >= 1"),
     ("pool_width float", lambda x: (x, 2, 2.0, 2), TypeError, "pool_width must be an int"),
     ("stride 0", lambda x: (x, 2, 2, 0), ValueError, "stride must be >= 1"),
@@ -151,6 +151,17 @@ BAD = [
 def test_maxpool_forward_bad_input(impl, case, make, exc, match):
     with pytest.raises(exc, match=match):
         impl.maxpool_forward(*make(np.zeros((2, 3, 6, 6))))
+
+
+@pytest.mark.parametrize("impl", [ops, reference], ids=["fast", "reference"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_maxpool_empty_batch(impl, dtype):
+    # An empty batch (N = 0) gives an empty output and an empty dx, as the course's layers do.
+    x = np.zeros((0, 3, 6, 5), dtype)
+    out, cache = impl.maxpool_forward(x, 2, 2, 2)
+    assert out.shape == (0, 3, 3, 2) and out.dtype == dtype
+    dx = impl.maxpool_backward(out, cache)
+    assert dx.shape == x.shape and dx.dtype == dtype
 
 
 def test_maxpool_backward_bad_input():

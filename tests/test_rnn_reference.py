@@ -487,10 +487,12 @@ def test_temporal_softmax_loss_mask_semantics(rng):
     loss2, dx2 = temporal_softmax_loss(x2, y, mask)
     assert loss2 == loss
     np.testing.assert_array_equal(dx2, dx)
-    # 0/1 integers mean the same as booleans; an all-false mask gives no loss at all.
-    loss_int, dx_int = temporal_softmax_loss(x, y, mask.astype(np.int64))
-    assert loss_int == loss
-    np.testing.assert_array_equal(dx_int, dx)
+    # 0/1 integers and floats mean the same as booleans (the course's mask_flat * log(...)
+    # computes with any of them); an all-false mask gives no loss at all.
+    for dtype in (np.int64, np.uint8, np.float64, np.float32):
+        loss_num, dx_num = temporal_softmax_loss(x, y, mask.astype(dtype))
+        assert loss_num == loss
+        np.testing.assert_array_equal(dx_num, dx)
     loss0, dx0 = temporal_softmax_loss(x, y, np.zeros((N, T), dtype=bool))
     assert loss0 == 0.0 and not dx0.any()
 
@@ -845,16 +847,16 @@ def _bad_cases():
             r"mask must be a 2-D array",
         ),
         (
-            "loss-mask-float",
-            lambda: temporal_softmax_loss(s, ids, mask.astype(float)),
-            TypeError,
-            "mask must be a boolean array",
+            "loss-mask-float-weights",
+            lambda: temporal_softmax_loss(s, ids, mask * 0.25),
+            ValueError,
+            "mask must hold only booleans or the numbers 0 and 1",
         ),
         (
             "loss-mask-int-2",
             lambda: temporal_softmax_loss(s, ids, mask.astype(int) * 2),
             ValueError,
-            "mask must hold only booleans or the integers 0 and 1; got 2",
+            r"mask must hold only booleans or the numbers 0 and 1 \(a weighted loss is not supported\); got 2",
         ),
         (
             "loss-y-shape",

@@ -400,7 +400,7 @@ def test_solver_progress_bar_redrawn_on_terminal(rng, capsys, monkeypatch):
         ({"update_rule": "sgd_nesterov"}, ValueError, "update_rule"),
         ({"update_rule": 3}, TypeError, "update_rule"),
         ({"optim_config": [("learning_rate", 1.0)]}, TypeError, "optim_config"),
-        ({"lr_decay": 0}, ValueError, "lr_decay"),
+        ({"lr_decay": -0.5}, ValueError, "lr_decay"),
         ({"lr_decay": float("nan")}, ValueError, "lr_decay"),
         ({"lr_decay": "0.9"}, ValueError, "lr_decay"),
         ({"batch_size": 0}, ValueError, "batch_size"),
@@ -410,7 +410,7 @@ def test_solver_progress_bar_redrawn_on_terminal(rng, capsys, monkeypatch):
         ({"num_train_samples": 0}, ValueError, "num_train_samples"),
         ({"num_val_samples": -1}, ValueError, "num_val_samples"),
         ({"checkpoint_name": 3}, TypeError, "checkpoint_name"),
-        ({"print_every": 0}, ValueError, "print_every"),
+        ({"print_every": 0}, ValueError, "print_every"),  # verbose (the default) divides by it
         ({"seed": -1}, ValueError, "seed"),
         ({"seed": 1.5}, TypeError, "seed"),
     ],
@@ -418,6 +418,32 @@ def test_solver_progress_bar_redrawn_on_terminal(rng, capsys, monkeypatch):
 def test_solver_bad_options(rng, kwargs, error, match):
     with pytest.raises(error, match=match):
         Solver(SoftmaxRegression(4, 3, rng), _data(rng), **kwargs)
+
+
+def test_solver_accepts_what_the_course_runs(rng):
+    # Options and data the course's Solver runs with: float labels holding class numbers (it
+    # only indexes and compares them), uint8/int32 labels, lr_decay = 0 (learning stops after
+    # the first epoch), print_every = 0 when quiet (never read).
+    class FloatLabels(SoftmaxRegression):  # a model that takes class numbers as floats
+        def loss(self, X, y=None):
+            return super().loss(X, None if y is None else y.astype(np.intp))
+
+    data = _data(rng)
+    for y_dtype in (np.float64, np.uint8, np.int32):
+        labelled = {**data, "y_train": data["y_train"].astype(y_dtype),
+                    "y_val": data["y_val"].astype(y_dtype)}
+        model = FloatLabels(4, 3, np.random.default_rng(1))
+        solver = Solver(model, labelled, num_epochs=1, batch_size=10, verbose=False, seed=0)
+        solver.train()
+        assert solver.val_acc_history and 0.0 <= solver.best_val_acc <= 1.0
+        assert solver.check_accuracy(labelled["X_val"], labelled["y_val"].tolist()) >= 0.0
+    recorder = RecordingSgd()
+    solver = Solver(SoftmaxRegression(4, 3, rng), data, update_rule=recorder, lr_decay=0,
+                    optim_config={"learning_rate": 0.1}, num_epochs=2, batch_size=len(data["y_train"]),
+                    verbose=False, print_every=0)
+    solver.train()
+    assert set(recorder.learning_rates) == {0.1, 0.0}
+    assert recorder.learning_rates[-1] == 0.0
 
 
 def _without(data, key):
@@ -433,7 +459,8 @@ def _without(data, key):
         (lambda d: _without(d, "y_val"), ValueError, "y_val"),
         (lambda d: {**d, "y_train": d["y_train"][:-1]}, ValueError, "y_train"),
         (lambda d: {**d, "y_val": d["y_val"][1:]}, ValueError, "y_val"),
-        (lambda d: {**d, "y_val": d["y_val"].astype(float)}, TypeError, "y_val"),
+        (lambda d: {**d, "y_val": d["y_val"].astype(str)}, TypeError, "y_val"),
+        (lambda d: {**d, "y_val": d["y_val"][:, None]}, ValueError, "y_val"),
         (
             lambda d: {**d, "X_train": d["X_train"][:0], "y_train": d["y_train"][:0]},
             ValueError,

@@ -153,6 +153,28 @@ def test_temporal_softmax_loss_ignores_garbage_at_masked_positions(rng, dtype):
     assert loss_huge == 0.0 and not dx_huge.any()
 
 
+@pytest.mark.parametrize("impl", IMPLS)
+@pytest.mark.parametrize("n, t, d, m", [(0, 3, 4, 5), (2, 0, 4, 5), (2, 3, 0, 5), (2, 3, 4, 0)])
+def test_temporal_affine_empty_dimensions(impl, n, t, d, m):
+    # The course's x.reshape(N * T, D).dot(w) + b computes zero-size problems: empty outputs,
+    # the bias where D = 0, zero gradients.
+    x, w, b = np.ones((n, t, d)), np.ones((d, m)), np.arange(float(m))
+    out, cache = impl.temporal_affine_forward(x, w, b)
+    np.testing.assert_array_equal(out, np.broadcast_to(d + b, (n, t, m)))
+    dout = np.ones((n, t, m))
+    dx, dw, db = impl.temporal_affine_backward(dout, cache)
+    np.testing.assert_array_equal(dx, np.full((n, t, d), float(m)))
+    np.testing.assert_array_equal(dw, np.full((d, m), float(n * t)))
+    np.testing.assert_array_equal(db, np.full(m, float(n * t)))
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+def test_temporal_softmax_loss_no_time_steps(impl):
+    # T = 0: the course's loss is -sum([]) / N = 0 and dx is empty.
+    loss, dx = impl.temporal_softmax_loss(np.zeros((2, 0, 5)), np.zeros((2, 0), int), np.zeros((2, 0), bool))
+    assert loss == 0.0 and dx.shape == (2, 0, 5)
+
+
 def test_caches_are_interchangeable(rng):
     ids = rng.integers(0, 6, size=(2, 3))
     W = rng.standard_normal((6, 4))
@@ -371,8 +393,14 @@ def _bad_cases():
             r"mask must have shape \(2, 3\)",
         ),
         (
-            "loss-mask-float",
-            lambda m: m.temporal_softmax_loss(s, ids, mask * 1.0),
+            "loss-mask-float-weights",
+            lambda m: m.temporal_softmax_loss(s, ids, mask * 0.5),
+            ValueError,
+            "mask must hold only booleans or the numbers 0 and 1",
+        ),
+        (
+            "loss-mask-string",
+            lambda m: m.temporal_softmax_loss(s, ids, mask.astype(str)),
             TypeError,
             "mask must be a boolean array",
         ),
@@ -380,7 +408,7 @@ def _bad_cases():
             "loss-mask-negative",
             lambda m: m.temporal_softmax_loss(s, ids, -mask.astype(int)),
             ValueError,
-            "mask must hold only booleans or the integers 0 and 1; got -1",
+            r"mask must hold only booleans or the numbers 0 and 1 \(a weighted loss is not supported\); got -1",
         ),
         (
             "loss-y-shape",
@@ -413,10 +441,16 @@ def _bad_cases():
             "x must be a real numeric array",
         ),
         (
-            "loss-x-empty",
+            "loss-x-no-words",
             lambda m: m.temporal_softmax_loss(s[:, :, :0], ids, mask),
             ValueError,
-            "x must have no zero-size dimension",
+            r"x must have N >= 1 sequences .* and V >= 1 words",
+        ),
+        (
+            "loss-x-no-sequences",
+            lambda m: m.temporal_softmax_loss(s[:0], ids[:0], mask[:0]),
+            ValueError,
+            r"x must have N >= 1 sequences",
         ),
     ]
 

@@ -31,20 +31,25 @@ def weight_source(seed):
     return np.random.RandomState(seed)
 
 
-def float_dtype(dtype):
-    """``dtype`` as float32 or float64; TypeError naming ``dtype`` otherwise."""
+def float_dtype(dtype, any_float=False):
+    """``dtype`` as float32 or float64 (with ``any_float``, any floating dtype, such as the
+    float16 the course's models also take); TypeError naming ``dtype`` otherwise."""
     try:
         dt = np.dtype(dtype)
     except TypeError:
         dt = None
+    if any_float and dt is not None and dt.kind == "f":
+        return dt
     if dt not in (np.float32, np.float64):
-        raise TypeError(f"dtype must be np.float32 or np.float64; got {dtype!r}")
+        what = "a floating dtype" if any_float else "np.float32 or np.float64"
+        raise TypeError(f"dtype must be {what}; got {dtype!r}")
     return dt
 
 
 def hyperparameters(weight_scale, reg):
-    """``weight_scale`` and ``reg`` as finite floats >= 0."""
-    return v.real_number("weight_scale", weight_scale, 0), v.real_number("reg", reg, 0)
+    """``weight_scale`` (any finite float: its sign does not change the Gaussian
+    initialisation's distribution) and ``reg`` (finite, >= 0) as floats."""
+    return v.real_number("weight_scale", weight_scale), v.real_number("reg", reg, 0)
 
 
 def labels(y, n, num_classes):

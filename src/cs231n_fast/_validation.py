@@ -23,6 +23,7 @@ __all__ = [
     "check_ndim",
     "check_shape",
     "check_nonempty",
+    "check_nonempty_sample",
     "pair",
     "positive_int",
     "output_size",
@@ -91,6 +92,15 @@ def check_nonempty(name, a, layout):
     """Raise ValueError if any dimension of ``a`` is zero."""
     if a.size == 0:
         raise ValueError(f"{name} must have no zero-size dimension ({layout}); got shape {a.shape}")
+
+
+def check_nonempty_sample(name, a, layout):
+    """Raise ValueError if a dimension of ``a`` other than the first (the batch) is zero: an
+    empty batch is computed (to empty outputs), as the course's layers do."""
+    if 0 in a.shape[1:]:
+        raise ValueError(
+            f"{name} must have no zero-size dimension after the batch ({layout}); got shape {a.shape}"
+        )
 
 
 #: Largest geometry int the kernels take (a C ``Py_ssize_t``).
@@ -190,7 +200,7 @@ def conv_args(x, w, b, stride, pad):
     check_ndim("x", x, 4, "(N, C, H, W)")
     check_ndim("w", w, 4, "(F, C, HH, WW)")
     check_ndim("b", b, 1, "(F,)")
-    check_nonempty("x", x, "(N, C, H, W)")
+    check_nonempty_sample("x", x, "(N, C, H, W)")
     check_nonempty("w", w, "(F, C, HH, WW)")
     if w.shape[1] != x.shape[1]:
         raise ValueError(
@@ -218,7 +228,7 @@ def pool_args(x, pool_height, pool_width, stride):
     """Validate a max-pool call; return contiguous ``x``, ``(kh, kw)``, ``(sh, sw)``, ``(oh, ow)``."""
     x = as_array("x", x)
     check_ndim("x", x, 4, "(N, C, H, W)")
-    check_nonempty("x", x, "(N, C, H, W)")
+    check_nonempty_sample("x", x, "(N, C, H, W)")
     kh = positive_int("pool_height", pool_height)
     kw = positive_int("pool_width", pool_width)
     sh, sw = pair("stride", stride, 1)

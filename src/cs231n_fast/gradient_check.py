@@ -10,7 +10,10 @@ Same names, arguments and printed lines as the course's file. Differences:
 * :func:`grad_check_sparse` also returns the relative errors it prints (the course returns
   None), takes an optional ``seed``, and guards the relative error against 0 / 0;
 * ``x`` must be a writeable float32/float64 ndarray (an integer ``x`` would truncate the step
-  ``h``), and ``f``'s outputs and ``df``/``analytic_grad`` are checked for shape;
+  ``h``), and ``f``'s outputs and ``df``/``analytic_grad`` are checked for shape (everything
+  the course's functions compute right passes: ``df`` that broadcasts to ``f(x)``'s shape,
+  such as a scalar, an ``f`` returning a one-element array, a negative ``h``,
+  ``num_checks=0``);
 * :func:`rel_error`, defined in every assignment notebook, lives here too.
 
 ``eval_numerical_gradient_blobs`` and ``eval_numerical_gradient_net`` serve the course's old
@@ -53,21 +56,24 @@ def _check_x(x, name="x"):
 
 
 def _check_h(h):
+    """``h`` as a float: finite and not 0 (a negative step gives the same centred difference,
+    as in the course)."""
     if isinstance(h, (bool, np.bool_)) or not isinstance(h, numbers.Real):
         raise TypeError(f"h must be a real number; got {h!r} of type {type(h).__name__}")
-    if not (math.isfinite(h) and h > 0):
-        raise ValueError(f"h must be a finite number > 0; got {h!r}")
+    if not (math.isfinite(h) and h != 0):
+        raise ValueError(f"h must be a finite number other than 0; got {h!r}")
     return float(h)
 
 
 def _scalar(value):
-    """``f``'s return value as a float; ValueError unless it is a real scalar."""
+    """``f``'s return value as a float; ValueError unless it is a real scalar (or a
+    one-element array, which the course's ``grad[ix] = ...`` takes too)."""
     arr = np.asarray(value)
-    if arr.ndim != 0 or arr.dtype.kind not in "fiu":
+    if arr.size != 1 or arr.dtype.kind not in "fiu":
         raise ValueError(
             f"f must return a real scalar; got {type(value).__name__} of shape {np.shape(value)}"
         )
-    return float(arr)
+    return float(arr.reshape(()))
 
 
 def _plus_minus(f, x, ix, h, read):
@@ -102,7 +108,7 @@ def eval_numerical_gradient(f, x, verbose=True, h=0.00001):
     verbose : bool, default True
         Print each index and its partial derivative, as the course does.
     h : float, default 1e-5
-        The step.
+        The step (finite, not 0).
 
     Returns
     -------
@@ -114,7 +120,8 @@ def eval_numerical_gradient(f, x, verbose=True, h=0.00001):
     TypeError
         If ``x`` is not a float32/float64 ndarray, or ``h`` not a number.
     ValueError
-        If ``x`` is read-only, ``h`` is not finite and > 0, or ``f`` returns a non-scalar.
+        If ``x`` is read-only, ``h`` is 0 or not finite, or ``f`` returns neither a scalar
+        nor a one-element array.
     """
     _check_x(x)
     h = _check_h(h)
@@ -142,9 +149,11 @@ def eval_numerical_gradient_array(f, x, df, h=1e-5):
     x : ndarray, float32 or float64, writeable
         The point; perturbed in place and restored.
     df : ndarray
-        Upstream gradient, of the shape of ``f(x)``.
+        Upstream gradient, of the shape of ``f(x)`` or one that broadcasts to it (a scalar
+        ``df`` gives the gradient of ``df * sum(f(x))``), as in the course's
+        ``np.sum((pos - neg) * df)``.
     h : float, default 1e-5
-        The step.
+        The step (finite, not 0).
 
     Returns
     -------
@@ -155,8 +164,8 @@ def eval_numerical_gradient_array(f, x, df, h=1e-5):
     TypeError
         If ``x`` is not a float32/float64 ndarray, ``df`` or ``f(x)`` not a real array.
     ValueError
-        If ``x`` is read-only, ``h`` is not finite and > 0, or ``f(x)`` and ``df`` differ in
-        shape.
+        If ``x`` is read-only, ``h`` is 0 or not finite, or ``df`` does not broadcast to the
+        shape of ``f(x)``.
     """
     _check_x(x)
     h = _check_h(h)
@@ -164,7 +173,16 @@ def eval_numerical_gradient_array(f, x, df, h=1e-5):
 
     def read(out):
         out = np.array(as_array("f(x)", out), copy=True)
-        check_shape("df", df, out.shape, "the shape of f(x)")
+        if df.shape != out.shape:
+            try:
+                fits = np.broadcast_shapes(df.shape, out.shape) == out.shape
+            except ValueError:
+                fits = False
+            if not fits:
+                raise ValueError(
+                    f"df must have the shape of f(x) {out.shape} (or one that broadcasts to "
+                    f"it); got shape {df.shape}"
+                )
         return out
 
     grad = np.zeros_like(x)
@@ -271,9 +289,10 @@ def grad_check_sparse(f, x, analytic_grad, num_checks=10, h=1e-5, seed=None):
     analytic_grad : ndarray of ``x``'s shape
         The gradient to check.
     num_checks : int, default 10
-        How many random entries to check (indices are drawn with replacement).
+        How many random entries to check (indices are drawn with replacement); 0 checks
+        none, as in the course.
     h : float, default 1e-5
-        The step.
+        The step (finite, not 0).
     seed : None, int or numpy.random.Generator
         Seeds the choice of indices (``np.random.default_rng(seed)``); None draws fresh ones.
 
@@ -290,7 +309,8 @@ def grad_check_sparse(f, x, analytic_grad, num_checks=10, h=1e-5, seed=None):
         If ``x`` is not a float32/float64 ndarray, ``h`` or ``num_checks`` of the wrong type.
     ValueError
         If ``x`` is read-only or empty, ``analytic_grad`` has another shape, ``num_checks``
-        < 1, ``h`` not finite and > 0, or ``f`` returns a non-scalar.
+        < 0, ``h`` 0 or not finite, or ``f`` returns neither a scalar nor a one-element
+        array.
     """
     _check_x(x)
     h = _check_h(h)
@@ -298,7 +318,7 @@ def grad_check_sparse(f, x, analytic_grad, num_checks=10, h=1e-5, seed=None):
         raise ValueError(f"x must not be empty; got shape {x.shape}")
     analytic_grad = as_array("analytic_grad", analytic_grad)
     check_shape("analytic_grad", analytic_grad, x.shape, "the shape of x")
-    num_checks = positive_int("num_checks", num_checks)
+    num_checks = positive_int("num_checks", num_checks, minimum=0)
     rng = np.random.default_rng(seed)
 
     errors = []

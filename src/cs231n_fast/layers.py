@@ -533,8 +533,8 @@ def layernorm_backward(dout, cache):
 
 def _seed(dropout_param):
     """``dropout_param['seed']`` (an int in [0, 2**32 - 1], the seeds ``np.random.seed`` takes),
-    or None when absent."""
-    if "seed" not in dropout_param:
+    or None when absent or None (the course's ``np.random.seed(None)`` is an unseeded draw)."""
+    if dropout_param.get("seed") is None:
         return None
     seed = v.positive_int("dropout_param['seed']", dropout_param["seed"], minimum=0)
     if seed >= 2**32:
@@ -571,11 +571,12 @@ def dropout_forward(x, dropout_param):
         A dictionary with the following keys:
 
         - p: Dropout parameter. We keep each neuron output with probability p; required, in
-          (0, 1] (p = 1 keeps everything).
+          (0, 1] (p = 1 keeps everything) in train mode; not used in test mode.
         - mode: 'test' or 'train'; required. If the mode is train, then perform dropout; if
           the mode is test, then just return the input.
         - seed: Seed for the random number generator. Passing seed makes this function
-          deterministic, which is needed for gradient checking but not in real networks.
+          deterministic, which is needed for gradient checking but not in real networks
+          (None, like an absent seed, means unseeded).
           The seed keys the mask and NumPy's global random state is left alone. Without a
           seed the key is drawn from the global state (``np.random.seed`` makes a whole run
           reproducible).
@@ -601,11 +602,13 @@ def dropout_forward(x, dropout_param):
     TypeError
         If ``x`` is not real numeric, ``dropout_param`` is not a dict or 'p' is not a number.
     ValueError
-        If 'p' or 'mode' is missing, 'p' is outside (0, 1], 'mode' is neither 'train' nor
-        'test', or 'seed' is not an int in [0, 2**32 - 1].
+        If 'p' or 'mode' is missing, 'p' is outside (0, 1] in train mode, 'mode' is neither
+        'train' nor 'test', or 'seed' is not an int in [0, 2**32 - 1].
     """
-    p = real_number("dropout_param['p']", _get(dropout_param, "dropout_param", "p"), 0.0, 1.0, low_open=True)
+    p = _get(dropout_param, "dropout_param", "p")
     mode = _mode(dropout_param, "dropout_param")
+    # Test mode returns x without using p (the course reads the key, not its value).
+    p = real_number("dropout_param['p']", p, 0.0, 1.0, low_open=True) if mode == "train" else 1.0
     return _wrap(_act.dropout_forward(x, p, mode, _seed(dropout_param)))
 
 

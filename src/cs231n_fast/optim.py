@@ -29,7 +29,8 @@ the CS231n notes "Neural Networks Part 3"). :func:`get_update_rule` looks one up
 the Solver does with ``getattr(optim, name)``. Differences from the course, all in the user's
 favour:
 
-* ``w`` and ``dw`` are never written into; ``next_w`` is a new array of ``w``'s dtype.
+* ``w`` and ``dw`` are never written into; ``next_w`` is a new array of ``w``'s dtype
+  (float64 for integer weights).
   The config dict *is* the optimiser state, as in the course: missing hyperparameters are
   added with ``setdefault`` and the state entries (``velocity``, ``cache``, ``m``, ``v``,
   ``t``) are replaced by new arrays on every call. The config is changed only by a call
@@ -37,8 +38,10 @@ favour:
 * Arithmetic runs in float32 when ``w``, ``dw`` and the state arrays are all float32, and
   in float64 otherwise (the package's dtype policy); new state arrays are stored in that
   dtype.
-* Bad input raises: ``dw`` or a state array of another shape than ``w``, an integer ``w``,
-  hyperparameters that are not finite or out of range (each message names the key).
+* Bad input raises: ``dw`` or a state array of another shape than ``w``, non-numeric
+  arrays, hyperparameters that are not finite or out of range (each message names the key;
+  the ranges admit every value the course's formulas compute with, e.g. a learning rate of
+  0 or a momentum of 1, and refuse those that would divide by zero or ascend).
 * Each rule is one fused compiled pass (:mod:`cs231n_fast.ops.optim`) that writes ``next_w``
   and the new state together, with the course's formulas in the course's order (the NumPy
   code they replace is :mod:`cs231n_fast.reference.optim`); bitwise the same for any thread
@@ -99,7 +102,8 @@ def _config(config):
 def _hps(config, spec):
     """The hyperparameters ``spec = ((key, default, unit), ...)`` of ``config`` as floats, each
     in (0, inf) or, when ``unit``, in [0, 1). The common case (a float in range) is checked
-    inline; anything else goes through :func:`cs231n_fast.ops.optim.hyperparameter`, which
+    inline; anything else (including the edges the rules also allow, such as a learning rate
+    of 0 or a momentum of 1: see ``cs231n_fast.ops.optim.RANGES``) goes through :func:`cs231n_fast.ops.optim.hyperparameter`, which
     converts or raises naming ``config[key]``."""
     get = config.get
     out = []
@@ -126,14 +130,15 @@ def _arrays(w, dw, config, keys):
 
 def _done(config, spec, next_w, w, dtype):
     """Add the missing hyperparameters to ``config`` (the caller has stored the new state);
-    ``(next_w, config)`` with ``next_w`` in ``w``'s dtype (the computation's unless ``w`` is
-    float16, or ``dw`` or a state is not of ``w``'s dtype)."""
+    ``(next_w, config)`` with ``next_w`` in ``w``'s dtype when that is a float dtype (the
+    computation's unless ``w`` is float16, or ``dw`` or a state is not of ``w``'s dtype);
+    integer weights come back in the computation's float64."""
     for key, default, _ in spec:
         if key not in config:
             config[key] = default
     if type(w) is not np.ndarray or w.dtype is not dtype:
         out = np.asarray(w).dtype
-        if out != dtype:
+        if out != dtype and out.kind == "f":
             next_w = next_w.astype(out)
     return next_w, config
 
@@ -158,8 +163,9 @@ def sgd(w, dw, config=None):
 
     Parameters
     ----------
-    w : ndarray of floats
-        The current weights (not modified).
+    w : ndarray of real numbers
+        The current weights (not modified). Integer weights are updated in float64 (the
+        course's ``w - ...`` would give float64 too).
     dw : ndarray of the shape of ``w``
         The gradient of the loss with respect to ``w``.
     config : dict, optional
@@ -175,7 +181,7 @@ def sgd(w, dw, config=None):
     Raises
     ------
     TypeError
-        If ``w`` is not a floating-point array, ``config`` not a dict, or a hyperparameter
+        If ``w`` is not a real numeric array, ``config`` not a dict, or a hyperparameter
         not a real number.
     ValueError
         If ``dw`` has another shape than ``w``, or a hyperparameter is not finite or out of
@@ -201,7 +207,7 @@ def sgd_momentum(w, dw, config=None):
     - velocity: A numpy array of the same shape as w and dw used to store a moving
       average of the gradients (default zeros).
 
-    Parameters, returns and errors as in :func:`sgd`; ``momentum`` must be in [0, 1) and a
+    Parameters, returns and errors as in :func:`sgd`; ``momentum`` must be in [0, 1] and a
     given ``velocity`` must have the shape of ``w``.
     """
     return _momentum(w, dw, config, False)

@@ -32,7 +32,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from . import optim
-from ._validation import class_labels, make_rng, positive_int
+from ._validation import check_ndim, make_rng, positive_int
 
 __all__ = ["Solver"]
 
@@ -84,6 +84,26 @@ def _check_model(model):
         )
 
 
+def _labels(name, y, n):
+    """``y`` as a 1-D array of ``n`` real labels.
+
+    The Solver itself only indexes the labels and compares them with predicted classes, so it
+    takes any real dtype (ints of any width, or floats holding class numbers), as the course's
+    does; whether the values suit the model is for ``model.loss`` to check. A length other
+    than ``n`` or another ndim (an (N, 1) or one-hot y would broadcast in the accuracy) raise.
+    """
+    try:
+        y = np.asarray(y)
+    except Exception as exc:
+        raise TypeError(f"{name} must be an array of labels: {exc}") from None
+    if y.dtype.kind not in "iuf":
+        raise TypeError(f"{name} must hold numeric class labels; got dtype {y.dtype}")
+    check_ndim(name, y, 1, "(N,)")
+    if y.shape[0] != n:
+        raise ValueError(f"{name} must have one label per sample ({n}); got {y.shape[0]}")
+    return y
+
+
 def _split(data, split):
     """``data['X_<split>'], data['y_<split>']`` as arrays of matching length (no copies)."""
     X_key, y_key = f"X_{split}", f"y_{split}"
@@ -95,7 +115,7 @@ def _split(data, split):
         raise ValueError(
             f"data['{X_key}'] must be an array of shape (N, ...) with N >= 1; got {X.shape}"
         )
-    return X, class_labels(f"data['{y_key}']", data[y_key], X.shape[0])
+    return X, _labels(f"data['{y_key}']", data[y_key], X.shape[0])
 
 
 def _isatty(stream):
@@ -243,7 +263,7 @@ class Solver:
         Each parameter gets its own (deep) copy; the dict passed in is not modified.
     lr_decay : float, default 1.0
         A scalar for learning rate decay; after each epoch the learning rate is multiplied
-        by this value.
+        by this value (a finite number >= 0).
     batch_size : int, default 100
         Size of minibatches used to compute loss and gradient during training.
     num_epochs : int, default 10
@@ -258,7 +278,8 @@ class Solver:
         If not None, then save model checkpoints here every epoch, to
         ``f"{checkpoint_name}_epoch_{epoch}.pkl"``.
     print_every : int, default 10
-        Training losses will be printed every print_every iterations.
+        Training losses will be printed every print_every iterations (checked only when
+        verbose).
     verbose : bool, default True
         If set to false then no output will be printed during training.
     seed : int or None, default None, keyword-only
@@ -271,12 +292,12 @@ class Solver:
     ------
     ValueError
         "Unrecognized arguments" listing unknown options; an unknown ``update_rule``; a
-        missing data key; labels whose number differs from the images'; ``batch_size``,
-        ``num_epochs``, ``print_every`` or a sample count < 1; ``lr_decay`` not a finite
-        number > 0; a negative ``seed``.
+        missing data key; labels that are not 1-D or whose number differs from the images';
+        ``batch_size``, ``num_epochs``, a sample count or (when verbose) ``print_every`` < 1;
+        ``lr_decay`` not a finite number >= 0; a negative ``seed``.
     TypeError
         A model without ``params`` (dict) or ``loss``; ``data`` or ``optim_config`` not a
-        dict; non-integer counts, labels or ``seed``.
+        dict; non-integer counts or ``seed``; non-numeric labels.
 
     Attributes
     ----------
@@ -322,9 +343,9 @@ class Solver:
         if (
             isinstance(lr_decay, (bool, np.bool_))
             or not isinstance(lr_decay, numbers.Real)
-            or not (math.isfinite(lr_decay) and lr_decay > 0)
+            or not (math.isfinite(lr_decay) and lr_decay >= 0)
         ):
-            raise ValueError(f"lr_decay must be a finite number > 0; got {lr_decay!r}")
+            raise ValueError(f"lr_decay must be a finite number >= 0; got {lr_decay!r}")
         self.lr_decay = lr_decay
         self.batch_size = positive_int("batch_size", options["batch_size"])
         self.num_epochs = positive_int("num_epochs", options["num_epochs"])
@@ -334,8 +355,10 @@ class Solver:
         if checkpoint_name is not None and not isinstance(checkpoint_name, (str, os.PathLike)):
             raise TypeError(f"checkpoint_name must be None or a path; got {checkpoint_name!r}")
         self.checkpoint_name = checkpoint_name
-        self.print_every = positive_int("print_every", options["print_every"])
         self.verbose = bool(options["verbose"])
+        # Read only when verbose (as in the course, whose quiet runs never divide by it).
+        print_every = options["print_every"]
+        self.print_every = positive_int("print_every", print_every) if self.verbose else print_every
         self.seed = options["seed"]
         make_rng(self.seed)  # check it now, not at the first step
 
@@ -465,7 +488,7 @@ class Solver:
         X = np.asarray(X)
         if X.ndim == 0 or X.shape[0] == 0:
             raise ValueError(f"X must be an array of shape (N, ...) with N >= 1; got {X.shape}")
-        y = class_labels("y", y, X.shape[0])
+        y = _labels("y", y, X.shape[0])
 
         # Maybe subsample the data
         N = X.shape[0]

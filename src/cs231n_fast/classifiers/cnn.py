@@ -85,7 +85,8 @@ class ThreeLayerConvNet:
     reg : float, default 0.0
         Scalar giving L2 regularization strength.
     dtype : np.float32 or np.float64
-        numpy datatype to use for computation.
+        numpy datatype to use for computation (other floating dtypes, such as float16, are
+        taken too: the parameters are stored in it and computed with in float64).
     seed : None or int in [0, 2**32 - 1], keyword-only
         Draw the initial weights from ``np.random.RandomState(seed)`` instead of NumPy's
         global state.
@@ -108,10 +109,10 @@ class ThreeLayerConvNet:
     Raises
     ------
     ValueError
-        For a bad ``input_dim``, an even ``filter_size``, a dimension < 1, a negative or
-        non-finite ``weight_scale`` or ``reg``, a bad ``seed`` or an unknown ``backend``.
+        For a bad ``input_dim``, an even ``filter_size``, a dimension < 1, a non-finite
+        ``weight_scale``, a negative or non-finite ``reg``, a bad ``seed`` or an unknown ``backend``.
     TypeError
-        For non-integer dimensions or ``seed``, or a ``dtype`` other than float32/float64.
+        For non-integer dimensions or ``seed``, or a ``dtype`` that is not floating.
     """
 
     def __init__(self, input_dim=(3, 32, 32), num_filters=32, filter_size=7, hidden_dim=100,
@@ -128,7 +129,7 @@ class ThreeLayerConvNet:
         hidden = v.positive_int("hidden_dim", hidden_dim)
         classes = v.positive_int("num_classes", num_classes)
         weight_scale, reg = hyperparameters(weight_scale, reg)
-        dtype = float_dtype(dtype)
+        dtype = float_dtype(dtype, any_float=True)
         if not (isinstance(backend, str) and backend in _KERNELS):
             raise ValueError(f"backend must be one of {sorted(_KERNELS)}; got {backend!r}")
         source = weight_source(seed)

@@ -120,8 +120,8 @@ class TwoLayerNet:
     Raises
     ------
     TypeError, ValueError
-        For a dimension that is not an int >= 1, a negative or non-finite ``weight_scale`` or
-        ``reg``, or a bad ``seed``.
+        For a dimension that is not an int >= 1, a non-finite ``weight_scale``, a
+        negative or non-finite ``reg``, or a bad ``seed``.
     """
 
     def __init__(self, input_dim=3 * 32 * 32, hidden_dim=100, num_classes=10, weight_scale=1e-3,
@@ -221,7 +221,8 @@ class FullyConnectedNet:
     dtype : np.float32 or np.float64
         A numpy datatype object; all computations will be performed using this datatype.
         float32 is faster but less accurate, so you should use float64 for numeric gradient
-        checking.
+        checking. Other floating dtypes (float16) are taken too: the parameters are stored in
+        it and computed with in float64.
     seed : None or int in [0, 2**32 - 1]
         If not None, then pass this random seed to the dropout layers. This will make the
         dropout layers deterministic so we can gradient check the model. Here it also seeds
@@ -248,11 +249,12 @@ class FullyConnectedNet:
     ------
     ValueError
         For an unknown ``normalization``, ``dropout_keep_ratio`` outside (0, 1], a dimension
-        < 1, a negative or non-finite ``weight_scale`` or ``reg``, or a bad ``seed``.
+        < 1, a non-finite ``weight_scale``, a negative or
+        non-finite ``reg``, or a bad ``seed``.
     TypeError
         For ``hidden_dims`` not a sequence, a non-integer dimension or ``seed``, a
-        non-numeric ``dropout_keep_ratio``, ``weight_scale`` or ``reg``, or a ``dtype`` other
-        than float32/float64.
+        non-numeric ``dropout_keep_ratio``, ``weight_scale`` or ``reg``, or a ``dtype`` that is
+        not floating.
     """
 
     def __init__(self, hidden_dims, input_dim=3 * 32 * 32, num_classes=10, dropout_keep_ratio=1,
@@ -271,7 +273,7 @@ class FullyConnectedNet:
             )
         keep = v.real_number("dropout_keep_ratio", dropout_keep_ratio, 0.0, 1.0, low_open=True)
         weight_scale, reg = hyperparameters(weight_scale, reg)
-        dtype = float_dtype(dtype)
+        dtype = float_dtype(dtype, any_float=True)
         source = weight_source(seed)
 
         self.normalization = normalization

@@ -72,9 +72,10 @@ class LinearClassifier(object):
           training samples each of dimension D.
         - y: A numpy array of shape (N,) containing training labels; y[i] = c
           means that X[i] has label 0 <= c < C for C classes.
-        - learning_rate: (float) learning rate for optimization.
+        - learning_rate: (float) learning rate for optimization (>= 0).
         - reg: (float) regularization strength.
-        - num_iters: (integer) number of steps to take when optimizing
+        - num_iters: (integer) number of steps to take when optimizing (0 only
+          initialises W, as in the course)
         - batch_size: (integer) number of training examples to use at each step.
         - verbose: (boolean) If true, print progress during optimization.
         - penalty: (keyword) "l2" (the course's), "l1" or "elastic".
@@ -91,9 +92,9 @@ class LinearClassifier(object):
         """
         X = v.sample_matrix("X", X, check_finite_values=False)
         y = v.class_labels("y", y, X.shape[0])
-        learning_rate = real_number("learning_rate", learning_rate, 0.0, low_open=True)
+        learning_rate = real_number("learning_rate", learning_rate, 0.0)  # 0: no step, as the course
         reg, penalty, l1_ratio = check_penalty(reg, penalty, l1_ratio)
-        num_iters = v.positive_int("num_iters", num_iters)
+        num_iters = v.positive_int("num_iters", num_iters, minimum=0)  # 0: only initialise W
         batch_size = v.positive_int("batch_size", batch_size)
         # np.random's module functions draw from the global RandomState, as the course does.
         rng = np.random if seed is None else np.random.default_rng(seed)

@@ -11,10 +11,15 @@ the notebooks run unchanged. The recurrent layers run on :mod:`cs231n_fast.rnn_l
 * a float32 model computes in float32 throughout (features are cast to the model's dtype),
   and its gradients are float32;
 * bad arguments raise ``ValueError``/``TypeError`` naming the argument, before any
-  computation: ``cell_type``, a ``word_to_idx`` without ``<NULL>``, ``<START>`` or ``<END>``
-  or whose ids are not ``0 .. V-1``, ``features`` of the wrong shape, ``captions`` that are
-  not an integer (N, T >= 2) array of word ids in [0, V);
-* ``seed`` (keyword) makes the initialisation reproducible; ``n_threads`` (keyword) is passed
+  computation: ``cell_type``, a ``word_to_idx`` that is not a dict or has no ``<NULL>``,
+  ``features`` of the wrong shape, ``captions`` that are not an integer (N, T >= 2) array of
+  word ids in [0, V); ``sample`` without a ``<START>`` word id in [0, V) (the course's
+  sampler crashes there). As in the course, the vocabulary needs only ``<NULL>`` for the
+  loss (``<START>`` and ``<END>`` are read with ``.get``) and its other ids are not checked:
+  the RNN_Captioning notebook's check builds the model with
+  ``{'<NULL>': 0, 'cat': 2, 'dog': 3}``;
+* ``seed`` (keyword) makes the initialisation reproducible without NumPy's global state
+  (without it the weights are the course's ``np.random.randn`` draws); ``n_threads`` (keyword) is passed
   to the recurrent kernels.
 """
 
@@ -25,6 +30,7 @@ import numpy as np
 
 from .. import _validation as v
 from .. import rnn_layers
+from .._model import float_dtype
 from ..rnn_layers import *  # noqa: F403  (re-exported, as the course's module does)
 from .._threads import effective_n_threads, holds_blas_single_thread
 from ..ops import linear as _linear
@@ -32,31 +38,32 @@ from ..ops import linear as _linear
 __all__ = ["CaptioningRNN"] + rnn_layers.__all__
 
 _CELL_TYPES = {"rnn": 1, "lstm": 4}  # gate blocks per hidden unit
-_REQUIRED_TOKENS = ("<NULL>", "<START>", "<END>")
+
+
+def _token_id(word_to_idx, token):
+    """The id of ``token`` (None when absent, as the course's ``.get``); TypeError unless an int."""
+    i = word_to_idx.get(token)
+    if i is not None and (isinstance(i, (bool, np.bool_)) or not isinstance(i, numbers.Integral)):
+        raise TypeError(f"word_to_idx[{token!r}] must be an int word id; got {i!r}")
+    return None if i is None else int(i)
 
 
 def _check_vocabulary(word_to_idx):
+    """The ids of ``<NULL>``, ``<START>`` and ``<END>`` (the last two None when absent).
+
+    What the course's constructor needs: a dict with ``<NULL>`` (it reads ``word_to_idx["<NULL>"]``
+    and the other two with ``.get``). The other words' ids are used only by ``idx_to_word``.
+    """
     if not isinstance(word_to_idx, Mapping):
         raise TypeError(
             f"word_to_idx must be a dict of words to ids; got {type(word_to_idx).__name__}"
         )
-    missing = [w for w in _REQUIRED_TOKENS if w not in word_to_idx]
-    if missing:
+    if "<NULL>" not in word_to_idx:
         raise ValueError(
-            f"word_to_idx must contain the special tokens {list(_REQUIRED_TOKENS)}; "
-            f"missing {missing}"
+            "word_to_idx must contain the padding word '<NULL>' (masked out of the loss); "
+            f"got {len(word_to_idx)} words without it"
         )
-    size = len(word_to_idx)
-    ids = list(word_to_idx.values())
-    for w, i in word_to_idx.items():
-        if isinstance(i, (bool, np.bool_)) or not isinstance(i, numbers.Integral):
-            raise TypeError(f"word_to_idx ids must be ints; got {i!r} for {w!r}")
-        if not 0 <= i < size:
-            raise ValueError(
-                f"word_to_idx ids must be 0 .. V-1 with V = {size} words; got {i} for {w!r}"
-            )
-    if len(set(int(i) for i in ids)) != size:
-        raise ValueError("word_to_idx must give every word a different id")
+    return tuple(_token_id(word_to_idx, t) for t in ("<NULL>", "<START>", "<END>"))
 
 
 class CaptioningRNN:
@@ -69,8 +76,9 @@ class CaptioningRNN:
     Parameters
     ----------
     word_to_idx : dict
-        A vocabulary of V words mapped to the ids 0 .. V-1; must contain ``"<NULL>"``,
-        ``"<START>"`` and ``"<END>"``.
+        A vocabulary of V words mapped to the ids 0 .. V-1. Must contain ``"<NULL>"`` (the
+        padding masked out of the loss); ``sample`` needs ``"<START>"`` too and stops rows at
+        ``"<END>"`` when there is one. Integer ids; the other words' ids are not checked.
     input_dim : int, default 512
         D, the dimension of the image features.
     wordvec_dim : int, default 128
@@ -79,9 +87,13 @@ class CaptioningRNN:
         H, the dimension of the hidden state.
     cell_type : {"rnn", "lstm"}
     dtype : float32 or float64
-        The parameters' dtype; float32 for training, float64 for gradient checks.
+        The parameters' dtype; float32 for training, float64 for gradient checks (another
+        floating dtype, such as float16, is taken as in the course: stored in it, computed
+        with in float64).
     seed : int or numpy Generator, optional (keyword)
-        Seeds the initialisation (``np.random.default_rng(seed)``).
+        Seeds the initialisation (``np.random.default_rng(seed)``). Without it the weights
+        are drawn from NumPy's global state with ``np.random.randn``, as the course draws
+        them: ``np.random.seed(231)`` before the constructor gives the course's weights.
     n_threads : int, optional (keyword)
         Passed to the recurrent kernels.
 
@@ -99,13 +111,11 @@ class CaptioningRNN:
                  cell_type="rnn", dtype=np.float32, *, seed=None, n_threads=None):
         if cell_type not in _CELL_TYPES:
             raise ValueError(f"cell_type must be one of {sorted(_CELL_TYPES)}; got {cell_type!r}")
-        _check_vocabulary(word_to_idx)
+        null, start, end = _check_vocabulary(word_to_idx)
         d = v.positive_int("input_dim", input_dim)
         w = v.positive_int("wordvec_dim", wordvec_dim)
         h = v.positive_int("hidden_dim", hidden_dim)
-        dt = np.dtype(dtype)
-        if dt not in (np.float32, np.float64):
-            raise TypeError(f"dtype must be float32 or float64; got {dt}")
+        dt = float_dtype(dtype, any_float=True)
         if n_threads is not None:
             effective_n_threads(n_threads)  # validate now, not at the first call
 
@@ -117,21 +127,27 @@ class CaptioningRNN:
         self.params = {}
 
         vocab_size = len(word_to_idx)
-        self._null = word_to_idx["<NULL>"]
-        self._start = word_to_idx.get("<START>", None)
-        self._end = word_to_idx.get("<END>", None)
+        self._null = null
+        self._start = start
+        self._end = end
 
-        # The course's initialisation, drawn in the course's order.
-        rng = np.random.default_rng(seed)
+        # The course's initialisation, drawn in the course's order: from NumPy's global state
+        # without a seed (as the course's np.random.randn, so that np.random.seed(231) before
+        # the constructor gives the course's weights), else from default_rng(seed).
+        if seed is None:
+            draw = np.random.randn
+        else:
+            rng = np.random.default_rng(seed)
+            draw = lambda *shape: rng.standard_normal(shape)  # noqa: E731
         g = _CELL_TYPES[cell_type] * h
         p = self.params
-        p["W_embed"] = rng.standard_normal((vocab_size, w)) / 100
-        p["W_proj"] = rng.standard_normal((d, h)) / np.sqrt(d)
+        p["W_embed"] = draw(vocab_size, w) / 100
+        p["W_proj"] = draw(d, h) / np.sqrt(d)
         p["b_proj"] = np.zeros(h)
-        p["Wx"] = rng.standard_normal((w, g)) / np.sqrt(w)
-        p["Wh"] = rng.standard_normal((h, g)) / np.sqrt(h)
+        p["Wx"] = draw(w, g) / np.sqrt(w)
+        p["Wh"] = draw(h, g) / np.sqrt(h)
         p["b"] = np.zeros(g)
-        p["W_vocab"] = rng.standard_normal((h, vocab_size)) / np.sqrt(h)
+        p["W_vocab"] = draw(h, vocab_size) / np.sqrt(h)
         p["b_vocab"] = np.zeros(vocab_size)
         for k, val in p.items():
             p[k] = val.astype(self.dtype)
@@ -229,14 +245,16 @@ class CaptioningRNN:
         highest-scoring word.
 
         Unlike the course's version, a row stops at its first ``<END>``: that ``<END>`` is
-        kept and every later position of the row is ``<NULL>``. Sampling stops as soon as
+        kept and every later position of the row is ``<NULL>`` (a vocabulary without
+        ``<END>`` samples ``max_length`` words in every row). Sampling stops as soon as
         every row has ended; ended rows are not computed further.
 
         Parameters
         ----------
         features : array of shape (N, D)
         max_length : int, default 30
-            The number of words to sample per row (``<END>`` included).
+            The number of words to sample per row (``<END>`` included); 0 gives an empty
+            (N, 0) array, as in the course.
 
         Returns
         -------
@@ -244,7 +262,14 @@ class CaptioningRNN:
             Word ids; the first word is the one predicted after ``<START>``.
         """
         features = self._features(features)
-        max_length = v.positive_int("max_length", max_length)
+        max_length = v.positive_int("max_length", max_length, minimum=0)
+        vocab_size = self.params["W_embed"].shape[0]
+        if self._start is None or not 0 <= self._start < vocab_size:
+            got = "has no '<START>'" if self._start is None else f"gives '<START>' id {self._start}"
+            raise ValueError(
+                f"sample needs the word '<START>' with an id in [0, V) = [0, {vocab_size}) in "
+                f"word_to_idx (the first word fed to the network); word_to_idx {got}"
+            )
         n = features.shape[0]
         captions = np.full((n, max_length), self._null, dtype=np.int32)
 
@@ -265,8 +290,8 @@ class CaptioningRNN:
             scores = h @ p["W_vocab"] + p["b_vocab"]
             idx = np.argmax(scores, axis=1)
             captions[rows, t] = idx
-            going = idx != self._end
-            if not going.all():  # drop the rows that just ended
+            going = None if self._end is None else idx != self._end  # no <END>: never ends
+            if going is not None and not going.all():  # drop the rows that just ended
                 rows, idx, h = rows[going], idx[going], h[going]
                 if lstm:
                     c = c[going]

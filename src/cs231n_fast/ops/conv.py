@@ -235,8 +235,9 @@ def conv_forward(x, w, b, stride=1, pad=0, *, n_threads=None):
     Raises
     ------
     ValueError
-        Wrong rank, zero-size dimension, channel mismatch, wrong bias length, stride < 1,
-        pad < 0, filter larger than the padded input.
+        Wrong rank, zero-size dimension (but N: an empty batch gives an empty output),
+        channel mismatch, wrong bias length, stride < 1, pad < 0, filter larger than the
+        padded input.
     TypeError
         Complex, boolean, object or string arrays; non-int geometry.
 
@@ -265,6 +266,9 @@ def conv_forward(x, w, b, stride=1, pad=0, *, n_threads=None):
     f, _, kh, kw = w.shape
     k, p = c * kh * kw, oh * ow
     _check_blas_dims(k + 1, p, f)
+    if n == 0:  # an empty batch: an empty output, as the course's layers give
+        out = np.zeros((0, f, oh, ow), x.dtype)
+        return out, ConvCache(x=x, w=w, b=b, stride=(sh, sw), pad=(ph, pw), out_shape=out.shape)
     out = _empty((n, f, oh, ow), x.dtype)
     if _algorithm(c, f, kh, kw, sh, sw, ph, pw, oh, ow) == "winograd":
         tiles, bimg = _wino_geometry(n, oh, ow)
@@ -337,6 +341,9 @@ def conv_backward(dout, cache, *, n_threads=None, need_dx=True):
     f, _, kh, kw = w.shape
     k, p = c * kh * kw, oh * ow
     _check_blas_dims(k + 1, p, f)  # as in the forward: the cache may come from the reference's
+    if n == 0:  # an empty batch: zero gradients
+        dx = np.zeros(x.shape, dtype) if need_dx else None
+        return dx, np.zeros(w.shape, dtype), np.zeros(f, dtype)
     # Chunks of consecutive images; how many depends on the problem only, never on threads.
     n_chunks = max(1, min(n, _MAX_CHUNKS, _DW_PART_BYTES // (f * (k + 1) * dtype.itemsize)))
     chunk = -(-n // n_chunks)

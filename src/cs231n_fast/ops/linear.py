@@ -117,15 +117,17 @@ def _affine_args(x, w, b):
     """Validate an affine forward; return ``(x, x2, w, b)``: ``x`` in the compute dtype (its own
     shape), ``x2`` its (N, D) C-contiguous matrix view, ``w`` and ``b`` C-contiguous."""
     x = v.as_array("x", x)
-    if x.ndim < 2:
-        raise ValueError(f"x must have shape (N, d_1, ..., d_k) with k >= 1; got shape {x.shape}")
+    if x.ndim < 1:
+        raise ValueError(f"x must have shape (N, d_1, ..., d_k); got a 0-d array of shape {x.shape}")
+    # A 1-D x is N examples of one feature (D = 1), as the course's x.reshape(N, -1) reads it.
     d = math.prod(x.shape[1:]) if x.ndim != 2 else x.shape[1]
     w = v.as_array("w", w)
     b = v.as_array("b", b)
     if w.ndim != 2:
         v.check_ndim("w", w, 2, "(D, M)")
     if w.shape[0] != d:
-        v.check_shape("w", w, (d, w.shape[1]), f"(D, M) with D = {d}, the size of one example of x {x.shape}")
+        one = "; for a single example of shape (D,) pass x[None]" if x.ndim == 1 else ""
+        v.check_shape("w", w, (d, w.shape[1]), f"(D, M) with D = {d}, the size of one example of x {x.shape}{one}")
     if b.shape != w.shape[1:]:
         v.check_ndim("b", b, 1, "(M,)")
         v.check_shape("b", b, w.shape[1:], f"(M,), the output size of w {w.shape}")

@@ -9,8 +9,9 @@ the same names and signatures, and :mod:`cs231n_fast.optim` the course's drop-in
 
 Common to every function:
 
-* ``w`` is a floating-point array of any shape (0-d and empty included); ``dw`` and each state
-  array have ``w``'s shape (any real dtype, any memory layout). A state array may be None,
+* ``w`` is a real array of any shape (0-d and empty included; integers are updated in
+  float64); ``dw`` and each state array have ``w``'s shape (any real dtype, any memory
+  layout). A state array may be None,
   meaning zeros (the course's default on the first call).
 * Dtype policy: float32 when ``w``, ``dw`` and the given state arrays are all float32, else
   float64; every result is C-contiguous in that dtype.
@@ -40,12 +41,16 @@ _INF = math.inf
 _POOL_MIN_BYTES = _memory.POOL_MIN_BYTES
 
 #: Allowed range of each hyperparameter: (words for the message, test). The tests reject NaN
-#: (every comparison with NaN is false) and infinities.
+#: (every comparison with NaN is false) and infinities. Every value the course's formulas
+#: compute with is allowed: a learning rate of 0 (no step), momentum or decay rate 1 ("between
+#: 0 and 1" in the course's docstrings). Refused: a negative learning rate (ascent), epsilon
+#: <= 0 (0 / 0 where a gradient and its history are zero), beta1 or beta2 of 1 (Adam's bias
+#: correction divides by 1 - beta ** t = 0).
 RANGES = {
-    "learning_rate": ("> 0", lambda v: 0.0 < v < _INF),
+    "learning_rate": (">= 0", lambda v: 0.0 <= v < _INF),
     "epsilon": ("> 0", lambda v: 0.0 < v < _INF),
-    "momentum": ("in [0, 1)", lambda v: 0.0 <= v < 1.0),
-    "decay_rate": ("in [0, 1)", lambda v: 0.0 <= v < 1.0),
+    "momentum": ("in [0, 1]", lambda v: 0.0 <= v <= 1.0),
+    "decay_rate": ("in [0, 1]", lambda v: 0.0 <= v <= 1.0),
     "beta1": ("in [0, 1)", lambda v: 0.0 <= v < 1.0),
     "beta2": ("in [0, 1)", lambda v: 0.0 <= v < 1.0),
 }
@@ -72,9 +77,13 @@ def hyperparameter(key, value, label="{}"):
 
 
 def iteration(t, name="t", minimum=1):
-    """``t`` (an Adam iteration number) as an int >= ``minimum``."""
+    """``t`` (an Adam iteration number) as an int >= ``minimum``; an integral float such as
+    3.0 (which the course's ``t += 1`` and ``beta ** t`` compute with) is taken as its int."""
     if type(t) is int and t >= minimum:
         return t
+    if isinstance(t, numbers.Real) and not isinstance(t, (numbers.Integral, np.bool_)):
+        if math.isfinite(t) and float(t).is_integer():
+            t = int(t)
     if not isinstance(t, numbers.Integral) or isinstance(t, (bool, np.bool_)):
         raise TypeError(f"{name} must be an int (the iteration number); got {t!r}")
     if t < minimum:
@@ -98,12 +107,7 @@ def update_arrays(w, dw, states, keys, label="{}"):
                     break
             else:
                 return w, dw, states, dt
-    w = as_array("w", w)
-    if w.dtype.kind != "f":
-        raise TypeError(
-            f"w must be a floating-point array (an update of integer weights would be "
-            f"truncated); got dtype {w.dtype}"
-        )
+    w = as_array("w", w)  # integer weights are updated in float64, as the course's w - ... does
     dw = as_array("dw", dw)
     check_shape("dw", dw, w.shape, "the shape of w")
     checked = []
@@ -191,12 +195,12 @@ def sgd(w, dw, learning_rate, *, n_threads=None):
 
     Parameters
     ----------
-    w : ndarray of floats, any shape
-        The current weights (not modified).
+    w : array_like of real numbers, any shape
+        The current weights (not modified; integers are updated in float64).
     dw : array_like of the shape of ``w``
         The gradient of the loss with respect to ``w``.
     learning_rate : float
-        A finite number > 0.
+        A finite number >= 0.
     n_threads : int, optional
         Threads for the kernel; default OpenMP's current maximum.
 
@@ -208,8 +212,8 @@ def sgd(w, dw, learning_rate, *, n_threads=None):
     Raises
     ------
     TypeError
-        If ``w`` is not a floating-point array, ``dw`` not a real array, or
-        ``learning_rate`` not a real number.
+        If ``w`` or ``dw`` is not a real numeric array, or ``learning_rate`` not a real
+        number.
     ValueError
         If ``dw`` has another shape than ``w`` or ``learning_rate`` is out of range.
     """
@@ -232,9 +236,9 @@ def sgd_momentum(w, dw, velocity, learning_rate, momentum, *, n_threads=None):
     velocity : array_like of the shape of ``w``, or None
         The velocity of the previous step (None: zeros).
     learning_rate : float
-        A finite number > 0.
+        A finite number >= 0.
     momentum : float
-        In [0, 1).
+        In [0, 1].
     n_threads : int, optional
         Threads for the kernel; default OpenMP's current maximum.
 
@@ -247,7 +251,7 @@ def sgd_momentum(w, dw, velocity, learning_rate, momentum, *, n_threads=None):
     ------
     TypeError, ValueError
         As :func:`sgd`, and for a ``velocity`` of another shape or a ``momentum`` outside
-        [0, 1).
+        [0, 1].
     """
     lr = hyperparameter("learning_rate", learning_rate)
     mu = hyperparameter("momentum", momentum)
@@ -283,7 +287,7 @@ def adagrad(w, dw, cache, learning_rate, epsilon, *, n_threads=None):
     cache : array_like of the shape of ``w``, or None
         The sum of the squared gradients so far (None: zeros).
     learning_rate, epsilon : float
-        Finite numbers > 0.
+        Finite numbers, learning_rate >= 0 and epsilon > 0.
     n_threads : int, optional
         Threads for the kernel; default OpenMP's current maximum.
 
@@ -309,7 +313,7 @@ def rmsprop(w, dw, cache, learning_rate, decay_rate, epsilon, *, n_threads=None)
         cache = decay_rate * cache + (1 - decay_rate) * dw**2
         next_w = w - learning_rate * dw / (sqrt(cache) + epsilon)
 
-    Parameters, returns and errors as in :func:`adagrad`; ``decay_rate`` is in [0, 1).
+    Parameters, returns and errors as in :func:`adagrad`; ``decay_rate`` is in [0, 1].
     """
     lr = hyperparameter("learning_rate", learning_rate)
     rho = hyperparameter("decay_rate", decay_rate)
@@ -338,7 +342,7 @@ def adam(w, dw, m, v, t, learning_rate, beta1, beta2, epsilon, *, n_threads=None
         The number of this update, >= 1 (the course's ``config["t"]`` after its increment:
         the first update has ``t = 1``).
     learning_rate, epsilon : float
-        Finite numbers > 0.
+        Finite numbers, learning_rate >= 0 and epsilon > 0.
     beta1, beta2 : float
         In [0, 1).
     n_threads : int, optional

@@ -68,8 +68,9 @@ def maxpool_forward(x, pool_height, pool_width, stride, *, n_threads=None):
     n, c = x.shape[:2]
     out = np.empty((n, c, oh, ow), dtype=x.dtype)
     argmax = np.empty((n, c, oh, ow), dtype=np.int32)
-    nt = work_threads(n_threads, out.size * kh * kw)
-    _k.maxpool_forward(x, out, argmax, kh, kw, sh, sw, nt)
+    if n:  # an empty batch gives an empty output
+        nt = work_threads(n_threads, out.size * kh * kw)
+        _k.maxpool_forward(x, out, argmax, kh, kw, sh, sw, nt)
     cache = PoolCache(x=x, pool=(kh, kw), stride=(sh, sw), out_shape=out.shape, argmax=argmax)
     return out, cache
 
@@ -104,6 +105,7 @@ def maxpool_backward(dout, cache, *, n_threads=None):
     dout = as_contiguous(dout, dtype)
     argmax = _argmax(cache, x.shape[2] * x.shape[3])
     dx = np.empty(x.shape, dtype=dtype)
-    nt = work_threads(n_threads, dx.size)
-    _k.maxpool_backward(dout, argmax, dx, nt)
+    if dx.size:
+        nt = work_threads(n_threads, dx.size)
+        _k.maxpool_backward(dout, argmax, dx, nt)
     return dx

@@ -141,8 +141,8 @@ def _affine_args(x, w, b):
     v.check_ndim("x", x, 3, "(N, T, D)")
     v.check_ndim("w", w, 2, "(D, M)")
     v.check_ndim("b", b, 1, "(M,)")
-    v.check_nonempty("x", x, "(N, T, D)")
-    v.check_nonempty("w", w, "(D, M)")
+    # Zero-size dimensions are computed (to empty outputs and zero gradients), as the course's
+    # x.reshape(N * T, D).dot(w) does.
     d = x.shape[2]
     if w.shape[0] != d:
         raise ValueError(
@@ -171,7 +171,8 @@ def _affine_grad(dout, cache):
 
 
 def _mask(mask, shape):
-    """The (N, T) boolean mask: bool, or integers that are all 0 or 1."""
+    """The (N, T) boolean mask: bool, or integers or floats that are all 0 or 1 (the course's
+    ``mask_flat * log(...)`` computes with those too)."""
     if type(mask) is np.ndarray and mask.dtype == _BOOL and mask.shape == shape:
         return mask
     try:
@@ -179,18 +180,22 @@ def _mask(mask, shape):
     except Exception as exc:
         raise TypeError(f"mask must be a boolean array of shape (N, T): {exc}") from None
     kind = mask.dtype.kind
-    if kind not in "biu":
+    if kind not in "biuf":
         raise TypeError(
-            f"mask must be a boolean array of shape (N, T) (integers 0/1 are accepted too); "
+            f"mask must be a boolean array of shape (N, T) (numbers 0/1 are accepted too); "
             f"got dtype {mask.dtype}"
         )
     v.check_ndim("mask", mask, 2, "(N, T)")
     v.check_shape("mask", mask, shape, "(N, T), the shape of y")
     if kind != "b":
-        if mask.size and (mask.min() < 0 or mask.max() > 1):
-            bad = int(mask.min()) if mask.min() < 0 else int(mask.max())
-            raise ValueError(f"mask must hold only booleans or the integers 0 and 1; got {bad}")
-        mask = mask.astype(bool)
+        keep = mask == 1
+        if not np.all(keep | (mask == 0)):
+            bad = mask[~(keep | (mask == 0))].flat[0].item()
+            raise ValueError(
+                f"mask must hold only booleans or the numbers 0 and 1 (a weighted loss is not "
+                f"supported); got {bad!r}"
+            )
+        mask = keep
     return mask
 
 
@@ -204,7 +209,11 @@ def _softmax_loss_args(x, y, mask):
     x = v.as_array("x", x)
     if x.ndim != 3 or x.size == 0:
         v.check_ndim("x", x, 3, "(N, T, V)")
-        v.check_nonempty("x", x, "(N, T, V)")
+        if x.shape[0] == 0 or x.shape[2] == 0:  # T = 0 is a loss of 0, as in the course
+            raise ValueError(
+                f"x must have N >= 1 sequences (the loss is averaged over N) and V >= 1 words "
+                f"(N, T, V); got shape {x.shape}"
+            )
     y = _word_ids("y", y, x.shape[2], x.shape)
     mask = _mask(mask, y.shape)
     return x.astype(_F32 if x.dtype == _F32 else _F64, copy=False), y, mask
@@ -396,7 +405,7 @@ def temporal_softmax_loss(x, y, mask, verbose=False, *, n_threads=None):
     y : array_like of int, shape (N, T)
         Correct word ids, each in ``[0, V)`` (at masked-out positions too).
     mask : array_like of bool, shape (N, T)
-        Which positions count towards the loss (integers 0/1 are accepted too).
+        Which positions count towards the loss (integers or floats 0/1 are accepted too).
     verbose : bool, default False
         Print the shape of the flattened gradient, as the course's version does.
     n_threads : int, optional
@@ -413,7 +422,7 @@ def temporal_softmax_loss(x, y, mask, verbose=False, *, n_threads=None):
     Raises
     ------
     TypeError
-        If ``x`` is not real numeric, ``y`` not integer, or ``mask`` neither boolean nor integer.
+        If ``x`` is not real numeric, ``y`` not integer, or ``mask`` neither boolean nor real.
     ValueError
         If shapes disagree, ``x`` is empty, an id is outside ``[0, V)`` or ``mask`` holds
         values other than 0 and 1.

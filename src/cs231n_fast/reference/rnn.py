@@ -679,7 +679,7 @@ def temporal_softmax_loss(x, y, mask, verbose=False, *, n_threads=None):
     Raises
     ------
     TypeError
-        If ``x`` is not real numeric, ``y`` not integer, or ``mask`` neither boolean nor integer.
+        If ``x`` is not real numeric, ``y`` not integer, or ``mask`` neither boolean nor real.
     ValueError
         If shapes disagree, ``x`` is empty, an id is outside ``[0, V)`` or ``mask`` holds
         values other than 0 and 1.
