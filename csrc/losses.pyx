@@ -55,9 +55,11 @@ def row_losses(int kind,
     are never read, count 0 and get a zero gradient.
     """
     cdef Py_ssize_t rows = x.shape[0], c = x.shape[1], r
-    cdef const unsigned char* kp = &keep[0] if keep is not None else NULL
+    cdef const unsigned char* kp = &keep[0] if keep is not None and keep.shape[0] > 0 else NULL
     cdef floating nd = <floating>n
-    cdef double total
+    cdef double total = 0.0
+    if rows == 0:  # T = 0 (the course's loss is 0): nothing to index, even in the checked build
+        return total
     with nogil:
         for r in prange(rows, schedule="static", num_threads=n_threads):
             if kp != NULL and kp[r] == 0:
