@@ -163,12 +163,12 @@ def test_captioning_solver_quiet(rng, capsys):
         ({"update_rule": "sgd_nesterov"}, ValueError, "update_rule"),
         ({"update_rule": 3}, TypeError, "update_rule"),
         ({"optim_config": [("learning_rate", 1.0)]}, TypeError, "optim_config"),
-        ({"lr_decay": 0}, ValueError, "lr_decay"),
+        ({"lr_decay": -0.5}, ValueError, "lr_decay"),
         ({"lr_decay": float("nan")}, ValueError, "lr_decay"),
         ({"batch_size": 0}, ValueError, "batch_size"),
         ({"batch_size": 2.5}, TypeError, "batch_size"),
         ({"num_epochs": 0}, ValueError, "num_epochs"),
-        ({"print_every": 0}, ValueError, "print_every"),
+        ({"print_every": 0, "verbose": True}, ValueError, "print_every"),
         ({"seed": -1}, ValueError, "seed"),
     ],
 )
@@ -176,6 +176,14 @@ def test_captioning_solver_bad_options(rng, kwargs, error, match):
     data = make_coco(rng)
     with pytest.raises(error, match=match):
         CaptioningSolver(_model(data), data, **kwargs)
+
+
+def test_captioning_solver_options_as_permissive_as_solver(rng):
+    # The course's solvers run lr_decay = 0 and read print_every only when verbose; the two
+    # solvers share those checks (solver._check_lr_decay, _check_print_every).
+    data = make_coco(rng)
+    solver = CaptioningSolver(_model(data), data, lr_decay=0, print_every=0, verbose=False)
+    assert (solver.lr_decay, solver.print_every) == (0, 0)
 
 
 @pytest.mark.parametrize("key", ["train_captions", "train_image_idxs", "train_features", "train_urls"])

@@ -7,7 +7,7 @@ course's ``CaptioningSolver``; it trains :class:`cs231n_fast.classifiers.rnn.Cap
 :mod:`cs231n_fast.optim`. Differences, all in the user's favour:
 
 * options and data are checked up front: an unknown option, a missing data key, a
-  non-positive ``batch_size``/``num_epochs``/``print_every`` or a model without
+  non-positive ``batch_size``/``num_epochs`` (or ``print_every`` when verbose) or a model without
   ``params``/``loss`` raise ``ValueError``/``TypeError`` naming them;
 * ``seed=`` (keyword) makes a run reproducible: minibatches then come from a private
   ``np.random.Generator`` instead of NumPy's global state;
@@ -22,8 +22,6 @@ check accuracies (``train_acc_history``/``val_acc_history`` stay empty, ``best_p
 """
 
 import copy
-import math
-import numbers
 import sys
 from collections.abc import Mapping
 
@@ -32,7 +30,7 @@ import numpy as np
 from ._validation import make_rng, positive_int
 from .coco_utils import sample_coco_minibatch
 from .solver import _check_model as _check_model_api
-from .solver import _EpochProgress, _resolve_update_rule
+from .solver import _EpochProgress, _check_lr_decay, _check_print_every, _resolve_update_rule
 
 __all__ = ["CaptioningSolver", "sample_coco_minibatch"]
 
@@ -138,8 +136,8 @@ class CaptioningSolver:
     ------
     ValueError
         "Unrecognized arguments" listing unknown options; an unknown ``update_rule``; a
-        missing data key; ``batch_size``, ``num_epochs`` or ``print_every`` < 1; ``lr_decay``
-        not a finite number > 0; a negative ``seed``.
+        missing data key; ``batch_size`` or ``num_epochs`` < 1 (``print_every`` too when
+        verbose, as ``Solver``); ``lr_decay`` not a finite number >= 0; a negative ``seed``.
     TypeError
         A model without ``params`` (dict) or ``loss``; ``data`` or ``optim_config`` not a
         dict; non-integer counts or ``seed``.
@@ -192,18 +190,11 @@ class CaptioningSolver:
         if not isinstance(optim_config, Mapping):
             raise TypeError(f"optim_config must be a dict; got {type(optim_config).__name__}")
         self.optim_config = optim_config
-        lr_decay = options["lr_decay"]
-        if (
-            isinstance(lr_decay, (bool, np.bool_))
-            or not isinstance(lr_decay, numbers.Real)
-            or not (math.isfinite(lr_decay) and lr_decay > 0)
-        ):
-            raise ValueError(f"lr_decay must be a finite number > 0; got {lr_decay!r}")
-        self.lr_decay = lr_decay
+        self.lr_decay = _check_lr_decay(options["lr_decay"])
         self.batch_size = positive_int("batch_size", options["batch_size"])
         self.num_epochs = positive_int("num_epochs", options["num_epochs"])
-        self.print_every = positive_int("print_every", options["print_every"])
         self.verbose = bool(options["verbose"])
+        self.print_every = _check_print_every(options["print_every"], self.verbose)
         self.seed = options["seed"]
         make_rng(self.seed)  # check it now, not at the first step
 

@@ -52,6 +52,22 @@ _DEFAULTS = {
 }
 
 
+def _check_lr_decay(lr_decay):
+    """``lr_decay`` as the course's solvers use it: any finite real >= 0 (0 stops after an epoch)."""
+    if (
+        isinstance(lr_decay, (bool, np.bool_))
+        or not isinstance(lr_decay, numbers.Real)
+        or not (math.isfinite(lr_decay) and lr_decay >= 0)
+    ):
+        raise ValueError(f"lr_decay must be a finite number >= 0; got {lr_decay!r}")
+    return lr_decay
+
+
+def _check_print_every(print_every, verbose):
+    """Checked only when verbose: the course's quiet runs never divide by it."""
+    return positive_int("print_every", print_every) if verbose else print_every
+
+
 def _resolve_update_rule(update_rule):
     """The update function for a name in :mod:`cs231n_fast.optim`, or a callable as is."""
     if callable(update_rule):
@@ -339,14 +355,7 @@ class Solver:
         if not isinstance(optim_config, Mapping):
             raise TypeError(f"optim_config must be a dict; got {type(optim_config).__name__}")
         self.optim_config = copy.deepcopy(dict(optim_config))
-        lr_decay = options["lr_decay"]
-        if (
-            isinstance(lr_decay, (bool, np.bool_))
-            or not isinstance(lr_decay, numbers.Real)
-            or not (math.isfinite(lr_decay) and lr_decay >= 0)
-        ):
-            raise ValueError(f"lr_decay must be a finite number >= 0; got {lr_decay!r}")
-        self.lr_decay = lr_decay
+        self.lr_decay = _check_lr_decay(options["lr_decay"])
         self.batch_size = positive_int("batch_size", options["batch_size"])
         self.num_epochs = positive_int("num_epochs", options["num_epochs"])
         self.num_train_samples = _optional_count("num_train_samples", options["num_train_samples"])
@@ -356,9 +365,7 @@ class Solver:
             raise TypeError(f"checkpoint_name must be None or a path; got {checkpoint_name!r}")
         self.checkpoint_name = checkpoint_name
         self.verbose = bool(options["verbose"])
-        # Read only when verbose (as in the course, whose quiet runs never divide by it).
-        print_every = options["print_every"]
-        self.print_every = positive_int("print_every", print_every) if self.verbose else print_every
+        self.print_every = _check_print_every(options["print_every"], self.verbose)
         self.seed = options["seed"]
         make_rng(self.seed)  # check it now, not at the first step
 
