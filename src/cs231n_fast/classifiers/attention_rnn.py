@@ -15,6 +15,8 @@ Y. Bengio, "Show, Attend and Tell: Neural Image Caption Generation with Visual A
 ICML 2015 (soft attention, section 4.2; the doubly stochastic regulariser, section 4.2.1).
 """
 
+import math
+
 import numpy as np
 
 from .. import _validation as v
@@ -228,7 +230,7 @@ class AttentionCaptioningRNN:
         else:
             q = h @ p["W_att_h"]  # (N, D)
             scores = np.matmul(features, q[:, :, None])[:, :, 0]
-            scores *= 1.0 / np.sqrt(features.shape[2])
+            scores *= 1.0 / math.sqrt(features.shape[2])  # a Python float keeps float32
         alpha = _softmax_rows(scores)
         context = np.matmul(alpha[:, None, :], features)[:, 0, :]
         return alpha, context
@@ -248,7 +250,7 @@ class AttentionCaptioningRNN:
             dkeys += dpre
             dq = dpre.sum(axis=1)
         else:
-            scale = 1.0 / np.sqrt(features.shape[2])
+            scale = 1.0 / math.sqrt(features.shape[2])
             dq = np.matmul(dscores[:, None, :], features)[:, 0, :] * scale  # (N, D)
         grads["W_att_h"] += h.T @ dq
         return dq @ p["W_att_h"].T
