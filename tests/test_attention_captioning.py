@@ -366,7 +366,8 @@ def test_attention_captioning_solver_overfits_50_captions(rng, attention):
     assert losses[-6:].mean() < 0.05 * losses[:2].mean()  # measured: 12.6 -> 0.06-0.08
     assert model.params["Wx"].dtype == np.float32
     # the trained model reproduces most of its training captions
-    captions, alphas = model.sample(data["train_features"], max_length=data["train_captions"].shape[1] - 1)
+    length = data["train_captions"].shape[1] - 1
+    captions, alphas = model.sample(data["train_features"], max_length=length)
     target = data["train_captions"][:, 1:]
     scored = target != 0
     assert np.mean((captions == target)[scored]) > 0.9  # measured: 1.0

@@ -1,7 +1,8 @@
 """Drop-in for the course's ``cs231n/vis_utils.py`` (assignments 1 and 2): image grids.
 
 Beyond the course's file: :func:`show_attention` draws a captioner's attention weights over
-the image, one panel per word (:class:`~cs231n_fast.classifiers.attention_rnn.AttentionCaptioningRNN`),
+the image, one panel per word
+(:class:`~cs231n_fast.classifiers.attention_rnn.AttentionCaptioningRNN`),
 on :func:`upsample_attention` (pure NumPy); it needs matplotlib (the ``plot`` extra).
 
 ``visualize_grid``, ``vis_grid`` and ``vis_nn`` keep the course's names, arguments, defaults,
@@ -230,6 +231,7 @@ def upsample_attention(alphas, grid_shape, out_shape, smooth=True):
 
     Examples
     --------
+    >>> from cs231n_fast.vis_utils import upsample_attention
     >>> upsample_attention([1.0, 0.0, 0.0, 0.0], (2, 2), (4, 4), smooth=False)
     array([[1., 1., 0., 0.],
            [1., 1., 0., 0.],
@@ -243,7 +245,9 @@ def upsample_attention(alphas, grid_shape, out_shape, smooth=True):
     if single:
         a = a[None]
     if a.ndim != 2 or a.shape[1] == 0:
-        raise ValueError(f"alphas must have shape (T, L) or (L,) with L >= 1; got shape {np.shape(alphas)}")
+        raise ValueError(
+            f"alphas must have shape (T, L) or (L,) with L >= 1; got shape {np.shape(alphas)}"
+        )
     gh, gw = _grid_shape(grid_shape, a.shape[1])
     if not isinstance(out_shape, (tuple, list)) or len(out_shape) != 2:
         raise ValueError(f"out_shape must be a pair (height, width); got {out_shape!r}")
@@ -262,7 +266,8 @@ def _display_image(image):
         raise TypeError(f"image must be a real numeric array; got dtype {img.dtype}")
     if not (img.ndim == 2 or (img.ndim == 3 and img.shape[2] in (1, 3, 4))) or img.size == 0:
         raise ValueError(
-            f"image must have shape (H, W), (H, W, 1), (H, W, 3) or (H, W, 4); got shape {img.shape}"
+            "image must have shape (H, W), (H, W, 1), (H, W, 3) or (H, W, 4); "
+            f"got shape {img.shape}"
         )
     if img.ndim == 3 and img.shape[2] == 1:
         img = img[:, :, 0]
@@ -340,7 +345,8 @@ def show_attention(image, caption_words, alphas, grid_shape=None, *, ncols=5, sm
         import matplotlib
     except ImportError:
         raise ImportError(
-            'show_attention needs matplotlib, which is not installed: pip install "cs231n_fast[plot]"'
+            "show_attention needs matplotlib, which is not installed: "
+            'pip install "cs231n_fast[plot]"'
         ) from None
     ncols = min(ncols, len(words))
     nrows = int(ceil(len(words) / ncols))

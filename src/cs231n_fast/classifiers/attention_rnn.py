@@ -1,6 +1,7 @@
 """Image captioning with soft attention over image regions ("Show, Attend and Tell").
 
-The notes' captioner with attention, in the style of :class:`~cs231n_fast.classifiers.rnn.CaptioningRNN`:
+The notes' captioner with attention, in the style of
+:class:`~cs231n_fast.classifiers.rnn.CaptioningRNN`:
 instead of one feature vector per image, the model sees a grid of ``L`` region features
 (``(N, L, D)``, for example the ``14 x 14 x 512`` last convolutional maps of a VGG net) and,
 at every time step, looks at a weighted average of them chosen by the previous hidden state.
@@ -341,7 +342,9 @@ class AttentionCaptioningRNN:
                     dh, dc, step_caches[t], n_threads=nt
                 )
             else:
-                dx, dh, dWx, dWh, db = rnn_layers.rnn_step_backward(dh, step_caches[t], n_threads=nt)
+                dx, dh, dWx, dWh, db = rnn_layers.rnn_step_backward(
+                    dh, step_caches[t], n_threads=nt
+                )
             grads["Wx"] += dWx
             grads["Wh"] += dWh
             grads["b"] += db
