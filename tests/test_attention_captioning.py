@@ -150,15 +150,17 @@ def test_attention_loss_gradcheck_every_parameter(rng, cell, attention, attn_reg
         assert grad_error(grads[name], num) < 1e-6, name
 
 
-def test_attention_masked_steps_give_no_gradient_to_unused_words(rng):
-    """A word id that appears only as input at masked steps (after <END>) gets no gradient."""
+def test_attention_masked_steps_give_no_gradient(rng):
+    """Words fed only at masked steps (<END> and <NULL>: their targets are <NULL>) and words never
+    fed get exactly no gradient; the words fed at scored steps do."""
     model = _model(jitter=rng)
     features = rng.standard_normal((2, 4, 4))
     captions = np.array([[1, 5, 2, 0, 0], [1, 6, 7, 2, 0]])
     _, grads = model.loss(features, captions)
-    never_fed = [i for i in range(len(VOCAB)) if i not in captions[:, :-1]]
-    assert np.all(grads["W_embed"][never_fed] == 0)
-    assert np.any(grads["W_embed"][captions[:, :-1].ravel()] != 0)
+    silent = [i for i in range(len(VOCAB)) if i not in (1, 5, 6, 7)]
+    assert 0 in silent and 2 in silent
+    assert np.all(grads["W_embed"][silent] == 0)
+    assert np.all(np.any(grads["W_embed"][[1, 5, 6, 7]] != 0, axis=1))
 
 
 # --- sampling and attention weights ---------------------------------------------------------------
@@ -297,6 +299,8 @@ def test_attention_seeded_initialisation(rng):
     (np.zeros((3, 7, 2, 2)), ValueError, r"\(N, 4, h, w\)"),
     (np.zeros((3, 0, 4)), ValueError, "L >= 1"),
     (np.zeros((0, 5, 4)), ValueError, "N >= 1"),
+    (np.zeros((0, 4, 2, 2)), ValueError, "N >= 1"),
+    (np.zeros((3, 4, 0, 2)), ValueError, "L >= 1"),
     (np.zeros((3, 5, 4), dtype=complex), TypeError, "features must be a real numeric array"),
     (np.zeros((2, 5, 4)), ValueError, "N = 2 rows as in features"),
 ])  # fmt: skip

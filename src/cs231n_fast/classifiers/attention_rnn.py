@@ -174,8 +174,8 @@ class AttentionCaptioningRNN:
         features = v.as_array("features", features)
         d = self.params["W_init_h"].shape[0]
         if features.ndim == 4 and features.shape[1] == d:  # conv maps (N, D, h, w)
-            n = features.shape[0]
-            features = features.reshape(n, d, -1).transpose(0, 2, 1)
+            n, _, height, width = features.shape
+            features = features.reshape(n, d, height * width).transpose(0, 2, 1)
         elif features.ndim != 3 or features.shape[2] != d:
             raise ValueError(
                 f"features must have shape (N, L, input_dim) = (N, L, {d}) (L image regions) "
