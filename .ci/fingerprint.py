@@ -177,6 +177,29 @@ def fingerprint():
             out.update({f"linear{i}_{name}_{k}": v for k, v in res.items()})
     out.update(_losses_fingerprint(np.random.default_rng(20261206)))
     out.update(_features_fingerprint(np.random.default_rng(20261215)))
+    out.update(_detection_fingerprint(np.random.default_rng(20261207)))
+    return out
+
+
+def _detection_fingerprint(rng):
+    """detection: box_iou (rows threaded: 97 x 131 boxes; zero-area and duplicate boxes), nms
+    and batched_nms (classes threaded) on clustered boxes with tied scores."""
+    from cs231n_fast import detection
+
+    out = {}
+    for dtype in (np.float32, np.float64):
+        name = np.dtype(dtype).name
+        c = rng.uniform(0, 100, (12, 2))[rng.integers(0, 12, 600)] + rng.normal(0, 3, (600, 2))
+        wh = rng.uniform(5, 20, (600, 2))
+        b = np.hstack([c - wh / 2, c + wh / 2]).astype(dtype)
+        b[::17, 2:] = b[::17, :2]  # zero-area boxes
+        b[1::23] = b[0]  # duplicates
+        s = (np.round(rng.random(600) * 8) / 8).astype(dtype)  # ties
+        with np.errstate(all="ignore"):
+            out[f"detection_iou_{name}"] = detection.box_iou(b[:97], b[200:331])
+        for thr in (0.3, 0.7):
+            out[f"detection_nms_{thr}_{name}"] = detection.nms(b, s, thr)
+            out[f"detection_batched_{thr}_{name}"] = detection.batched_nms(b, s, rng.integers(0, 5, 600), thr)
     return out
 
 
