@@ -138,7 +138,9 @@ def _add_bench(subparsers):
             "against the same network in torch); both, and conv's paired shapes, are timed "
             "against torch in settled, interleaved rounds whose median per-round ratio is "
             "reported. Opt-in family features: the HOG + hue-histogram features of assignment "
-            "1's features.ipynb over a batch of images, ours against the course's per-image loop."
+            "1's features.ipynb over a batch of images, ours against the course's per-image loop. "
+            "Opt-in family detection: NMS and box IoU on 10,000 clustered boxes against their "
+            "vectorised NumPy twin."
         ),
     )
     p.add_argument("--quick", action="store_true",
@@ -152,7 +154,7 @@ def _add_bench(subparsers):
     p.add_argument("--kernels", type=_comma_list(KERNELS, "kernel"), default=DEFAULT_KERNELS,
                    metavar="LIST",
                    help=f"comma-separated kernels among {','.join(KERNELS)} (default: "
-                        f"{','.join(DEFAULT_KERNELS)}; layers, models and features are opt-in)")
+                        f"{','.join(DEFAULT_KERNELS)}; layers, models, features and detection are opt-in)")
     p.add_argument("--impls", type=_comma_list(ALL_IMPLS, "implementation"), default=ALL_IMPLS,
                    metavar="LIST",
                    help="comma-separated implementations; each case runs those it knows "

@@ -10,7 +10,8 @@ layer, :mod:`cs231n_fast.bench.layers`) and models (a whole training step of a c
 :mod:`cs231n_fast.bench.models`). ``layers`` and ``models`` are opt-in (not in
 :data:`DEFAULT_KERNELS`): ``cs231n-fast bench --kernels layers,models``; so is ``features``
 (the HOG + hue-histogram features of assignment 1's ``features.ipynb``, ours against the
-course's per-image loop, :mod:`cs231n_fast.bench.features`): ``--kernels features``. The common machinery
+course's per-image loop, :mod:`cs231n_fast.bench.features`): ``--kernels features``; and so is
+``detection`` (NMS and box IoU against their NumPy twin, :mod:`cs231n_fast.bench.detection`). The common machinery
 lives in ``_common`` (names, tolerances, peers, thread limits), ``timing`` (timers, settled
 rounds, paired ratios), ``machine`` (GEMM peak, memory, machine information), ``cases`` (the
 table and the dispatch to the families), ``runner`` (:func:`run`), ``results`` and ``report``
@@ -181,6 +182,7 @@ from .cases import (
     reference_result,
 )
 from .conv import CONV_CASES, ConvCase
+from .detection import DETECTION_CASES, DetectionCase
 from .features import FEATURES_CASES, FeaturesCase
 from .knn import KNN_CASES, KNN_CLASSES, KnnCase, knn_comparable, knn_data, neighbor_agreement
 from .layers import LAYER_CASES, LAYER_OPS, LayerCase, Unavailable
@@ -244,6 +246,7 @@ __all__ = [
     "LayerCase",
     "ModelCase",
     "FeaturesCase",
+    "DetectionCase",
     "CONV_CASES",
     "POOL_CASES",
     "LSTM_CASES",
@@ -251,6 +254,7 @@ __all__ = [
     "LAYER_CASES",
     "MODEL_CASES",
     "FEATURES_CASES",
+    "DETECTION_CASES",
     "LAYER_OPS",
     "MODEL_NETS",
     "CASES",

@@ -1,14 +1,15 @@
 """The case table of every family and the dispatch to the family modules.
 
 Each family module (:mod:`.conv`, :mod:`.pool`, :mod:`.lstm`, :mod:`.knn`, :mod:`.layers`,
-:mod:`.models`, :mod:`.features`) provides ``inputs(case, dtype, seed)``, ``runner(case, impl, inputs,
+:mod:`.models`, :mod:`.features`, :mod:`.detection`) provides ``inputs(case, dtype, seed)``, ``runner(case, impl, inputs,
 n_threads)``, ``oracle(case, inputs)``, ``names(case)`` and ``check(case, outputs, expected,
 dtype, impl)``; the functions here pick the module by ``case.kernel``.
 """
 
-from . import conv, features, knn, layers, lstm, models, pool
+from . import conv, detection, features, knn, layers, lstm, models, pool
 from ._common import DEFAULT_KERNELS
 from .conv import CONV_CASES
+from .detection import DETECTION_CASES
 from .features import FEATURES_CASES
 from .knn import KNN_CASES
 from .layers import LAYER_CASES
@@ -18,10 +19,11 @@ from .pool import POOL_CASES
 
 #: The module of each family.
 FAMILIES = {"conv": conv, "pool": pool, "knn": knn, "lstm": lstm, "layers": layers,
-            "models": models, "features": features}
+            "models": models, "features": features, "detection": detection}
 #: Every case, by kernel family.
 CASES = {"conv": CONV_CASES, "pool": POOL_CASES, "knn": KNN_CASES, "lstm": LSTM_CASES,
-         "layers": LAYER_CASES, "models": MODEL_CASES, "features": FEATURES_CASES}
+         "layers": LAYER_CASES, "models": MODEL_CASES, "features": FEATURES_CASES,
+         "detection": DETECTION_CASES}
 
 
 def get_cases(kernels=DEFAULT_KERNELS, quick=False):
