@@ -77,8 +77,12 @@ static ptrdiff_t CS_F(cs_nms)(
         ptrdiff_t rest = m - i - 1;
         if (rest == 0)
             break;
-        dead += CS_F(cs_suppress)(x1[i], y1[i], x2[i], y2[i], area[i], x1 + i + 1, y1 + i + 1,
-                                  x2 + i + 1, y2 + i + 1, area + i + 1, supp + i + 1, thr, rest);
+        /* chunks of at most 2**30 boxes: cs_suppress counts in CS_I (int32_t for float) */
+        for (ptrdiff_t j0 = i + 1; j0 < m; j0 += (ptrdiff_t)1 << 30) {
+            ptrdiff_t len = m - j0 < ((ptrdiff_t)1 << 30) ? m - j0 : ((ptrdiff_t)1 << 30);
+            dead += CS_F(cs_suppress)(x1[i], y1[i], x2[i], y2[i], area[i], x1 + j0, y1 + j0,
+                                      x2 + j0, y2 + j0, area + j0, supp + j0, thr, len);
+        }
         if (rest >= 32 && 4 * dead >= rest) {
             ptrdiff_t w = i + 1;
             for (ptrdiff_t j = i + 1; j < m; j++) {

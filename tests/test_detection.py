@@ -112,10 +112,13 @@ def random_boxes(rng, n, dtype, *, grid=None):
     return b.astype(dtype)
 
 
-def random_scores(rng, n, dtype, ties):
+def random_scores(rng, n, dtype, ties, specials=False):
     s = rng.random(n)
     if ties:
         s = np.round(s * 4) / 4  # few distinct values
+    if specials and n:  # NaN (ranked first), infinities, signed zeros
+        pick = rng.random(n) < 0.3
+        s[pick] = rng.choice([np.nan, np.inf, -np.inf, 0.0, -0.0], pick.sum())
     return s.astype(dtype)
 
 
@@ -127,15 +130,16 @@ def random_scores(rng, n, dtype, ties):
     n=st.integers(0, 40),
     dtype=st.sampled_from(DTYPES),
     ties=st.booleans(),
+    specials=st.booleans(),
     grid=st.sampled_from([None, 1.0, 0.5]),
     thr=st.sampled_from([0.0, 0.1, 0.3, 0.5, 0.7, 0.9, 1.0, -0.5]),
     layouts=st.tuples(st.sampled_from(LAYOUTS), st.sampled_from(LAYOUTS)),
     seed=st.integers(0, 2**32 - 1),
 )
-def test_nms_matches_twin_and_torchvision_algorithm(n, dtype, ties, grid, thr, layouts, seed):
+def test_nms_matches_twin_and_torchvision_algorithm(n, dtype, ties, specials, grid, thr, layouts, seed):
     rng = np.random.default_rng(seed)
     boxes = random_boxes(rng, n, dtype, grid=grid)
-    scores = random_scores(rng, n, dtype, ties)
+    scores = random_scores(rng, n, dtype, ties, specials)
     keep = detection.nms(as_layout(boxes, layouts[0]), as_layout(scores, layouts[1]), thr)
     assert keep.dtype == np.int64 and keep.ndim == 1
     np.testing.assert_array_equal(keep, twin.nms(boxes, scores, thr))
@@ -175,7 +179,7 @@ def test_box_iou_matches_twin_and_torchvision_formula(n, m, dtype, grid, layouts
 def test_batched_nms_matches_twin_and_per_class_nms(n, n_classes, dtype, ties, thr, n_threads, seed):
     rng = np.random.default_rng(seed)
     boxes = random_boxes(rng, n, dtype)
-    scores = random_scores(rng, n, dtype, ties)
+    scores = random_scores(rng, n, dtype, ties, specials=seed % 2 == 0)
     idxs = rng.integers(-2, n_classes - 2, n)
     keep = detection.batched_nms(boxes, scores, idxs, thr, n_threads=n_threads)
     assert keep.dtype == np.int64
