@@ -40,8 +40,9 @@ Threads and determinism. :func:`box_iou` computes its rows in parallel (``n_thre
 :func:`batched_nms` runs the classes in parallel; :func:`nms` itself is one greedy sequence
 (serial). Results are bitwise identical for any thread count and equal to the twin's.
 
-Cost. ``nms`` of N boxes keeping K of them costs O(N log N) for the sort plus, for each kept
-box, one vectorised pass over the boxes still alive after it (suppressed boxes are dropped
+Cost. ``nms`` of N boxes keeping K of them costs a stable radix sort of the scores (O(N) for
+float32 and float64 scores; other dtypes take NumPy's stable sort) plus, for each kept box,
+one vectorised pass over the boxes still alive after it (suppressed boxes are dropped
 from the scan once they make up a quarter of it): O(N K) in the worst case, with no memory
 beyond a few arrays of length N. ``box_iou`` is O(N M) and returns an N x M array.
 
