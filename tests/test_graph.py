@@ -391,6 +391,22 @@ def test_builder_forward_shape(build, shape, rng):
     assert len(set(model.params)) == len(model.params)
 
 
+@pytest.mark.parametrize("build", BUILDERS, ids=lambda f: f.__name__)
+def test_builder_reference_backend_matches_fast(build, rng):
+    # the same weights (same seed) on the NumPy twin's convolutions and poolings; float64
+    fast = build((1, 8, 8), seed=5, dtype=np.float64, **SMALL[build.__name__])
+    ref = build((1, 8, 8), seed=5, dtype=np.float64, backend="reference", **SMALL[build.__name__])
+    X, y = rng.standard_normal((3, 1, 8, 8)), np.array([0, 1, 2])
+    np.testing.assert_allclose(ref.loss(X), fast.loss(X), rtol=1e-9, atol=1e-12)
+    (lf, gf), (lr, gr) = fast.loss(X, y), ref.loss(X, y)
+    np.testing.assert_allclose(lr, lf, rtol=1e-9)
+    # atol against the largest gradient: the biases before batch norm have gradients of pure
+    # rounding noise (exactly 0 in exact arithmetic)
+    scale = max(float(np.abs(g).max()) for g in gf.values())
+    for key in gf:
+        np.testing.assert_allclose(gr[key], gf[key], rtol=1e-7, atol=1e-10 * scale, err_msg=key)
+
+
 def test_lenet5_layer_sizes():
     model = models.lenet5()  # the paper's 1x32x32
     n = sum(v.size for v in model.params.values())

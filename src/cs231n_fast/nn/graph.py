@@ -96,7 +96,7 @@ class _Container:
         seen = {}
         for name, layer in named:
             other = seen.setdefault(id(layer), name)
-            if other != name:  # one cache per layer object: a second use would overwrite the first's
+            if other != name:  # one cache per layer object: a second use would overwrite it
                 raise ValueError(
                     f"{other} and {name} are the same {type(layer).__name__} object; a layer keeps "
                     "the cache of its last forward, so use a new object at each position"
@@ -145,10 +145,12 @@ class _Container:
     def runs_kernels(self):
         """True when a child runs the compiled kernels (a ``Sequential`` holding this container
         then keeps NumPy's BLAS on one thread beside them)."""
-        return any(
-            getattr(layer, "runs_kernels", False) or getattr(layer, "_uses_kernels", lambda: False)()
-            for layer in self.layers
-        )
+        def runs(layer):  # a layer or container, or a Sequential (which has _uses_kernels)
+            return getattr(layer, "runs_kernels", False) or getattr(
+                layer, "_uses_kernels", lambda: False
+            )()
+
+        return any(runs(layer) for layer in self.layers)
 
     def _set_mode(self, training):
         self.training = training

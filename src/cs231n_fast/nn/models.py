@@ -244,8 +244,9 @@ def _basic_block(b, cin, cout, stride):
     return Residual(block, shortcut, post=ReLU())
 
 
-def small_resnet(input_shape=(3, 32, 32), num_classes=10, *, widths=(16, 32, 64), blocks_per_stage=1,
-                 reg=0.0, dtype=np.float32, seed=None, backend="fast", n_threads=None):
+def small_resnet(input_shape=(3, 32, 32), num_classes=10, *, widths=(16, 32, 64),
+                 blocks_per_stage=1, reg=0.0, dtype=np.float32, seed=None, backend="fast",
+                 n_threads=None):
     """A small ResNet (He et al., 2016, the CIFAR-10 networks of section 4.2): a 3×3
     convolution, stages of basic residual blocks, global average pooling, one affine layer.
 
@@ -305,12 +306,15 @@ def _inception(b, cin, spec, batchnorm):
     1×1 then 5×5; 3×3 max pooling (stride 1, size kept) then 1×1; concatenated."""
     c1, (c3r, c3), (c5r, c5), cp = spec
     h, w = b.h, b.w
+    def cbr(cin, cout, k):
+        return _conv_bn_relu(b, cin, cout, k, batchnorm)
+
     branches = [
-        Sequential(*_conv_bn_relu(b, cin, c1, 1, batchnorm)),
-        Sequential(*_conv_bn_relu(b, cin, c3r, 1, batchnorm), *_conv_bn_relu(b, c3r, c3, 3, batchnorm)),
-        Sequential(*_conv_bn_relu(b, cin, c5r, 1, batchnorm), *_conv_bn_relu(b, c5r, c5, 5, batchnorm)),
+        Sequential(*cbr(cin, c1, 1)),
+        Sequential(*cbr(cin, c3r, 1), *cbr(c3r, c3, 3)),
+        Sequential(*cbr(cin, c5r, 1), *cbr(c5r, c5, 5)),
         # the module's input is non-negative (after a ReLU): zero padding = -inf padding
-        Sequential(ZeroPad2D(1), b.pool(3, 1, track=False), *_conv_bn_relu(b, cin, cp, 1, batchnorm)),
+        Sequential(ZeroPad2D(1), b.pool(3, 1, track=False), *cbr(cin, cp, 1)),
     ]
     assert (b.h, b.w) == (h, w)  # every branch keeps the size
     b.c = c1 + c3 + c5 + cp
