@@ -298,6 +298,52 @@ def test_containers_pickle_and_report_kernels(rng):
     assert "Residual(" in repr(model) and "Parallel(" in repr(models.inception_net((1, 8, 8)))
 
 
+def test_frozen_child_leaves_params_and_runs_in_eval(rng):
+    # the freezing protocol of Sequential (a layer's ``trainable`` flag) inside containers
+    block_bn = SpatialBatchNorm(2, **F64)
+    block = Sequential(_conv(2, 2, 3, 0), block_bn)
+    shortcut = _conv(2, 2, 1, 1)
+    res = Residual(block, shortcut)
+    block.trainable = False
+    assert list(res.params) == list(res.grads) == ["shortcut.w", "shortcut.b"]
+    res.train()
+    assert res.training and not block_bn.training  # frozen: evaluation mode, stats unchanged
+    x = rng.standard_normal((2, 2, 3, 3))
+    out = res.forward(x)
+    dx = res.backward(np.ones_like(out))
+    assert dx.shape == x.shape and not np.any(block_bn.running_mean)
+    par = Parallel(Affine(2, 2), Affine(2, 3))
+    par.branches[0].trainable = False
+    assert list(par.params) == ["1.W", "1.b"]
+
+
+def test_state_dict_round_trip_with_buffers(rng):
+    # batch norm as a direct child: its running statistics are its ``buffers``
+    def build(seed):
+        return Parallel(Residual(SpatialBatchNorm(2, **F64), _conv(2, 2, 3, seed), post=ReLU()),
+                        _conv(2, 3, 1, seed + 1))  # fmt: skip
+
+    a, b = build(0), build(10)
+    x = rng.standard_normal((3, 2, 4, 4))
+    a.forward(x)  # training mode: batch norm's running statistics move
+    state = a.state_dict()
+    assert {"1.w", "0.block.running_mean", "0.block.running_var"} <= set(state)
+    assert set(a.params) <= set(state) and np.any(state["0.block.running_mean"])
+    a.layers[0].block.trainable = False
+    assert set(a.state_dict()) == set(state)  # frozen parameters are saved too
+    b.load_state_dict({k: np.array(v) for k, v in state.items()})
+    for key, value in state.items():
+        np.testing.assert_array_equal(b.state_dict()[key], value, err_msg=key)
+    a.eval(), b.eval()
+    np.testing.assert_array_equal(a.forward(x), b.forward(x))
+    with pytest.raises(ValueError, match="missing keys"):
+        b.load_state_dict({k: v for k, v in state.items() if k != "1.w"})
+    with pytest.raises(ValueError, match="state"):
+        b.load_state_dict({**state, "1.w": np.zeros(2)})
+    with pytest.raises(TypeError, match="state must be a dict"):
+        b.load_state_dict([1, 2])
+
+
 def test_backward_before_forward_raises():
     for layer in (Residual(Affine(2, 2)), Parallel(Affine(2, 2)), GlobalAvgPool2D(), ZeroPad2D(1)):
         with pytest.raises(RuntimeError, match="before forward"):

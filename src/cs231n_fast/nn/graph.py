@@ -14,10 +14,16 @@ Parameter names are the child's name, a dot, and the child's own parameter name:
 container is built, never depend on the order of calls, and are unique because child names
 are. Inside a ``Sequential`` they get its index in front, e.g. ``"3.block.0.w"``.
 
-Code that walks a model (freezing, saving parameters and buffers) finds the children the same
-way in every container: ``layers`` (a tuple, as ``Sequential.layers``) and
-:meth:`~_Container.named_layers` (``(name, layer)`` pairs whose names are the prefixes of the
-parameter names).
+Code that walks a model finds the children the same way in every container: ``layers`` (a
+tuple, as ``Sequential.layers``) and :meth:`~_Container.named_layers` (``(name, layer)`` pairs
+whose names are the prefixes of the parameter names).
+
+Freezing and saving: a child with ``trainable = False`` is left out of the container's
+``params`` and ``grads`` (so the Solver does not update it) and runs in evaluation mode, and a
+container with ``trainable = False`` is frozen whole by the enclosing ``Sequential``.
+:meth:`~_Container.state_dict` and :meth:`~_Container.load_state_dict` cover every parameter,
+frozen or not, and the children's ``buffers`` (batch normalisation's running statistics),
+under the same prefixed names.
 """
 
 from collections.abc import Mapping
@@ -44,6 +50,25 @@ def _check_layer(name, layer):
     return layer
 
 
+def _trainable(layer):
+    """Whether the layer's parameters are trained (its ``trainable`` flag, True if absent)."""
+    return getattr(layer, "trainable", True) is not False
+
+
+def _layer_state(layer):
+    """One child's state: its own ``state_dict()`` (a container) if it has one, else its
+    ``params`` and its ``buffers`` (a dict of live arrays, e.g. running statistics)."""
+    own = getattr(layer, "state_dict", None)
+    if callable(own):
+        return dict(own())
+    state = dict(layer.params)
+    for name, value in (getattr(layer, "buffers", None) or {}).items():
+        if name in state:
+            raise ValueError(f"{type(layer).__name__} has a buffer and a parameter named {name!r}")
+        state[name] = value
+    return state
+
+
 def _indent(text):
     return text.replace("\n", "\n  ")
 
@@ -58,7 +83,7 @@ class _ChildParameters(dict):
     """
 
     def __init__(self, named_layers):
-        self._children = dict(named_layers)
+        self._children = {prefix: layer for prefix, layer in named_layers if _trainable(layer)}
         super().__init__(
             (f"{prefix}.{name}", value)
             for prefix, layer in self._children.items()
@@ -90,7 +115,10 @@ class _ChildParameters(dict):
 
 class _Container:
     """Shared machinery of :class:`Residual` and :class:`Parallel`: children, their parameters
-    and gradients under prefixed names, the mode, and the cache check."""
+    and gradients under prefixed names, the mode, the state, and the cache check."""
+
+    #: False freezes the whole container in a ``Sequential`` (as any layer).
+    trainable = True
 
     def __init__(self, named):
         seen = {}
@@ -138,8 +166,58 @@ class _Container:
         return {
             f"{prefix}.{name}": grad
             for prefix, layer in self._named
+            if _trainable(layer)
             for name, grad in layer.grads.items()
         }
+
+    def state_dict(self):
+        """Every parameter (of frozen children too) and buffer, ``"<child>.<name>"`` -> the
+        live array."""
+        return {
+            f"{prefix}.{name}": value
+            for prefix, layer in self._named
+            for name, value in _layer_state(layer).items()
+        }
+
+    def load_state_dict(self, state):
+        """Copy the arrays of ``state`` (keyed as :meth:`state_dict`) into the children, cast to
+        the dtype of the arrays they replace; all or nothing. Returns the container.
+
+        Raises
+        ------
+        ValueError
+            Keys missing or unknown (another architecture), listed; a value of another shape.
+        TypeError
+            If ``state`` is not a mapping.
+        """
+        if not isinstance(state, Mapping):
+            raise TypeError(f"state must be a dict of name -> array; got {type(state).__name__}")
+        current = self.state_dict()
+        missing = [k for k in current if k not in state]
+        unknown = sorted(str(k) for k in state if k not in current)
+        if missing or unknown:
+            raise ValueError(
+                "state does not match the container's architecture: missing keys "
+                f"{missing}, unexpected keys {unknown}"
+            )
+        checked = {}
+        for key, old in current.items():
+            value = as_array(f"state[{key!r}]", state[key])
+            check_shape(f"state[{key!r}]", value, np.shape(old), f"the shape of {key!r}")
+            checked[key] = np.array(value, dtype=np.asarray(old).dtype)
+        for prefix, layer in self._named:
+            sub = {k[len(prefix) + 1:]: v for k, v in checked.items() if k.startswith(prefix + ".")}
+            own = getattr(layer, "load_state_dict", None)
+            if callable(own):
+                own(sub)
+                continue
+            buffers = getattr(layer, "buffers", None) or {}
+            for name, value in sub.items():
+                if name in layer.params:
+                    layer.params[name] = value
+                else:
+                    buffers[name][...] = value
+        return self
 
     @property
     def runs_kernels(self):
@@ -155,7 +233,8 @@ class _Container:
     def _set_mode(self, training):
         self.training = training
         for layer in self.layers:
-            switch = getattr(layer, "train" if training else "eval", None)
+            # a frozen child always runs in evaluation mode
+            switch = getattr(layer, "train" if training and _trainable(layer) else "eval", None)
             if callable(switch):
                 switch()
         return self

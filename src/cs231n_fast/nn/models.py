@@ -178,19 +178,19 @@ def small_vgg(input_shape=(3, 32, 32), num_classes=10, *, widths=(32, 64, 128), 
     =================================================  ============  ============
     layer                                              out, 3×32×32  out, 1×8×8
     =================================================  ============  ============
-    2 × [Conv2D(·, 32, 3, pad=1), SpatialBatchNorm,    32×32×32      32×8×8
-    ReLU]
+    2 × [Conv2D(·, 32, 3, pad=1), SBN, ReLU]           32×32×32      32×8×8
     MaxPool2D(2)                                       32×16×16      32×4×4
     2 × [Conv2D(·, 64, 3, pad=1), SBN, ReLU]           64×16×16      64×4×4
     MaxPool2D(2)                                       64×8×8        64×2×2
     2 × [Conv2D(·, 128, 3, pad=1), SBN, ReLU]          128×8×8       128×2×2
     MaxPool2D(2)                                       128×4×4       128×1×1
     Flatten, Affine(·, 256), BatchNorm, ReLU           256           256
-    [Dropout]
+    Dropout (if ``dropout``)                           256           256
     Affine(256, num_classes)                           num_classes   num_classes
     =================================================  ============  ============
 
-    A stage whose input is already 1 pixel high or wide has no pooling.
+    SBN is :class:`~cs231n_fast.nn.SpatialBatchNorm`. A stage whose input is already 1 pixel
+    high or wide has no pooling.
 
     Parameters
     ----------
