@@ -521,6 +521,7 @@ class GlobalAvgPool2D(_Simple):
     Examples
     --------
     >>> import numpy as np
+    >>> from cs231n_fast.nn import GlobalAvgPool2D
     >>> GlobalAvgPool2D().forward(np.arange(8.0).reshape(1, 2, 2, 2))
     array([[1.5, 5.5]])
     """
