@@ -36,12 +36,27 @@ import numbers
 
 import numpy as np
 
+from .. import _memory
 from .. import _validation as v
+from .._ext import attention as _k
+from .._threads import blas_single_thread, work_threads
 
 __all__ = ["sdpa_forward", "sdpa_backward", "AttentionCache"]
 
 _F32 = np.dtype(np.float32)
 _F64 = np.dtype(np.float64)
+_INT_MAX = np.iinfo(np.int32).max
+#: The kernels' specialisations per dtype, looked up once (Cython's dispatch on the fused type
+#: of each call costs a few microseconds).
+_FWD = {_F32: _k.sdpa_forward["float"], _F64: _k.sdpa_forward["double"]}
+_BWD = {_F32: _k.sdpa_backward["float"], _F64: _k.sdpa_backward["double"]}
+_NO_ADD = {t: np.empty((0, 0, 0), t) for t in (_F32, _F64)}
+_NO_KEEP = np.empty((0, 0, 0), np.uint8)
+_EMPTY_SCRATCH = {t: np.empty((1, 1), t) for t in (_F32, _F64)}
+#: Products of at most this many multiply-adds run on one OpenBLAS thread whatever its setting
+#: (see ops/linear.py); every block's product here is smaller for the course's shapes, so
+#: holding BLAS to one thread (two calls into OpenBLAS) is skipped then.
+_BLAS_SERIAL_MNK = 65536 * 4
 
 
 class AttentionCache:
@@ -197,6 +212,90 @@ def _backward_args(dout, cache):
     return cast(dout, dt), cast(q, dt), cast(k, dt), cast(v_, dt), cast(p, dt), cache.keep
 
 
+def _scratch(rows, size, dt):
+    """``rows`` scratch rows of >= ``size`` elements, each starting on a 64-byte boundary (so
+    every thread's buffers are aligned alike, whatever BLAS does with alignment)."""
+    per = -(-size * dt.itemsize // 64) * 64 // dt.itemsize
+    raw = np.empty(rows * per * dt.itemsize + 64, np.uint8)
+    off = -raw.ctypes.data % 64
+    return raw[off:off + rows * per * dt.itemsize].view(dt).reshape(rows, per)
+
+
+def _check_blas(*dims):
+    big = max(dims)
+    if big > _INT_MAX:
+        raise ValueError(f"an attention dimension ({big}) exceeds the 2**31 - 1 that BLAS accepts")
+
+
+def _run(kernel, args, mnk):
+    if mnk <= _BLAS_SERIAL_MNK:
+        kernel(*args)
+    else:
+        with blas_single_thread():
+            kernel(*args)
+
+
+def _forward(a, n_threads):
+    """``(out, p)`` for validated arguments: the kernel, or NumPy for zero-size shapes."""
+    q, k, v_ = a.q, a.k, a.v
+    n, h, s, dh = q.shape
+    t, dv = k.shape[2], v_.shape[3]
+    dt = q.dtype
+    if 0 in (n, h, s, t, dv):
+        from ..reference.attention import _softmax_rows
+
+        sc = (q @ k.swapaxes(-1, -2)) * dt.type(a.scale)
+        if a.add is not None:
+            sc = np.where(a.add == -np.inf, -np.inf, sc + a.add)
+        p = _softmax_rows(sc)
+        pd = p if a.keep is None else p * a.keep * dt.type(a.dropout_scale)
+        return pd @ v_, p
+    _check_blas(s, t, dh, dv, s * t)
+    nb = n * h
+    work = nb * s * t * (dh + dv)
+    nt = work_threads(n_threads, work)
+    p = _memory.empty((n, h, s, t), dt)
+    out = _memory.empty((n, h, s, dv), dt)
+    if a.add is None:
+        add, bn, bh = _NO_ADD[dt], 1, 1
+    else:
+        bn, bh = a.add.shape[:2]
+        add = a.add.reshape(bn * bh, s, t)
+    keep = _NO_KEEP if a.keep is None else a.keep.reshape(nb, s, t).view(np.uint8)
+    scratch = _EMPTY_SCRATCH[dt] if a.keep is None else _scratch(nt, s * t, dt)
+    args = (q.reshape(nb, s, dh), k.reshape(nb, t, dh), v_.reshape(nb, t, dv), add, keep,
+            p.reshape(nb, s, t), out.reshape(nb, s, dv), scratch, h, bn, bh, a.scale,
+            a.dropout_scale, nt)
+    _run(_FWD[dt], args, s * t * max(dh, dv))
+    return out, p
+
+
+def _backward(dout, q, k, v_, p, keep, scale, dropout_scale, n_threads):
+    """``(dq, dk, dv)`` for validated, contiguous, same-dtype arrays."""
+    n, h, s, dh = q.shape
+    t, dv = k.shape[2], v_.shape[3]
+    dt = q.dtype
+    if 0 in (n, h, s, t, dv):
+        from ..reference.attention import _gradients
+
+        return _gradients(dout, q, k, v_, p, keep, scale, dropout_scale)
+    _check_blas(s, t, dh, dv, s * t)
+    nb = n * h
+    work = nb * s * t * (2 * dh + 3 * dv)
+    nt = work_threads(n_threads, work)
+    dq = _memory.empty(q.shape, dt)
+    dk = _memory.empty(k.shape, dt)
+    dvo = _memory.empty(v_.shape, dt)
+    ld = -(-s * t * dt.itemsize // 64) * 64 // dt.itemsize
+    scratch = _scratch(nt, 2 * ld, dt)
+    kp = _NO_KEEP if keep is None else keep.reshape(nb, s, t).view(np.uint8)
+    args = (q.reshape(nb, s, dh), k.reshape(nb, t, dh), v_.reshape(nb, t, dv), p.reshape(nb, s, t),
+            kp, dout.reshape(nb, s, dv), dq.reshape(nb, s, dh), dk.reshape(nb, t, dh),
+            dvo.reshape(nb, t, dv), scratch, ld, scale, dropout_scale, nt)
+    _run(_BWD[dt], args, s * t * max(dh, dv))
+    return dq, dk, dvo
+
+
 def sdpa_forward(q, k, v, mask=None, *, bias=None, causal=False, scale=None, dropout_p=0.0,
                  dropout_mask=None, rng=None, n_threads=None):
     """Scaled dot-product attention: ``softmax(scale * q @ k^T + mask) @ v`` per batch and head.
@@ -260,10 +359,10 @@ def sdpa_forward(q, k, v, mask=None, *, bias=None, causal=False, scale=None, dro
     True
     >>> dq, dk, dv = sdpa_backward(np.ones_like(out), cache)
     """
-    from ..reference import attention as _twin
-
-    return _twin.sdpa_forward(q, k, v, mask, bias=bias, causal=causal, scale=scale,
-                              dropout_p=dropout_p, dropout_mask=dropout_mask, rng=rng)
+    a = _forward_args(q, k, v, mask, bias, causal, scale, dropout_p, dropout_mask, rng)
+    out, p = _forward(a, n_threads)
+    return out, AttentionCache(a.q, a.k, a.v, p, a.keep, a.scale, a.dropout_scale, out.shape,
+                               "sdpa_forward")
 
 
 def sdpa_backward(dout, cache, *, n_threads=None):
@@ -292,6 +391,5 @@ def sdpa_backward(dout, cache, *, n_threads=None):
     ValueError
         If ``dout`` does not have the forward output's shape.
     """
-    from ..reference import attention as _twin
-
-    return _twin.sdpa_backward(dout, cache)
+    dout, q, k, v_, p, keep = _backward_args(dout, cache)
+    return _backward(dout, q, k, v_, p, keep, cache.scale, cache.dropout_scale, n_threads)

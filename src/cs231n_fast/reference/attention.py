@@ -48,30 +48,35 @@ def sdpa_forward(q, k, v, mask=None, *, bias=None, causal=False, scale=None, dro
     :func:`cs231n_fast.ops.attention.sdpa_forward` (``n_threads`` is ignored)."""
     a = _forward_args(q, k, v, mask, bias, causal, scale, dropout_p, dropout_mask, rng)
     q, k, v = a.q, a.k, a.v
-    s = (q @ k.swapaxes(-1, -2)) * a.scale
+    s = (q @ k.swapaxes(-1, -2)) * q.dtype.type(a.scale)
     if a.add is not None:
         # -inf marks a masked entry: it stays -inf whatever the score (masked_fill's rule).
         s = np.where(a.add == -np.inf, -np.inf, s + a.add)
     p = _softmax_rows(s)
-    pd = p if a.keep is None else p * a.keep * a.dropout_scale
+    pd = p if a.keep is None else p * a.keep * q.dtype.type(a.dropout_scale)
     out = pd @ v
     return out, AttentionCache(q, k, v, p, a.keep, a.scale, a.dropout_scale, out.shape,
                                "sdpa_forward")
+
+
+def _gradients(dout, q, k, v, p, keep, scale, dropout_scale):
+    """``(dq, dk, dv)`` from the forward's inputs, weights ``p`` and keep mask (or None)."""
+    if keep is None:
+        pd = p
+        dp = dout @ v.swapaxes(-1, -2)
+    else:
+        d = keep.astype(p.dtype) * p.dtype.type(dropout_scale)
+        pd = p * d
+        dp = (dout @ v.swapaxes(-1, -2)) * d
+    dv = pd.swapaxes(-1, -2) @ dout
+    ds = p * (dp - (p * dp).sum(axis=-1, keepdims=True))
+    dq = (ds @ k) * p.dtype.type(scale)
+    dk = (ds.swapaxes(-1, -2) @ q) * p.dtype.type(scale)
+    return dq, dk, dv
 
 
 def sdpa_backward(dout, cache, *, n_threads=None):
     """Gradients ``(dq, dk, dv)`` of :func:`sdpa_forward`; same signature and result as
     :func:`cs231n_fast.ops.attention.sdpa_backward` (``n_threads`` is ignored)."""
     dout, q, k, v, p, keep = _backward_args(dout, cache)
-    if keep is None:
-        pd = p
-        dp = dout @ v.swapaxes(-1, -2)
-    else:
-        d = keep * cache.dropout_scale
-        pd = p * d
-        dp = (dout @ v.swapaxes(-1, -2)) * d
-    dv = pd.swapaxes(-1, -2) @ dout
-    ds = p * (dp - (p * dp).sum(axis=-1, keepdims=True))
-    dq = (ds @ k) * cache.scale
-    dk = (ds.swapaxes(-1, -2) @ q) * cache.scale
-    return dq, dk, dv
+    return _gradients(dout, q, k, v, p, keep, cache.scale, cache.dropout_scale)
