@@ -35,18 +35,16 @@ __all__ = ["sdpa_forward", "sdpa_backward"]
 def _softmax_rows(s):
     """Softmax over the last axis, the row maximum subtracted first (no overflow); rows that
     are entirely -inf (fully masked) give zeros instead of NaN."""
-    m = s.max(axis=-1, keepdims=True)
+    m = s.max(axis=-1, keepdims=True, initial=-np.inf)  # no keys (T = 0): a dead row
     dead = m == -np.inf
     e = np.exp(s - np.where(dead, 0, m))  # exp(-inf) = 0: a dead row is all zeros
     total = e.sum(axis=-1, keepdims=True)
     return e / np.where(dead, 1, total)
 
 
-def sdpa_forward(q, k, v, mask=None, *, bias=None, causal=False, scale=None, dropout_p=0.0,
-                 dropout_mask=None, rng=None, n_threads=None):
-    """Scaled dot-product attention; same signature and result as
-    :func:`cs231n_fast.ops.attention.sdpa_forward` (``n_threads`` is ignored)."""
-    a = _forward_args(q, k, v, mask, bias, causal, scale, dropout_p, dropout_mask, rng)
+def _attend(a):
+    """``(out, p)`` from validated arguments ``a`` (q, k, v, the additive mask, keep mask and
+    scales; see :func:`cs231n_fast.ops.attention._forward_args`)."""
     q, k, v = a.q, a.k, a.v
     s = (q @ k.swapaxes(-1, -2)) * q.dtype.type(a.scale)
     if a.add is not None:
@@ -54,8 +52,16 @@ def sdpa_forward(q, k, v, mask=None, *, bias=None, causal=False, scale=None, dro
         s = np.where(a.add == -np.inf, -np.inf, s + a.add)
     p = _softmax_rows(s)
     pd = p if a.keep is None else p * a.keep * q.dtype.type(a.dropout_scale)
-    out = pd @ v
-    return out, AttentionCache(q, k, v, p, a.keep, a.scale, a.dropout_scale, out.shape,
+    return pd @ v, p
+
+
+def sdpa_forward(q, k, v, mask=None, *, bias=None, causal=False, scale=None, dropout_p=0.0,
+                 dropout_mask=None, rng=None, n_threads=None):
+    """Scaled dot-product attention; same signature and result as
+    :func:`cs231n_fast.ops.attention.sdpa_forward` (``n_threads`` is ignored)."""
+    a = _forward_args(q, k, v, mask, bias, causal, scale, dropout_p, dropout_mask, rng)
+    out, p = _attend(a)
+    return out, AttentionCache(a.q, a.k, a.v, p, a.keep, a.scale, a.dropout_scale, out.shape,
                                "sdpa_forward")
 
 
