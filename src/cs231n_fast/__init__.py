@@ -23,6 +23,7 @@ _EXT_MODULES = (
     "optim",
     "norm",
     "features",
+    "attention",
 )
 
 try:
