@@ -48,10 +48,7 @@ from .ops import activations as _act
 from .ops import norm as _norm
 from .ops import temporal as _temporal
 
-try:  # the compiled scaled dot-product attention (cs231n_fast.ops.attention), when built
-    from .ops import attention as _attention
-except ImportError:  # pragma: no cover - before the attention kernels are merged
-    _attention = None
+from .ops import attention as _attention
 
 __all__ = [
     "PositionalEncoding",
@@ -500,55 +497,6 @@ class PositionalEncoding(_Module):
         return f"{self.embed_dim}, dropout={self.dropout.p}, max_len={self.max_len}"
 
 
-# scaled dot-product attention: the compiled kernel when present, else this NumPy version of the
-# same API (mask: nonzero = attend, broadcastable to (N, H, S, T))
-
-def _np_sdpa_forward(q, k, v_, mask=None, *, causal=False, scale=None, dropout_p=0.0, seed=None):
-    s = q.shape[-2]
-    t = k.shape[-2]
-    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
-    scores = np.matmul(q, k.swapaxes(-1, -2))
-    scores *= scale
-    keep = None
-    if causal:
-        keep = np.tri(s, t, dtype=bool)
-    if mask is not None:
-        m = np.asarray(mask) != 0
-        keep = m if keep is None else (keep & m)
-    if keep is not None:
-        scores = np.where(keep, scores, -np.inf).astype(q.dtype, copy=False)
-    with np.errstate(invalid="ignore"):
-        scores -= scores.max(axis=-1, keepdims=True)
-        np.exp(scores, out=scores)
-        scores /= scores.sum(axis=-1, keepdims=True)
-    attn = scores
-    drop = None
-    if dropout_p > 0:
-        rng = np.random.default_rng(seed) if seed is not None else np.random
-        drop = (rng.random(attn.shape) >= dropout_p).astype(q.dtype)
-        drop *= 1.0 / (1.0 - dropout_p)
-        attn_d = attn * drop
-    else:
-        attn_d = attn
-    out = np.matmul(attn_d, v_)
-    return out, (q, k, v_, attn, attn_d, drop, scale)
-
-
-def _np_sdpa_backward(dout, cache):
-    q, k, v_, attn, attn_d, drop, scale = cache
-    dv = np.matmul(attn_d.swapaxes(-1, -2), dout)
-    da = np.matmul(dout, v_.swapaxes(-1, -2))
-    if drop is not None:
-        da *= drop
-    ds = da
-    ds -= (da * attn).sum(axis=-1, keepdims=True)
-    ds *= attn
-    ds *= scale
-    dq = np.matmul(ds, k)
-    dk = np.matmul(ds.swapaxes(-1, -2), q)
-    return dq, dk, dv
-
-
 def _check_mask(attn_mask, n, h, s, t):
     m = np.asarray(attn_mask)
     if m.dtype.kind not in "biuf":
@@ -659,15 +607,10 @@ class MultiHeadAttention(_Module):
             vv = self._split(self.value.forward(v_in), n, t)
         p = self.dropout if self.training else 0.0
         seed = int(self._drop_rng.integers(0, 2**32)) if p > 0 else None
-        out, cache = self._sdpa_forward(q, k, vv, mask, causal, p, seed)
+        out, cache = _attention.sdpa_forward(q, k, vv, mask, causal=causal, dropout_p=p, rng=seed)
         y = out.transpose(0, 2, 1, 3).reshape(n, s, e)
         self._cache = (cache, n, s, t, self_attn)
         return self.proj.forward(y)
-
-    def _sdpa_forward(self, q, k, vv, mask, causal, p, seed):
-        if _attention is not None:
-            return _attention.sdpa_forward(q, k, vv, mask, causal=causal, dropout_p=p, seed=seed)
-        return _np_sdpa_forward(q, k, vv, mask, causal=causal, dropout_p=p, seed=seed)
 
     def backward(self, dout):
         """Returns ``(dquery, dkey, dvalue)``; the parameters' gradients go to ``grads``.
@@ -679,10 +622,7 @@ class MultiHeadAttention(_Module):
         e = self.embed_dim
         dy = self.proj.backward(dout)
         dout_h = self._split(dy, n, s)
-        if _attention is not None:
-            dq, dk, dv = _attention.sdpa_backward(dout_h, cache)
-        else:
-            dq, dk, dv = _np_sdpa_backward(dout_h, cache)
+        dq, dk, dv = _attention.sdpa_backward(dout_h, cache)
         merge = lambda a, length: a.transpose(0, 2, 1, 3).reshape(n, length, e)  # noqa: E731
         dquery = self.query.backward(merge(dq, s))
         dkey = self.key.backward(merge(dk, t))
