@@ -598,7 +598,15 @@ class MultiHeadAttention(_Module):
             if mask.shape == (s, t) and s == t and np.array_equal(mask != 0, np.tri(s, t, dtype=bool)):
                 causal, mask = True, None
         self_attn = query is key and key is value
-        q = self._split(self.query.forward(q_in), n, s)
+        # One key and no mask (the captioner's attention to its image token): the softmax is 1
+        # whatever the query, so the output and every gradient are those of any query; the query
+        # projection (and its backward) is skipped and its gradients are exactly zero, as
+        # PyTorch's (the softmax's derivative over one element is 0).
+        one_key = t == 1 and mask is None and not causal
+        if one_key:
+            q = np.zeros((n, self.num_heads, s, self.head_dim), self.query.params["weight"].dtype)
+        else:
+            q = self._split(self.query.forward(q_in), n, s)
         if self_attn:
             k = self._split(self.key.forward(q_in), n, t)
             vv = self._split(self.value.forward(q_in), n, t)
@@ -609,7 +617,7 @@ class MultiHeadAttention(_Module):
         seed = int(self._drop_rng.integers(0, 2**32)) if p > 0 else None
         out, cache = _attention.sdpa_forward(q, k, vv, mask, causal=causal, dropout_p=p, rng=seed)
         y = out.transpose(0, 2, 1, 3).reshape(n, s, e)
-        self._cache = (cache, n, s, t, self_attn)
+        self._cache = (cache, n, s, t, one_key)
         return self.proj.forward(y)
 
     def backward(self, dout):
@@ -618,13 +626,17 @@ class MultiHeadAttention(_Module):
         When the forward's ``query``, ``key`` and ``value`` were the same array, each of the
         three is the total gradient of that array divided into its three uses (add them).
         """
-        cache, n, s, t, self_attn = self._take_cache()
+        cache, n, s, t, one_key = self._take_cache()
         e = self.embed_dim
         dy = self.proj.backward(dout)
         dout_h = self._split(dy, n, s)
         dq, dk, dv = _attention.sdpa_backward(dout_h, cache)
         merge = lambda a, length: a.transpose(0, 2, 1, 3).reshape(n, length, e)  # noqa: E731
-        dquery = self.query.backward(merge(dq, s))
+        if one_key:
+            dquery = np.zeros((n, s, e), dq.dtype)
+            self.query.grads = {k: np.zeros_like(a) for k, a in self.query.params.items()}
+        else:
+            dquery = self.query.backward(merge(dq, s))
         dkey = self.key.backward(merge(dk, t))
         dvalue = self.value.backward(merge(dv, t))
         self._gather()
