@@ -398,6 +398,17 @@ def test_dropout_only_in_train_mode(rng):
     np.testing.assert_array_equal(model.forward(f, c), model.forward(f, c))
 
 
+def test_seed_makes_training_mode_reproducible(rng):
+    f = rng.standard_normal((3, 5)).astype(np.float32)
+    c = rng.integers(0, len(VOCAB), (3, 6))
+    a, b = (CaptioningTransformer(VOCAB, 5, 8, num_heads=2, dim_feedforward=16, seed=7) for _ in range(2))
+    la, ga = a.loss(f, c)
+    lb, gb = b.loss(f, c)
+    assert la == lb and all(np.array_equal(ga[k], gb[k]) for k in ga)
+    layers = a.transformer.layers  # the decoder's copies draw different dropout masks
+    assert layers[0].dropout1._rng.integers(2**32) != layers[1].dropout1._rng.integers(2**32)
+
+
 def test_sample_is_greedy_decoding(rng):
     model = CaptioningTransformer(VOCAB, 5, 8, num_heads=2, seed=0).eval()
     f = rng.standard_normal((3, 5)).astype(np.float32)

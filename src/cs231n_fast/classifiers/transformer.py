@@ -153,7 +153,8 @@ class TransformerDecoder(_Module):
         self.num_layers = v.positive_int("num_layers", num_layers)
         self.layers = [copy.deepcopy(decoder_layer) for _ in range(self.num_layers)]
         # the copies' dropout generators would repeat each other's masks: give each its own
-        seeds = np.random.SeedSequence(_rng(None).integers(0, 2**63)).spawn(6 * self.num_layers)
+        src = decoder_layer.self_attn._drop_rng  # seeded from the layer's seed, when it had one
+        seeds = np.random.SeedSequence(int(src.integers(0, 2**63))).spawn(6 * self.num_layers)
         for i, layer in enumerate(self.layers):
             gens = [np.random.default_rng(s) for s in seeds[6 * i: 6 * i + 6]]
             for name, g in zip(("dropout", "dropout1", "dropout2", "dropout3"), gens):
