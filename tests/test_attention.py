@@ -355,6 +355,7 @@ BAD = [
     ("mask shape", dict(mask=np.ones((4, 5))), ValueError, "mask"),
     ("mask 5d", dict(mask=np.ones((1, 2, 3, 4, 6))), ValueError, "mask"),
     ("mask dtype", dict(mask=np.full((4, 6), "x")), TypeError, "mask"),
+    ("mask additive", dict(mask=np.where(np.eye(4, 6) > 0, 0.0, -np.inf)), ValueError, "bias="),
     ("bias shape", dict(bias=np.ones((3, 6))), ValueError, "bias"),
     ("bias complex", dict(bias=np.ones((4, 6), complex)), TypeError, "bias"),
     ("causal int", dict(causal=1), TypeError, "causal"),
