@@ -280,11 +280,12 @@ def test_sdpa_dropout_mask_and_scale(rng, dtype):
 # --- determinism, dtypes, empties -----------------------------------------------------------
 
 
+@pytest.mark.parametrize("case", [(3, 5, 16, 16, 64, 32), (2, 2, 80, 96, 48, 40)], ids=["course", "blas-held"])
 @pytest.mark.parametrize("option", ["plain", "mask+causal", "dropout"])
-def test_sdpa_bitwise_across_thread_counts(rng, dtype, option):
-    case = (3, 5, 16, 16, 64, 32)
+def test_sdpa_bitwise_across_thread_counts(rng, dtype, option, case):
+    """Also at a shape whose products are large enough that BLAS is held to one thread."""
     q, k, v = _qkv(rng, case, dtype)
-    dout = rng.standard_normal((3, 5, 16, 32)).astype(dtype)
+    dout = rng.standard_normal(case[:3] + (case[5],)).astype(dtype)
     kw = _options(rng, case, option, dtype)
     base = _run(fast, q, k, v, dout, n_threads=1, **kw)
     for nt in (2, 3):
