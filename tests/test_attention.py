@@ -458,3 +458,22 @@ def test_sdpa_matches_course_masked_fill(rng):
     want = torch.softmax(scores, dim=-1) @ tv
     out, _ = fast.sdpa_forward(q, k, v, mask.numpy())
     np.testing.assert_allclose(out, want.numpy(), rtol=1e-9, atol=1e-12)
+
+
+# --- benchmark family -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("impl", ["fast", "reference", "torch"])
+def test_sdpa_bench_family_checks(impl):
+    """``cs231n-fast bench --kernels attention``: every implementation passes its check."""
+    from cs231n_fast import bench
+
+    if impl == "torch":
+        pytest.importorskip("torch")
+    case = bench.AttentionCase(2, 3, 5, 7, 4)
+    for dtype in ("float32", "float64"):
+        inputs = bench.make_inputs(case, dtype)
+        expected = bench.reference_result(case, inputs)
+        outputs = bench.make_runner(case, impl, inputs, 2)()
+        ok, err, message = bench.check_result(case, outputs, expected, dtype, impl=impl)
+        assert ok, message
