@@ -280,11 +280,12 @@ def test_sdpa_dropout_mask_and_scale(rng, dtype):
 # --- determinism, dtypes, empties -----------------------------------------------------------
 
 
+@pytest.mark.parametrize("case", [(3, 5, 16, 16, 64, 32), (2, 2, 80, 96, 48, 40)], ids=["course", "blas-held"])
 @pytest.mark.parametrize("option", ["plain", "mask+causal", "dropout"])
-def test_sdpa_bitwise_across_thread_counts(rng, dtype, option):
-    case = (3, 5, 16, 16, 64, 32)
+def test_sdpa_bitwise_across_thread_counts(rng, dtype, option, case):
+    """Also at a shape whose products are large enough that BLAS is held to one thread."""
     q, k, v = _qkv(rng, case, dtype)
-    dout = rng.standard_normal((3, 5, 16, 32)).astype(dtype)
+    dout = rng.standard_normal(case[:3] + (case[5],)).astype(dtype)
     kw = _options(rng, case, option, dtype)
     base = _run(fast, q, k, v, dout, n_threads=1, **kw)
     for nt in (2, 3):
@@ -355,6 +356,7 @@ BAD = [
     ("mask shape", dict(mask=np.ones((4, 5))), ValueError, "mask"),
     ("mask 5d", dict(mask=np.ones((1, 2, 3, 4, 6))), ValueError, "mask"),
     ("mask dtype", dict(mask=np.full((4, 6), "x")), TypeError, "mask"),
+    ("mask additive", dict(mask=np.where(np.eye(4, 6) > 0, 0.0, -np.inf)), ValueError, "bias="),
     ("bias shape", dict(bias=np.ones((3, 6))), ValueError, "bias"),
     ("bias complex", dict(bias=np.ones((4, 6), complex)), TypeError, "bias"),
     ("causal int", dict(causal=1), TypeError, "causal"),
@@ -456,3 +458,22 @@ def test_sdpa_matches_course_masked_fill(rng):
     want = torch.softmax(scores, dim=-1) @ tv
     out, _ = fast.sdpa_forward(q, k, v, mask.numpy())
     np.testing.assert_allclose(out, want.numpy(), rtol=1e-9, atol=1e-12)
+
+
+# --- benchmark family -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("impl", ["fast", "reference", "torch"])
+def test_sdpa_bench_family_checks(impl):
+    """``cs231n-fast bench --kernels attention``: every implementation passes its check."""
+    from cs231n_fast import bench
+
+    if impl == "torch":
+        pytest.importorskip("torch")
+    case = bench.AttentionCase(2, 3, 5, 7, 4)
+    for dtype in ("float32", "float64"):
+        inputs = bench.make_inputs(case, dtype)
+        expected = bench.reference_result(case, inputs)
+        outputs = bench.make_runner(case, impl, inputs, 2)()
+        ok, err, message = bench.check_result(case, outputs, expected, dtype, impl=impl)
+        assert ok, message

@@ -10,7 +10,9 @@ layer, :mod:`cs231n_fast.bench.layers`) and models (a whole training step of a c
 :mod:`cs231n_fast.bench.models`). ``layers`` and ``models`` are opt-in (not in
 :data:`DEFAULT_KERNELS`): ``cs231n-fast bench --kernels layers,models``; so is ``features``
 (the HOG + hue-histogram features of assignment 1's ``features.ipynb``, ours against the
-course's per-image loop, :mod:`cs231n_fast.bench.features`): ``--kernels features``. The common machinery
+course's per-image loop, :mod:`cs231n_fast.bench.features`): ``--kernels features``; so is
+``attention`` (scaled dot-product attention forward + backward against torch,
+:mod:`cs231n_fast.bench.attention`): ``--kernels attention``. The common machinery
 lives in ``_common`` (names, tolerances, peers, thread limits), ``timing`` (timers, settled
 rounds, paired ratios), ``machine`` (GEMM peak, memory, machine information), ``cases`` (the
 table and the dispatch to the families), ``runner`` (:func:`run`), ``results`` and ``report``
@@ -180,6 +182,7 @@ from .cases import (
     output_names,
     reference_result,
 )
+from .attention import ATTENTION_CASES, AttentionCase
 from .conv import CONV_CASES, ConvCase
 from .features import FEATURES_CASES, FeaturesCase
 from .knn import KNN_CASES, KNN_CLASSES, KnnCase, knn_comparable, knn_data, neighbor_agreement
@@ -251,6 +254,8 @@ __all__ = [
     "LAYER_CASES",
     "MODEL_CASES",
     "FEATURES_CASES",
+    "AttentionCase",
+    "ATTENTION_CASES",
     "LAYER_OPS",
     "MODEL_NETS",
     "CASES",

@@ -161,6 +161,10 @@ def _forward_args(q, k, v_, mask, bias, causal, scale, dropout_p, dropout_mask, 
         mask = np.asarray(mask)
         if mask.dtype.kind not in "biuf":
             raise TypeError(f"mask must be a boolean or real numeric array (0 = may not attend); got dtype {mask.dtype}")
+        if mask.dtype.kind == "f" and np.isneginf(mask).any():
+            raise ValueError("mask holds -inf: it looks like an additive mask (0 = attend, -inf = "
+                             "masked), which mask would read inverted (0 = may not attend); "
+                             "pass it as bias= instead")
         mask = _broadcast4("mask", mask, (n, h, s, t))
     dt = _F32 if all(a.dtype == _F32 for a in arrays) else _F64
     a = _Args()
