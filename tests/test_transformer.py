@@ -467,6 +467,18 @@ def test_captioning_solver_transformer_course_options(rng, capsys):
         CaptioningSolverTransformer(model, data, data["idx_to_word"], update_rule="sgd")
 
 
+def test_star_imports_give_the_courses_names():
+    for module, names in {
+        "transformer_layers": {"PositionalEncoding", "MultiHeadAttention"},
+        "classifiers.transformer": {"CaptioningTransformer", "TransformerDecoderLayer", "TransformerDecoder",
+                                    "PositionalEncoding", "MultiHeadAttention"},
+        "captioning_solver_transformer": {"CaptioningSolverTransformer"},
+    }.items():
+        namespace = {}
+        exec(f"from cs231n_fast.{module} import *", namespace)
+        assert names <= set(namespace), module
+
+
 # --- bad inputs -------------------------------------------------------------------------------------
 
 

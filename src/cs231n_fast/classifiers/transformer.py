@@ -47,7 +47,9 @@ from ..transformer_layers import (
 )
 from .rnn import _check_vocabulary
 
-__all__ = ["CaptioningTransformer", "TransformerDecoderLayer", "TransformerDecoder"]
+# the course's module star-imports transformer_layers: its two layers are re-exported here
+__all__ = ["CaptioningTransformer", "TransformerDecoderLayer", "TransformerDecoder", "PositionalEncoding",
+           "MultiHeadAttention"]
 
 
 class TransformerDecoderLayer(_Module):
