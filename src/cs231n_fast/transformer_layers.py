@@ -537,6 +537,12 @@ class MultiHeadAttention(_Module):
     params : dict
         ``query.weight``, ``key.weight``, ``value.weight``, ``proj.weight`` (E, E) and the four
         ``.bias`` (E,): the course module's ``state_dict()`` names.
+
+    Notes
+    -----
+    The attention itself runs on :func:`cs231n_fast.ops.attention.sdpa_forward` (compiled,
+    parallel over batch and heads). One difference from the course's module: a query whose
+    every key is masked gets a zero output row where the course's softmax gives NaN.
     """
 
     _children = ("key", "query", "value", "proj")
