@@ -163,6 +163,33 @@ def test_positional_encoding_is_the_courses_table():
 # --- masks ---------------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("layout", ["fortran", "sliced", "readonly", "batch_of_one"])
+def test_multihead_attention_layouts_and_no_mutation(rng, layout):
+    attn = MultiHeadAttention(6, 3, dropout=0.0, dtype=np.float64, seed=0)
+    n = 1 if layout == "batch_of_one" else 2
+    q = rng.standard_normal((n, 5, 6))
+    kv = rng.standard_normal((n, 3, 6))
+    mask = (rng.random((5, 3)) < 0.8).astype(np.float64)
+    mask[:, 0] = 1
+    expect = attn.forward(q, kv, kv, attn_mask=mask)
+    dexp = attn.backward(np.ones_like(expect))
+    if layout == "fortran":
+        q2, kv2, m2 = np.asfortranarray(q), np.asfortranarray(kv), np.asfortranarray(mask)
+    elif layout == "sliced":
+        q2, kv2, m2 = (np.repeat(a, 2, axis=-1)[..., ::2] for a in (q, kv, mask))
+    else:
+        q2, kv2, m2 = q.copy(), kv.copy(), mask.copy()
+        for a in (q2, kv2, m2):
+            a.flags.writeable = False
+    before = [a.copy() for a in (q2, kv2, m2)]
+    out = attn.forward(q2, kv2, kv2, attn_mask=m2)
+    np.testing.assert_allclose(out, expect, rtol=1e-12, atol=1e-12)
+    for a, b in zip(attn.backward(np.ones_like(out)), dexp):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+    for a, b in zip((q2, kv2, m2), before):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_future_tokens_do_not_influence_earlier_scores(rng):
     model = CaptioningTransformer(VOCAB, input_dim=5, wordvec_dim=8, num_heads=2, max_length=10,
                                   dtype=np.float64, seed=4).eval()
