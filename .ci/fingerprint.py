@@ -177,6 +177,7 @@ def fingerprint():
             out.update({f"linear{i}_{name}_{k}": v for k, v in res.items()})
     out.update(_losses_fingerprint(np.random.default_rng(20261206)))
     out.update(_features_fingerprint(np.random.default_rng(20261215)))
+    out.update(_attention_fingerprint(np.random.default_rng(20261207)))
     out.update(_detection_fingerprint(np.random.default_rng(20261207)))
     return out
 
@@ -268,6 +269,31 @@ def _losses_fingerprint(rng):
             dW = temporal.word_embedding_backward(rng.standard_normal(emb.shape).astype(dtype), cache)
             out[f"embedding_{v}x{d}_{name}_out"] = emb
             out[f"embedding_{v}x{d}_{name}_dW"] = dW
+    return out
+
+
+def _attention_fingerprint(rng):
+    """attention: scaled dot-product attention forward/backward, plain, masked + causal with a
+    fully masked row, additive bias and dropout; rows ragged against the vector widths."""
+    from cs231n_fast.ops import attention
+
+    out = {}
+    for dtype in (np.float32, np.float64):
+        name = np.dtype(dtype).name
+        for i, (n, h, s, t, dh, dv) in enumerate([(2, 3, 5, 7, 6, 4), (3, 2, 16, 37, 64, 19)]):
+            q = rng.standard_normal((n, h, s, dh)).astype(dtype)
+            k = rng.standard_normal((n, h, t, dh)).astype(dtype)
+            v = rng.standard_normal((n, h, t, dv)).astype(dtype)
+            dout = rng.standard_normal((n, h, s, dv)).astype(dtype)
+            mask = rng.random((s, t)) > 0.3
+            mask[1] = False
+            for opt, kw in (("plain", {}), ("mask", dict(mask=mask, causal=True)),
+                            ("bias", dict(bias=rng.standard_normal((h, s, t)).astype(dtype))),
+                            ("dropout", dict(dropout_p=0.25, rng=i))):
+                y, cache = attention.sdpa_forward(q, k, v, **kw)
+                grads = attention.sdpa_backward(dout, cache)
+                res = dict(zip(("y", "p", "dq", "dk", "dv"), (y, cache.p) + grads))
+                out.update({f"attention{i}_{opt}_{name}_{key}": a for key, a in res.items()})
     return out
 
 

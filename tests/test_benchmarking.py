@@ -262,7 +262,7 @@ def test_benchmarking_reexports_the_bench_package_and_forwards_assignments(monke
 
 
 def test_layers_and_models_are_opt_in_families():
-    assert set(bm.KERNELS) == set(bm.DEFAULT_KERNELS) | {"layers", "models", "features", "detection"}
+    assert set(bm.KERNELS) == set(bm.DEFAULT_KERNELS) | {"layers", "models", "features", "detection", "attention"}
     default = bm.get_cases(quick=True)
     assert default and {c.kernel for c in default} <= set(bm.DEFAULT_KERNELS)
     assert {c.op for c in bm.get_cases(("layers",))} == set(bm.LAYER_OPS)

@@ -24,6 +24,7 @@ _EXT_MODULES = (
     "norm",
     "features",
     "detection",
+    "attention",
 )
 
 try:

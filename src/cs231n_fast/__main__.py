@@ -154,7 +154,7 @@ def _add_bench(subparsers):
     p.add_argument("--kernels", type=_comma_list(KERNELS, "kernel"), default=DEFAULT_KERNELS,
                    metavar="LIST",
                    help=f"comma-separated kernels among {','.join(KERNELS)} (default: "
-                        f"{','.join(DEFAULT_KERNELS)}; layers, models, features and detection are opt-in)")
+                        f"{','.join(DEFAULT_KERNELS)}; layers, models, features, detection and attention are opt-in)")
     p.add_argument("--impls", type=_comma_list(ALL_IMPLS, "implementation"), default=ALL_IMPLS,
                    metavar="LIST",
                    help="comma-separated implementations; each case runs those it knows "

@@ -10,8 +10,10 @@ layer, :mod:`cs231n_fast.bench.layers`) and models (a whole training step of a c
 :mod:`cs231n_fast.bench.models`). ``layers`` and ``models`` are opt-in (not in
 :data:`DEFAULT_KERNELS`): ``cs231n-fast bench --kernels layers,models``; so is ``features``
 (the HOG + hue-histogram features of assignment 1's ``features.ipynb``, ours against the
-course's per-image loop, :mod:`cs231n_fast.bench.features`): ``--kernels features``; and so is
-``detection`` (NMS and box IoU against their NumPy twin, :mod:`cs231n_fast.bench.detection`). The common machinery
+course's per-image loop, :mod:`cs231n_fast.bench.features`): ``--kernels features``; so is
+``detection`` (NMS and box IoU against their NumPy twin,
+:mod:`cs231n_fast.bench.detection`): ``--kernels detection``; and so is ``attention`` (scaled
+dot-product attention forward + backward against torch, :mod:`cs231n_fast.bench.attention`): ``--kernels attention``. The common machinery
 lives in ``_common`` (names, tolerances, peers, thread limits), ``timing`` (timers, settled
 rounds, paired ratios), ``machine`` (GEMM peak, memory, machine information), ``cases`` (the
 table and the dispatch to the families), ``runner`` (:func:`run`), ``results`` and ``report``
@@ -181,6 +183,7 @@ from .cases import (
     output_names,
     reference_result,
 )
+from .attention import ATTENTION_CASES, AttentionCase
 from .conv import CONV_CASES, ConvCase
 from .detection import DETECTION_CASES, DetectionCase
 from .features import FEATURES_CASES, FeaturesCase
@@ -255,6 +258,8 @@ __all__ = [
     "MODEL_CASES",
     "FEATURES_CASES",
     "DETECTION_CASES",
+    "AttentionCase",
+    "ATTENTION_CASES",
     "LAYER_OPS",
     "MODEL_NETS",
     "CASES",

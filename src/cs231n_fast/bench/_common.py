@@ -25,11 +25,12 @@ TIMED_IMPLS = ("fast", "reference", "six_matmuls", "torch")
 LAYER_IMPLS = ("fast", "reference", "torch")
 MODEL_IMPLS = ("fast", "torch")
 #: Kernel families with benchmark cases (what ``--kernels`` accepts).
-KERNELS = ("conv", "pool", "knn", "lstm", "layers", "models", "features", "detection")
+KERNELS = ("conv", "pool", "knn", "lstm", "layers", "models", "features", "detection",
+           "attention")
 #: The families a run takes by default: ``layers`` and ``models`` are opt-in (a quick run of
-#: them takes a few minutes; the default quick run stays under a minute on 2 cores), and so is
-#: ``features`` (the course's per-image loop takes about a second per call) and ``detection``
-#: (box IoU and NMS, beyond the course).
+#: them takes a few minutes; the default quick run stays under a minute on 2 cores), and so are
+#: ``features`` (the course's per-image loop takes about a second per call), ``detection``
+#: (box IoU and NMS, beyond the course) and ``attention``.
 DEFAULT_KERNELS = ("conv", "pool", "knn", "lstm")
 #: Dtypes benchmarked.
 DTYPES = ("float32", "float64")

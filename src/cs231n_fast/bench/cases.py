@@ -1,13 +1,14 @@
 """The case table of every family and the dispatch to the family modules.
 
 Each family module (:mod:`.conv`, :mod:`.pool`, :mod:`.lstm`, :mod:`.knn`, :mod:`.layers`,
-:mod:`.models`, :mod:`.features`, :mod:`.detection`) provides ``inputs(case, dtype, seed)``, ``runner(case, impl, inputs,
-n_threads)``, ``oracle(case, inputs)``, ``names(case)`` and ``check(case, outputs, expected,
-dtype, impl)``; the functions here pick the module by ``case.kernel``.
+:mod:`.models`, :mod:`.features`, :mod:`.detection`, :mod:`.attention`) provides
+``inputs(case, dtype, seed)``, ``runner(case, impl, inputs, n_threads)``, ``oracle(case, inputs)``,
+``names(case)`` and ``check(case, outputs, expected, dtype, impl)``; the functions here pick the module by ``case.kernel``.
 """
 
-from . import conv, detection, features, knn, layers, lstm, models, pool
+from . import attention, conv, detection, features, knn, layers, lstm, models, pool
 from ._common import DEFAULT_KERNELS
+from .attention import ATTENTION_CASES
 from .conv import CONV_CASES
 from .detection import DETECTION_CASES
 from .features import FEATURES_CASES
@@ -19,11 +20,12 @@ from .pool import POOL_CASES
 
 #: The module of each family.
 FAMILIES = {"conv": conv, "pool": pool, "knn": knn, "lstm": lstm, "layers": layers,
-            "models": models, "features": features, "detection": detection}
+            "models": models, "features": features, "detection": detection,
+            "attention": attention}
 #: Every case, by kernel family.
 CASES = {"conv": CONV_CASES, "pool": POOL_CASES, "knn": KNN_CASES, "lstm": LSTM_CASES,
          "layers": LAYER_CASES, "models": MODEL_CASES, "features": FEATURES_CASES,
-         "detection": DETECTION_CASES}
+         "detection": DETECTION_CASES, "attention": ATTENTION_CASES}
 
 
 def get_cases(kernels=DEFAULT_KERNELS, quick=False):

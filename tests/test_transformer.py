@@ -1,0 +1,557 @@
+"""cs231n_fast.transformer_layers and classifiers.transformer: the course's Transformer
+captioner in NumPy. Gradient checks (float64, centred differences), the causal mask, equality
+with the course's PyTorch modules (written below in torch, loaded with the same weights;
+float64 to 1e-9, float32 to 1e-5), training by the CaptioningSolver, bad inputs.
+
+Tolerances: float64 rtol 1e-9 (atol = 1e-9 * max|reference|), float32 rtol/atol 1e-5 on the
+model's scores (as the issue states; the products of 256-long rows in float32 differ by
+~1e-6 relative between BLAS kernels), gradient checks relative error < 1e-7.
+"""
+
+import math
+
+import numpy as np
+import pytest
+
+from cs231n_fast.captioning_solver import CaptioningSolver
+from cs231n_fast.captioning_solver_transformer import CaptioningSolverTransformer
+from cs231n_fast.classifiers.transformer import (
+    CaptioningTransformer,
+    TransformerDecoder,
+    TransformerDecoderLayer,
+)
+from cs231n_fast.transformer_layers import (
+    Dropout,
+    LayerNorm,
+    Linear,
+    MultiHeadAttention,
+    PositionalEncoding,
+    positional_encoding_table,
+)
+from test_coco_utils import make_coco
+
+VOCAB = {"<NULL>": 0, "<START>": 1, "<END>": 2, "a": 3, "cat": 4, "dog": 5, "sits": 6, "runs": 7}
+
+
+def _close(a, b, dtype):
+    rtol = 1e-9 if dtype == np.float64 else 1e-5
+    b = np.asarray(b, dtype=np.float64)
+    np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol * max(1.0, float(np.abs(b).max())))
+
+
+def _num_grad(f, x, idx, h=1e-5):
+    """Centred difference of scalar f() w.r.t. x at flat indices idx (x modified in place)."""
+    flat = x.reshape(-1)
+    g = np.empty(len(idx))
+    for j, i in enumerate(idx):
+        old = flat[i]
+        flat[i] = old + h
+        fp = f()
+        flat[i] = old - h
+        fm = f()
+        flat[i] = old
+        g[j] = (fp - fm) / (2 * h)
+    return g
+
+
+def _rel_err(a, b):
+    """Relative error; below 1e-2 in magnitude the error is absolute / 1e-2 (a gradient that is
+    exactly zero, such as the key projection's bias, has a numerical estimate of ~1e-10)."""
+    return np.max(np.abs(a - b) / np.maximum(1e-2, np.abs(a) + np.abs(b)))
+
+
+def _sample_idx(rng, size, k=12):
+    return rng.choice(size, size=min(k, size), replace=False)
+
+
+# --- gradient checks -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("cross", [False, True])
+def test_multihead_attention_backward_gradcheck(rng, cross):
+    n, s, t, e, h = 2, 4, (3 if cross else 4), 6, 3
+    attn = MultiHeadAttention(e, h, dropout=0.0, dtype=np.float64, seed=1)
+    q = rng.standard_normal((n, s, e))
+    kv = rng.standard_normal((n, t, e)) if cross else q
+    mask = None if cross else np.tril(np.ones((s, s)))
+    w = rng.standard_normal((n, s, e))
+
+    def f():
+        return float(np.sum(attn.forward(q, kv, kv, attn_mask=mask) * w))
+
+    f()
+    dq, dk, dv = attn.backward(w)
+    grads = dict(attn.grads)
+    dx = dq + (dk + dv if not cross else 0)
+    assert _rel_err(_num_grad(f, q, idx := _sample_idx(rng, q.size)), dx.reshape(-1)[idx]) < 1e-7
+    if cross:
+        assert _rel_err(_num_grad(f, kv, idx := _sample_idx(rng, kv.size)), (dk + dv).reshape(-1)[idx]) < 1e-7
+    for name, p in attn.params.items():
+        idx = _sample_idx(rng, p.size, 6)
+        assert _rel_err(_num_grad(f, p, idx), grads[name].reshape(-1)[idx]) < 1e-7, name
+
+
+def test_decoder_layer_backward_gradcheck(rng):
+    n, t, e = 2, 3, 4
+    layer = TransformerDecoderLayer(e, 2, dim_feedforward=5, dropout=0.0, dtype=np.float64, seed=2)
+    for k, p in layer.params.items():  # move the norms off their identity init
+        if ".norm" in "." + k:
+            p[...] = rng.uniform(0.5, 1.5, p.shape) if k.endswith("weight") else rng.standard_normal(p.shape)
+    tgt = rng.standard_normal((n, t, e))
+    mem = rng.standard_normal((n, 2, e))
+    mask = np.tril(np.ones((t, t)))
+    w = rng.standard_normal((n, t, e))
+
+    def f():
+        return float(np.sum(layer.forward(tgt, mem, tgt_mask=mask) * w))
+
+    f()
+    dtgt, dmem = layer.backward(w)
+    grads = dict(layer.grads)
+    assert sorted(grads) == sorted(layer.params)
+    for x, dx in ((tgt, dtgt), (mem, dmem)):
+        idx = _sample_idx(rng, x.size)
+        assert _rel_err(_num_grad(f, x, idx), dx.reshape(-1)[idx]) < 1e-7
+    for name, p in layer.params.items():
+        idx = _sample_idx(rng, p.size, 4)
+        assert _rel_err(_num_grad(f, p, idx), grads[name].reshape(-1)[idx]) < 1e-7, name
+
+
+def test_captioning_transformer_loss_gradcheck(rng):
+    model = CaptioningTransformer(VOCAB, input_dim=5, wordvec_dim=4, num_heads=2, num_layers=2,
+                                  max_length=8, dim_feedforward=6, dtype=np.float64, seed=3).eval()
+    for k, p in model.params.items():  # larger weights than the course's 0.02 init: visible gradients
+        p[...] = rng.standard_normal(p.shape) * 0.5
+    features = rng.standard_normal((3, 5))
+    captions = np.array([[1, 3, 4, 6, 2, 0], [1, 3, 5, 7, 2, 0], [1, 4, 2, 0, 0, 0]])
+    loss, grads = model.loss(features, captions)
+    grads = {k: g.copy() for k, g in grads.items()}
+    assert sorted(grads) == sorted(model.params)
+    assert np.all(grads["embedding.weight"][0] == 0)  # <NULL> is the padding row
+
+    def f():
+        return model.loss(features, captions)[0]
+
+    for name, p in model.params.items():
+        idx = _sample_idx(rng, p.size, 4)
+        assert _rel_err(_num_grad(f, p, idx, h=1e-6), grads[name].reshape(-1)[idx]) < 1e-7, name
+
+
+def test_dropout_and_positional_encoding_backward(rng):
+    x = rng.standard_normal((2, 5, 6))
+    pe = PositionalEncoding(6, dropout=0.3, max_len=7, dtype=np.float64, seed=0)
+    out = pe.forward(x)
+    kept = out != 0
+    np.testing.assert_allclose(out[kept], ((x + pe.pe[:, :5]) / 0.7)[kept], rtol=1e-12)
+    assert 0.4 < kept.mean() < 0.95
+    dx = pe.backward(np.ones_like(x))
+    np.testing.assert_array_equal(dx != 0, kept)
+    pe.eval()
+    np.testing.assert_array_equal(pe.forward(x), x + pe.pe[:, :5])
+    assert Dropout(0.0).forward(x) is x
+
+
+def test_positional_encoding_is_the_courses_table():
+    """The Transformer_Captioning notebook's check: embed_dim=6, max_len=12, positions 0..."""
+    pe = positional_encoding_table(6, 12)
+    i, j = 5, np.arange(6)
+    expect = np.where(j % 2 == 0, np.sin(i * 10000.0 ** (-j / 6)), np.cos(i * 10000.0 ** (-(j - 1) / 6)))
+    np.testing.assert_allclose(pe[0, i], expect, rtol=1e-14)
+    assert pe.shape == (1, 12, 6) and np.all(pe[0, 0, 0::2] == 0) and np.all(pe[0, 0, 1::2] == 1)
+
+
+# --- masks ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("layout", ["fortran", "sliced", "readonly", "batch_of_one"])
+def test_multihead_attention_layouts_and_no_mutation(rng, layout):
+    attn = MultiHeadAttention(6, 3, dropout=0.0, dtype=np.float64, seed=0)
+    n = 1 if layout == "batch_of_one" else 2
+    q = rng.standard_normal((n, 5, 6))
+    kv = rng.standard_normal((n, 3, 6))
+    mask = (rng.random((5, 3)) < 0.8).astype(np.float64)
+    mask[:, 0] = 1
+    expect = attn.forward(q, kv, kv, attn_mask=mask)
+    dexp = attn.backward(np.ones_like(expect))
+    if layout == "fortran":
+        q2, kv2, m2 = np.asfortranarray(q), np.asfortranarray(kv), np.asfortranarray(mask)
+    elif layout == "sliced":
+        q2, kv2, m2 = (np.repeat(a, 2, axis=-1)[..., ::2] for a in (q, kv, mask))
+    else:
+        q2, kv2, m2 = q.copy(), kv.copy(), mask.copy()
+        for a in (q2, kv2, m2):
+            a.flags.writeable = False
+    before = [a.copy() for a in (q2, kv2, m2)]
+    out = attn.forward(q2, kv2, kv2, attn_mask=m2)
+    np.testing.assert_allclose(out, expect, rtol=1e-12, atol=1e-12)
+    for a, b in zip(attn.backward(np.ones_like(out)), dexp):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+    for a, b in zip((q2, kv2, m2), before):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_future_tokens_do_not_influence_earlier_scores(rng):
+    model = CaptioningTransformer(VOCAB, input_dim=5, wordvec_dim=8, num_heads=2, max_length=10,
+                                  dtype=np.float64, seed=4).eval()
+    features = rng.standard_normal((2, 5))
+    caps = rng.integers(0, len(VOCAB), (2, 7))
+    base = model.forward(features, caps)
+    for t in range(7):
+        changed = caps.copy()
+        changed[:, t] = (changed[:, t] + 1) % len(VOCAB)
+        out = model.forward(features, changed)
+        np.testing.assert_array_equal(out[:, :t], base[:, :t])  # earlier positions untouched
+        assert np.abs(out[:, t:] - base[:, t:]).max() > 0  # later ones (and t itself) do change
+
+
+def test_attention_mask_zero_blocks_that_key(rng):
+    attn = MultiHeadAttention(4, 2, dropout=0.0, dtype=np.float64, seed=0)
+    q = rng.standard_normal((1, 3, 4))
+    kv = rng.standard_normal((1, 5, 4))
+    mask = np.ones((3, 5))
+    mask[:, 2] = 0
+    out = attn.forward(q, kv, kv, attn_mask=mask)
+    kv2 = kv.copy()
+    kv2[:, 2] += 10
+    np.testing.assert_allclose(attn.forward(q, kv2, kv2, attn_mask=mask), out, rtol=1e-12, atol=1e-12)
+    assert np.abs(attn.forward(q, kv2, kv2) - attn.forward(q, kv, kv)).max() > 1e-3
+
+
+# --- equality with the course's PyTorch modules -----------------------------------------------------
+
+
+def _torch_course_modules(torch):
+    """The course's modules (transformer_layers.py, classifiers/transformer.py) in torch."""
+    nn = torch.nn
+    F = torch.nn.functional
+
+    class TPositionalEncoding(nn.Module):
+        def __init__(self, embed_dim, dropout=0.1, max_len=5000):
+            super().__init__()
+            self.dropout = nn.Dropout(p=dropout)
+            pe = torch.zeros(1, max_len, embed_dim)
+            i = torch.arange(max_len)[:, None]
+            pows = torch.pow(10000, -torch.arange(0, embed_dim, 2) / embed_dim)
+            pe[0, :, 0::2] = torch.sin(i * pows)
+            pe[0, :, 1::2] = torch.cos(i * pows)
+            self.register_buffer("pe", pe)
+
+        def forward(self, x):
+            return self.dropout(x + self.pe[:, : x.shape[1], :])
+
+    class TMultiHeadAttention(nn.Module):
+        def __init__(self, embed_dim, num_heads, dropout=0.1):
+            super().__init__()
+            self.key = nn.Linear(embed_dim, embed_dim)
+            self.query = nn.Linear(embed_dim, embed_dim)
+            self.value = nn.Linear(embed_dim, embed_dim)
+            self.proj = nn.Linear(embed_dim, embed_dim)
+            self.attn_drop = nn.Dropout(dropout)
+            self.n_head = num_heads
+            self.head_dim = embed_dim // num_heads
+
+        def forward(self, query, key, value, attn_mask=None):
+            N, S, E = query.shape
+            _, T, _ = value.shape
+            H, D = self.n_head, self.head_dim
+            q = self.query(query).view(N, S, H, D).transpose(1, 2)
+            k = self.key(key).view(N, T, H, D).transpose(1, 2)
+            v = self.value(value).view(N, T, H, D).transpose(1, 2)
+            scores = q @ k.transpose(2, 3) / math.sqrt(D)
+            if attn_mask is not None:
+                scores = scores.masked_fill(attn_mask == 0, float("-inf"))
+            y = self.attn_drop(F.softmax(scores, dim=-1)) @ v
+            return self.proj(y.transpose(1, 2).reshape(N, S, E))
+
+    class TDecoderLayer(nn.Module):
+        def __init__(self, input_dim, num_heads, dim_feedforward=2048, dropout=0.1):
+            super().__init__()
+            self.self_attn = TMultiHeadAttention(input_dim, num_heads, dropout)
+            self.multihead_attn = TMultiHeadAttention(input_dim, num_heads, dropout)
+            self.linear1 = nn.Linear(input_dim, dim_feedforward)
+            self.dropout = nn.Dropout(dropout)
+            self.linear2 = nn.Linear(dim_feedforward, input_dim)
+            self.norm1, self.norm2, self.norm3 = (nn.LayerNorm(input_dim) for _ in range(3))
+            self.dropout1, self.dropout2, self.dropout3 = (nn.Dropout(dropout) for _ in range(3))
+            self.activation = nn.ReLU()
+
+        def forward(self, tgt, memory, tgt_mask=None):
+            tgt = self.norm1(tgt + self.dropout1(self.self_attn(tgt, tgt, tgt, attn_mask=tgt_mask)))
+            tgt = self.norm2(tgt + self.dropout2(self.multihead_attn(tgt, memory, memory)))
+            tgt2 = self.linear2(self.dropout(self.activation(self.linear1(tgt))))
+            return self.norm3(tgt + self.dropout3(tgt2))
+
+    class TDecoder(nn.Module):
+        def __init__(self, layer, num_layers):
+            super().__init__()
+            import copy
+
+            self.layers = nn.ModuleList([copy.deepcopy(layer) for _ in range(num_layers)])
+
+        def forward(self, tgt, memory, tgt_mask=None):
+            for mod in self.layers:
+                tgt = mod(tgt, memory, tgt_mask=tgt_mask)
+            return tgt
+
+    class TCaptioningTransformer(nn.Module):
+        def __init__(self, word_to_idx, input_dim, wordvec_dim, num_heads=4, num_layers=2, max_length=50):
+            super().__init__()
+            vocab_size = len(word_to_idx)
+            self._null = word_to_idx["<NULL>"]
+            self.visual_projection = nn.Linear(input_dim, wordvec_dim)
+            self.embedding = nn.Embedding(vocab_size, wordvec_dim, padding_idx=self._null)
+            self.positional_encoding = TPositionalEncoding(wordvec_dim, max_len=max_length)
+            self.transformer = TDecoder(TDecoderLayer(wordvec_dim, num_heads), num_layers)
+            self.apply(self._init_weights)
+            self.output = nn.Linear(wordvec_dim, vocab_size)
+
+        def _init_weights(self, module):
+            if isinstance(module, (nn.Linear, nn.Embedding)):
+                module.weight.data.normal_(mean=0.0, std=0.02)
+                if isinstance(module, nn.Linear) and module.bias is not None:
+                    module.bias.data.zero_()
+            elif isinstance(module, nn.LayerNorm):
+                module.bias.data.zero_()
+                module.weight.data.fill_(1.0)
+
+        def forward(self, features, captions):
+            N, T = captions.shape
+            x = self.positional_encoding(self.embedding(captions))
+            memory = self.visual_projection(features).unsqueeze(1)
+            mask = torch.tril(torch.ones(T, T, device=x.device, dtype=x.dtype))
+            return self.output(self.transformer(x, memory, tgt_mask=mask))
+
+    def loss(x, y, mask):  # CaptioningSolverTransformer.transformer_temporal_softmax_loss
+        N, T, V = x.shape
+        out = F.cross_entropy(x.reshape(N * T, V), y.reshape(N * T), reduction="none")
+        return torch.mean(out * mask.reshape(N * T))
+
+    return TMultiHeadAttention, TCaptioningTransformer, loss
+
+
+def _state(module):
+    return {k: t.detach().numpy() for k, t in module.state_dict().items()}
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_multihead_attention_matches_course_torch(rng, dtype):
+    torch = pytest.importorskip("torch")
+    TMHA, _, _ = _torch_course_modules(torch)
+    tdt = torch.float64 if dtype == np.float64 else torch.float32
+    torch.manual_seed(0)
+    tm = TMHA(16, 4).to(tdt).eval()
+    ours = MultiHeadAttention(16, 4, dtype=dtype).eval().load_state_dict(_state(tm))
+    q = rng.standard_normal((3, 5, 16)).astype(dtype)
+    kv = rng.standard_normal((3, 7, 16)).astype(dtype)
+    mask = (rng.random((5, 7)) < 0.7).astype(dtype)
+    mask[:, 0] = 1
+    tq, tkv = (torch.tensor(a, requires_grad=True) for a in (q, kv))
+    tout = tm(tq, tkv, tkv, attn_mask=torch.tensor(mask))
+    w = rng.standard_normal(tout.shape).astype(dtype)
+    (tout * torch.tensor(w)).sum().backward()
+    out = ours.forward(q, kv, kv, attn_mask=mask)
+    assert out.dtype == dtype
+    _close(out, tout.detach().numpy(), dtype)
+    dq, dk, dv = ours.backward(w)
+    _close(dq, tq.grad.numpy(), dtype)
+    _close(dk + dv, tkv.grad.numpy(), dtype)
+    for name, p in tm.named_parameters():
+        _close(ours.grads[name], p.grad.numpy(), dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_captioning_transformer_matches_course_torch(rng, dtype):
+    """Same weights (the torch model's state_dict loaded): scores, loss and every gradient."""
+    torch = pytest.importorskip("torch")
+    _, TCT, tloss = _torch_course_modules(torch)
+    tdt = torch.float64 if dtype == np.float64 else torch.float32
+    torch.manual_seed(0)
+    tm = TCT(VOCAB, input_dim=10, wordvec_dim=16, num_heads=4, num_layers=2, max_length=12).to(tdt).eval()
+    with torch.no_grad():  # bigger than the course's 0.02 init, so every term matters
+        for k, p in tm.named_parameters():
+            if "norm" not in k:
+                p.mul_(20.0)
+    ours = CaptioningTransformer(VOCAB, 10, 16, num_heads=4, num_layers=2, max_length=12, dtype=dtype)
+    ours.eval().load_state_dict(_state(tm))
+    features = rng.standard_normal((4, 10)).astype(dtype)
+    captions = rng.integers(1, len(VOCAB), (4, 9))
+    captions[0, 5:] = 0
+    captions[2, 3:] = 0
+    # forward
+    scores = ours.forward(features, captions[:, :-1])
+    tf = torch.tensor(features)
+    tscores = tm(tf, torch.tensor(captions[:, :-1]))
+    _close(scores, tscores.detach().numpy(), dtype)
+    # the solver's loss and gradients
+    cout = torch.tensor(captions[:, 1:])
+    tl = tloss(tscores, cout, (cout != 0).long())
+    tl.backward()
+    loss, grads = ours.loss(features, captions)
+    _close(loss, tl.item(), dtype)
+    tgrads = {k: p.grad.numpy() for k, p in tm.named_parameters()}
+    assert sorted(grads) == sorted(tgrads) == sorted(ours.params)
+    for k, g in tgrads.items():
+        assert grads[k].dtype == dtype
+        _close(grads[k], g, dtype)
+
+
+def test_course_torch_model_loads_with_its_initialisation(rng):
+    """The course's state_dict (default init, with the buffer pe) loads; eval outputs agree."""
+    torch = pytest.importorskip("torch")
+    _, TCT, _ = _torch_course_modules(torch)
+    torch.manual_seed(1)
+    tm = TCT(VOCAB, input_dim=6, wordvec_dim=8, num_heads=2).eval()
+    sd = _state(tm)
+    assert "positional_encoding.pe" in sd
+    ours = CaptioningTransformer(VOCAB, 6, 8, num_heads=2).eval().load_state_dict(sd)
+    assert set(ours.state_dict()) == set(sd)
+    f = rng.standard_normal((2, 6)).astype(np.float32)
+    c = rng.integers(0, len(VOCAB), (2, 5))
+    _close(ours.forward(f, c), tm(torch.tensor(f), torch.tensor(c)).detach().numpy(), np.float32)
+
+
+# --- modes, sampling, training -----------------------------------------------------------------------
+
+
+def test_dropout_only_in_train_mode(rng):
+    model = CaptioningTransformer(VOCAB, 5, 8, num_heads=2, seed=0)
+    f = rng.standard_normal((3, 5)).astype(np.float32)
+    c = rng.integers(0, len(VOCAB), (3, 6))
+    assert model.training
+    a, b = model.forward(f, c), model.forward(f, c)
+    assert np.abs(a - b).max() > 0
+    model.eval()
+    assert not model.transformer.layers[1].dropout3.training
+    np.testing.assert_array_equal(model.forward(f, c), model.forward(f, c))
+
+
+def test_seed_makes_training_mode_reproducible(rng):
+    f = rng.standard_normal((3, 5)).astype(np.float32)
+    c = rng.integers(0, len(VOCAB), (3, 6))
+    a, b = (CaptioningTransformer(VOCAB, 5, 8, num_heads=2, dim_feedforward=16, seed=7) for _ in range(2))
+    la, ga = a.loss(f, c)
+    lb, gb = b.loss(f, c)
+    assert la == lb and all(np.array_equal(ga[k], gb[k]) for k in ga)
+    layers = a.transformer.layers  # the decoder's copies draw different dropout masks
+    assert layers[0].dropout1._rng.integers(2**32) != layers[1].dropout1._rng.integers(2**32)
+
+
+def test_sample_is_greedy_decoding(rng):
+    model = CaptioningTransformer(VOCAB, 5, 8, num_heads=2, seed=0).eval()
+    f = rng.standard_normal((3, 5)).astype(np.float32)
+    caps = model.sample(f, max_length=4)
+    assert caps.shape == (3, 4) and caps.dtype == np.int32
+    partial = np.full((3, 1), VOCAB["<START>"])
+    for t in range(4):  # the course's loop, re-run here
+        word = model.forward(f, partial)[:, -1].argmax(axis=1)
+        np.testing.assert_array_equal(caps[:, t], word)
+        partial = np.concatenate([partial, word[:, None]], axis=1)
+
+
+def test_state_dict_round_trip(rng):
+    a = CaptioningTransformer(VOCAB, 5, 8, num_heads=2, num_layers=1, seed=0).eval()
+    b = CaptioningTransformer(VOCAB, 5, 8, num_heads=2, num_layers=1, seed=1).eval()
+    f = rng.standard_normal((2, 5)).astype(np.float32)
+    c = rng.integers(0, len(VOCAB), (2, 4))
+    assert np.abs(a.forward(f, c) - b.forward(f, c)).max() > 0
+    b.load_state_dict(a.state_dict())
+    np.testing.assert_array_equal(a.forward(f, c), b.forward(f, c))
+
+
+def _overfit_data(rng, n=50):
+    data = make_coco(rng, n_train=n, n_train_img=n)
+    data["train_image_idxs"] = np.arange(n, dtype=np.int32)  # one caption per image: learnable
+    return data
+
+
+def test_captioning_solver_overfits_50_captions(rng):
+    """The notebook's "overfit small data" run, scaled down (W = 32, a 64-wide feed-forward, no
+    dropout, 200 Adam steps): the loss falls far."""
+    data = _overfit_data(rng)
+    model = CaptioningTransformer(data["word_to_idx"], data["train_features"].shape[1], 32,
+                                  num_heads=2, num_layers=2, max_length=30, dim_feedforward=64,
+                                  dropout=0.0, seed=0)
+    solver = CaptioningSolver(model, data, update_rule="adam", num_epochs=100, batch_size=25,
+                              optim_config={"learning_rate": 5e-3}, verbose=False, seed=1)
+    solver.train()
+    losses = np.array(solver.loss_history)
+    assert losses.shape == (200,) and np.all(np.isfinite(losses))
+    assert losses[-5:].mean() < 0.25 * losses[:2].mean()
+    assert all(p.dtype == np.float32 for p in model.params.values())
+
+
+def test_captioning_solver_transformer_course_options(rng, capsys):
+    data = _overfit_data(rng, 20)
+    model = CaptioningTransformer(data["word_to_idx"], data["train_features"].shape[1], 16,
+                                  num_heads=2, num_layers=1, dim_feedforward=32, seed=0)
+    solver = CaptioningSolverTransformer(model, data, idx_to_word=data["idx_to_word"], num_epochs=3,
+                                         batch_size=10, learning_rate=1e-3, print_every=2, seed=0)
+    assert solver.idx_to_word is data["idx_to_word"] and solver.learning_rate == 1e-3
+    solver.train()
+    assert len(solver.loss_history) == 6
+    assert "(Iteration 1 / 6) loss:" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="Unrecognized arguments"):
+        CaptioningSolverTransformer(model, data, data["idx_to_word"], update_rule="sgd")
+
+
+def test_star_imports_give_the_courses_names():
+    for module, names in {
+        "transformer_layers": {"PositionalEncoding", "MultiHeadAttention"},
+        "classifiers.transformer": {"CaptioningTransformer", "TransformerDecoderLayer", "TransformerDecoder",
+                                    "PositionalEncoding", "MultiHeadAttention"},
+        "captioning_solver_transformer": {"CaptioningSolverTransformer"},
+    }.items():
+        namespace = {}
+        exec(f"from cs231n_fast.{module} import *", namespace)
+        assert names <= set(namespace), module
+
+
+# --- bad inputs -------------------------------------------------------------------------------------
+
+
+def test_bad_inputs(rng):
+    with pytest.raises(ValueError, match="embed_dim must be divisible by num_heads"):
+        MultiHeadAttention(10, 3)
+    with pytest.raises(ValueError, match="embed_dim must be even"):
+        PositionalEncoding(5)
+    with pytest.raises(ValueError, match="dropout"):
+        MultiHeadAttention(4, 2, dropout=1.5)
+    attn = MultiHeadAttention(4, 2)
+    x = rng.standard_normal((2, 3, 4)).astype(np.float32)
+    with pytest.raises(ValueError, match="attn_mask"):
+        attn.forward(x, x, x, attn_mask=np.ones((3, 4)))
+    with pytest.raises(ValueError, match="attn_mask"):
+        attn.forward(x, x, x, attn_mask=np.ones((2, 3)))
+    with pytest.raises(ValueError, match="query"):
+        attn.forward(x[..., :3], x, x)
+    with pytest.raises(ValueError, match="key and value"):
+        attn.forward(x, x, x[:, :2])
+    with pytest.raises(RuntimeError, match="before forward"):
+        MultiHeadAttention(4, 2).backward(x)
+    model = CaptioningTransformer(VOCAB, 5, 8, num_heads=2, num_layers=1)
+    sd = model.state_dict()
+    with pytest.raises(KeyError, match="transformer.layers.0.norm2.bias"):
+        model.load_state_dict({k: a for k, a in sd.items() if k != "transformer.layers.0.norm2.bias"})
+    bad = dict(sd)
+    bad["transformer.layers.0.self_attn.query.weight"] = np.zeros((8, 4))
+    with pytest.raises(ValueError, match=r"self_attn\.query\.weight.*\(8, 8\)"):
+        model.load_state_dict(bad)
+    with pytest.raises(KeyError, match="unexpected entry 'extra'"):
+        model.load_state_dict({**sd, "extra": np.zeros(1)})
+    f = rng.standard_normal((2, 5))
+    with pytest.raises(ValueError, match="features"):
+        model.loss(f[:, :4], np.ones((2, 3), int))
+    with pytest.raises(ValueError, match="captions"):
+        model.loss(f, np.full((2, 3), len(VOCAB)))
+    with pytest.raises(TypeError, match="captions"):
+        model.loss(f, np.ones((2, 3)))
+    with pytest.raises(ValueError, match="captions"):
+        model.loss(f, np.ones((2, 1), int))
+    with pytest.raises(ValueError, match="max_len"):
+        model.forward(f, np.ones((2, 51), int))
+    with pytest.raises(ValueError, match="<NULL>"):
+        CaptioningTransformer({"a": 0}, 5, 8)
+    with pytest.raises(TypeError, match="decoder_layer"):
+        TransformerDecoder(Linear(2, 2), 2)
+    with pytest.raises(ValueError, match="x must have shape"):
+        LayerNorm(4).forward(x[..., :3])
