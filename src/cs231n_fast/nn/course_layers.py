@@ -330,6 +330,12 @@ class _BatchNormBase(_CourseLayer):
         return (self.params["gamma"], self.params["beta"], self.bn_param)
 
     @property
+    def buffers(self):
+        """The running statistics, ``{"running_mean": ..., "running_var": ...}`` (live arrays,
+        saved and loaded with the model's parameters)."""
+        return {"running_mean": self.bn_param["running_mean"], "running_var": self.bn_param["running_var"]}
+
+    @property
     def running_mean(self):
         """The running mean of each feature (channel), updated by forwards in training mode."""
         return self.bn_param["running_mean"]
