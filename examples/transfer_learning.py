@@ -65,8 +65,8 @@ def run(*, seed=0, pretrain_epochs=10, finetune_epochs=20, finetune_lr=1e-2, scr
 
     Keys: ``"pretrain_test_0_4"``, ``"finetune_before_5_9"`` (the new random last layer),
     ``"finetune_test_5_9"``, ``"scratch_test_5_9"`` (the whole network trained on 5-9 for
-    ``finetune_epochs``; only with ``scratch=True``), ``"frozen_unchanged"`` (the frozen parameters are bitwise the same
-    after fine-tuning).
+    ``finetune_epochs``; only with ``scratch=True``), ``"frozen_unchanged"`` (the frozen
+    parameters and buffers are bitwise the same after fine-tuning).
     """
     digits = get_digits_data(num_validation=250, num_test=250, seed=0)
     first, second = _subset(digits, range(5), 0), _subset(digits, range(5, 10), 5)
@@ -92,7 +92,8 @@ def run(*, seed=0, pretrain_epochs=10, finetune_epochs=20, finetune_lr=1e-2, scr
 
     if verbose:
         n0, n1 = len(first["y_test"]), len(second["y_test"])
-        print(f"trained on 0-4: test accuracy on 0-4 {result['pretrain_test_0_4']:.3f} ({n0} images)")
+        print(f"trained on 0-4: test accuracy on 0-4 {result['pretrain_test_0_4']:.3f} "
+              f"({n0} images)")
         print(f"new last layer, before fine-tuning: 5-9 {result['finetune_before_5_9']:.3f}")
         print(f"last layer fine-tuned on 5-9 (rest frozen): test accuracy on 5-9 "
               f"{result['finetune_test_5_9']:.3f} ({n1} images)")

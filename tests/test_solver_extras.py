@@ -293,6 +293,7 @@ class _Scores:
 
 @pytest.mark.parametrize("call,exc,match", [
     (lambda m, X: ensemble.ensemble_predict([], X), ValueError, "models"),
+    (lambda m, X: ensemble.ensemble_predict(m, X), TypeError, "sequence of models"),
     (lambda m, X: ensemble.ensemble_predict([m, object()], X), TypeError, "model"),
     (lambda m, X: ensemble.ensemble_predict([m], X, weights=[1, 2]), ValueError, "weights"),
     (lambda m, X: ensemble.ensemble_predict([m], X, weights=[-1]), ValueError, "weights"),

@@ -54,7 +54,12 @@ def _scores_of(model):
 
 
 def _check_models(models, weights):
-    models = list(models) if not isinstance(models, (str, bytes)) else None
+    try:
+        models = list(models)
+    except TypeError:
+        raise TypeError(
+            f"models must be a sequence of models; got {type(models).__name__}"
+        ) from None
     if not models:
         raise ValueError("models must be a non-empty sequence of models")
     fns = [_scores_of(m) for m in models]
@@ -110,7 +115,9 @@ def ensemble_predict(models, X, *, batch_size=100, weights=None):
         for i, (fn, wi) in enumerate(zip(fns, w)):
             p = softmax(fn(xb))
             if p.shape[0] != xb.shape[0]:
-                raise ValueError(f"models[{i}] gave {p.shape[0]} rows of scores for {xb.shape[0]} inputs")
+                raise ValueError(
+                    f"models[{i}] gave {p.shape[0]} rows of scores for {xb.shape[0]} inputs"
+                )
             if probs is None:
                 probs = wi * p
             elif p.shape != probs.shape:

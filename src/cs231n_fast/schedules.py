@@ -357,9 +357,10 @@ class ReduceOnPlateau(Schedule):
 
     def _improves(self, metric):
         rel = self.threshold_mode == "rel"
+        t, best = self.threshold, self.best
         if self.mode == "max":
-            return metric > (self.best * (1.0 + self.threshold) if rel else self.best + self.threshold)
-        return metric < (self.best * (1.0 - self.threshold) if rel else self.best - self.threshold)
+            return metric > (best * (1.0 + t) if rel else best + t)
+        return metric < (best * (1.0 - t) if rel else best - t)
 
     def step(self, metric):
         """Record one epoch's ``metric`` (a finite number); returns the rate for the next epoch."""
