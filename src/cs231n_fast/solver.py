@@ -17,6 +17,13 @@ checkpoint format as the course's ``Solver``. Differences, all in the user's fav
   terminal, one line per epoch otherwise);
 * checkpoints are written to a temporary file first and then renamed, so an interrupted run
   never leaves a truncated ``.pkl``.
+
+Options beyond the course (all off by default; without them a run is the course's, number for
+number): ``lr_schedule=`` (a schedule of :mod:`cs231n_fast.schedules`), ``max_norm=`` (the
+max-norm constraint of :mod:`cs231n_fast.regularization` after every update), ``average=``
+and ``ema_decay=`` (Polyak or exponential averaging of the parameters,
+:class:`cs231n_fast.ensemble.ParameterAverage`). Every run records the learning rate of each
+epoch in ``lr_history``.
 """
 
 import copy
@@ -28,10 +35,13 @@ import sys
 import tempfile
 import time
 from collections.abc import Mapping
+from contextlib import contextmanager
 
 import numpy as np
 
 from . import optim
+from .ensemble import ParameterAverage
+from .regularization import max_norm_, max_norm_axis
 from ._validation import check_ndim, make_rng, positive_int
 
 __all__ = ["Solver"]
@@ -49,6 +59,11 @@ _DEFAULTS = {
     "print_every": 10,
     "verbose": True,
     "seed": None,
+    # beyond the course (see the class docstring)
+    "lr_schedule": None,
+    "max_norm": None,
+    "average": None,
+    "ema_decay": 0.999,
 }
 
 
@@ -81,6 +96,40 @@ def _resolve_update_rule(update_rule):
         return optim.get_update_rule(update_rule)
     except ValueError as exc:
         raise ValueError(f'Invalid update_rule "{update_rule}" ({exc})') from None
+
+
+def _check_lr_schedule(lr_schedule, lr_decay):
+    if lr_schedule is None:
+        return None
+    if not callable(lr_schedule):
+        raise TypeError(
+            "lr_schedule must be a schedule of cs231n_fast.schedules or a callable "
+            f"epoch -> learning rate; got {lr_schedule!r}"
+        )
+    if lr_decay != 1.0:
+        raise ValueError(
+            f"give either lr_decay (got {lr_decay}) or lr_schedule, not both: use "
+            "schedules.ExponentialDecay(lr, gamma=lr_decay) for the decay"
+        )
+    return lr_schedule
+
+
+def _check_max_norm(c):
+    if c is None:
+        return None
+    if isinstance(c, (bool, np.bool_)) or not isinstance(c, numbers.Real) or not (
+        math.isfinite(c) and c > 0
+    ):
+        raise ValueError(f"max_norm must be None or a finite number > 0; got {c!r}")
+    return float(c)
+
+
+def _learning_rate(name, lr):
+    if isinstance(lr, (bool, np.bool_)) or not isinstance(lr, numbers.Real) or not (
+        math.isfinite(lr) and lr >= 0
+    ):
+        raise ValueError(f"{name} must return a finite learning rate >= 0; got {lr!r}")
+    return float(lr)
 
 
 def _optional_count(name, value):
@@ -303,6 +352,29 @@ class Solver:
         ``np.random.default_rng(seed)`` (re-created by ``_reset``), so two runs from the
         same initial parameters give the same results. None uses ``np.random`` as the
         course does.
+    lr_schedule : callable or None, default None, keyword-only
+        Beyond the course: a schedule of :mod:`cs231n_fast.schedules` (or any callable
+        ``epoch -> learning rate``). Every parameter's ``learning_rate`` is set to
+        ``lr_schedule(0)`` at the start (overriding ``optim_config``'s) and to
+        ``lr_schedule(e)`` after epoch ``e``. A schedule with a ``step(metric)`` method
+        (:class:`~cs231n_fast.schedules.ReduceOnPlateau`) is instead given each epoch's
+        validation accuracy and sets the next epoch's rate to what ``step`` returns. Not
+        together with ``lr_decay`` != 1.
+    max_norm : float or None, default None, keyword-only
+        Beyond the course: after every update, each unit's incoming weight vector is rescaled
+        to L2 norm at most ``max_norm`` (:mod:`cs231n_fast.regularization`): the columns of
+        affine weights ``W*`` (D, M), each filter of conv weights (F, C, HH, WW), each piece's
+        column of Maxout weights; parameters whose name (after the last ``.``) does not start
+        with ``W``/``w`` (biases, ``gamma``, ``beta``) are untouched.
+    average : {None, "polyak", "ema"}, default None, keyword-only
+        Beyond the course: keep a running average of the parameters after every update
+        (:class:`~cs231n_fast.ensemble.ParameterAverage`). The epoch checks then evaluate the
+        *averaged* parameters (``train_acc_history``, ``val_acc_history``), ``best_params``
+        are copies of the averaged parameters of the best check, and the model ends with
+        them. Batch-normalisation running statistics are not averaged (they come from the
+        raw trajectory).
+    ema_decay : float, default 0.999, keyword-only
+        The decay of ``average="ema"``, in [0, 1).
 
     Raises
     ------
@@ -310,7 +382,9 @@ class Solver:
         "Unrecognized arguments" listing unknown options; an unknown ``update_rule``; a
         missing data key; labels that are not 1-D or whose number differs from the images';
         ``batch_size``, ``num_epochs``, a sample count or (when verbose) ``print_every`` < 1;
-        ``lr_decay`` not a finite number >= 0; a negative ``seed``.
+        ``lr_decay`` not a finite number >= 0; a negative ``seed``; ``lr_schedule`` with
+        ``lr_decay`` != 1; ``max_norm`` not a finite number > 0; an unknown ``average`` or an
+        ``ema_decay`` outside [0, 1).
     TypeError
         A model without ``params`` (dict) or ``loss``; ``data`` or ``optim_config`` not a
         dict; non-integer counts or ``seed``; non-numeric labels.
@@ -329,6 +403,11 @@ class Solver:
         Copies of the parameters at that check.
     optim_configs : dict
         The update rule's config (and state) of each parameter.
+    lr_history : list of float
+        The learning rate of each epoch (``lr_history[e]``: during epoch ``e + 1``), read from
+        the first parameter's config at the end of the epoch (None if it has none).
+    averaged_params : dict or None
+        The averaged parameters (``average=``), None without averaging.
     """
 
     def __init__(self, model, data, **kwargs):
@@ -373,6 +452,18 @@ class Solver:
         # name with the actual function
         self.update_rule = _resolve_update_rule(options["update_rule"])
 
+        # Beyond the course: schedules, max-norm, parameter averaging
+        self.lr_schedule = _check_lr_schedule(options["lr_schedule"], self.lr_decay)
+        self.max_norm = _check_max_norm(options["max_norm"])
+        average = options["average"]
+        if average is None:
+            ParameterAverage("ema", options["ema_decay"])  # checks ema_decay
+            self._averager = None
+        else:
+            self._averager = ParameterAverage(average, options["ema_decay"])
+        self.average = average
+        self.ema_decay = self._averager.decay if average is not None else options["ema_decay"]
+
         self._progress = None
         self._reset()
 
@@ -392,6 +483,47 @@ class Solver:
 
         # Make a deep copy of the optim_config for each parameter
         self.optim_configs = {p: copy.deepcopy(self.optim_config) for p in self.model.params}
+
+        # Beyond the course: the learning rate of each epoch, the schedule's first rate, the
+        # parameter average
+        self.lr_history = []
+        if self.lr_schedule is not None:
+            reset = getattr(self.lr_schedule, "reset", None)
+            if callable(reset):
+                reset()
+            self._set_learning_rate(self.lr_schedule(0))
+        if self._averager is not None:
+            self._averager.reset()
+
+    def _set_learning_rate(self, lr):
+        """Every parameter's learning rate := ``lr`` (from ``lr_schedule``)."""
+        lr = _learning_rate("lr_schedule", lr)
+        for config in self.optim_configs.values():
+            config["learning_rate"] = lr
+
+    def _current_learning_rate(self):
+        """The learning rate in the first parameter's config (None if it has none)."""
+        for config in self.optim_configs.values():
+            return config.get("learning_rate")
+        return None
+
+    @property
+    def averaged_params(self):
+        """The averaged parameters (``average=``): new arrays; None without averaging."""
+        return None if self._averager is None else self._averager.params
+
+    @contextmanager
+    def _params_swapped(self, new):
+        """The model runs with the parameters ``new`` inside the block, its own after it."""
+        params = self.model.params
+        current = {k: params[k] for k in new}
+        for k, v in new.items():
+            self.model.params[k] = v
+        try:
+            yield
+        finally:
+            for k, v in current.items():
+                self.model.params[k] = v
 
     def _choice(self, n, size):
         """``size`` indices drawn with replacement from ``range(n)``, as ``np.random.choice``."""
@@ -428,8 +560,17 @@ class Solver:
             dw = grads[p]
             config = self.optim_configs[p]
             next_w, next_config = self.update_rule(w, dw, config)
+            if self.max_norm is not None:
+                axis = max_norm_axis(p, next_w)
+                if axis is not None:
+                    next_w = np.asarray(next_w)
+                    if not next_w.flags.writeable:
+                        next_w = next_w.copy()
+                    max_norm_(next_w, self.max_norm, axis)
             self.model.params[p] = next_w
             self.optim_configs[p] = next_config
+        if self._averager is not None:
+            self._averager.update(self.model.params)
 
     def _decay_learning_rates(self):
         """Multiply every parameter's learning rate by ``lr_decay`` (end of an epoch)."""
@@ -472,7 +613,7 @@ class Solver:
             os.unlink(tmp)
             raise
 
-    def check_accuracy(self, X, y, num_samples=None, batch_size=100):
+    def check_accuracy(self, X, y, num_samples=None, batch_size=100, *, averaged=False):
         """
         Check accuracy of the model on the provided data.
 
@@ -484,6 +625,8 @@ class Solver:
           on num_samples datapoints (drawn with replacement, as the course does).
         - batch_size: Split X and y into batches of this size to avoid using
           too much memory.
+        - averaged (keyword-only, beyond the course): evaluate the averaged parameters
+          (``average=``) instead of the model's own; ValueError without averaging.
 
         Returns:
 
@@ -492,6 +635,12 @@ class Solver:
         """
         num_samples = _optional_count("num_samples", num_samples)
         batch_size = positive_int("batch_size", batch_size)
+        if averaged:
+            if self._averager is None:
+                raise ValueError("averaged=True needs a Solver made with average='polyak' or 'ema'")
+            if self._averager.count:
+                with self._params_swapped(self._averager.params):
+                    return self.check_accuracy(X, y, num_samples, batch_size)
         X = np.asarray(X)
         if X.ndim == 0 or X.shape[0] == 0:
             raise ValueError(f"X must be an array of shape (N, ...) with N >= 1; got {X.shape}")
@@ -551,17 +700,24 @@ class Solver:
         epoch_end = (t + 1) % iterations_per_epoch == 0
         if epoch_end:
             self.epoch += 1
-            self._decay_learning_rates()
+            self.lr_history.append(self._current_learning_rate())
+            if self.lr_schedule is None:
+                self._decay_learning_rates()
+            elif not callable(getattr(self.lr_schedule, "step", None)):
+                self._set_learning_rate(self.lr_schedule(self.epoch))
 
         # Check train and val accuracy on the first iteration, the last
         # iteration, and at the end of each epoch.
         first_it = t == 0
         last_it = t == num_iterations - 1
         if first_it or last_it or epoch_end:
+            averaged = self._averager is not None
             train_acc = self.check_accuracy(
-                self.X_train, self.y_train, num_samples=self.num_train_samples
+                self.X_train, self.y_train, num_samples=self.num_train_samples, averaged=averaged
             )
-            val_acc = self.check_accuracy(self.X_val, self.y_val, num_samples=self.num_val_samples)
+            val_acc = self.check_accuracy(
+                self.X_val, self.y_val, num_samples=self.num_val_samples, averaged=averaged
+            )
             self.train_acc_history.append(train_acc)
             self.val_acc_history.append(val_acc)
             self._save_checkpoint()
@@ -576,4 +732,15 @@ class Solver:
             # whose validation accuracy never exceeds 0 still ends with parameters)
             if val_acc > self.best_val_acc or not self.best_params:
                 self.best_val_acc = val_acc
-                self.best_params = {k: np.array(v, copy=True) for k, v in self.model.params.items()}
+                if averaged:
+                    self.best_params = self._averager.params  # new arrays
+                else:
+                    self.best_params = {
+                        k: np.array(v, copy=True) for k, v in self.model.params.items()
+                    }
+
+            # A metric-driven schedule (ReduceOnPlateau) gets the epoch's validation accuracy
+            # and sets the rate of the next epoch
+            step = getattr(self.lr_schedule, "step", None)
+            if epoch_end and callable(step):
+                self._set_learning_rate(step(val_acc))

@@ -333,7 +333,7 @@ class _BatchNormBase(_CourseLayer):
     def buffers(self):
         """The running statistics, ``{"running_mean": ..., "running_var": ...}`` (live arrays,
         saved and loaded with the model's parameters)."""
-        return {"running_mean": self.bn_param["running_mean"], "running_var": self.bn_param["running_var"]}
+        return {key: self.bn_param[key] for key in ("running_mean", "running_var")}
 
     @property
     def running_mean(self):

@@ -19,6 +19,9 @@ class _Layer:
     _backends = {"fast": ops, "reference": reference}
     #: True for the layers whose "fast" backend runs the compiled, multi-threaded kernels.
     _runs_kernels = True
+    #: False freezes the layer in a Sequential: its parameters are not trained and it runs in
+    #: evaluation mode (see :mod:`cs231n_fast.nn.sequential`).
+    trainable = True
 
     @property
     def runs_kernels(self):

@@ -4,6 +4,14 @@ A :class:`Sequential` model has the interface of the course's models (``FullyCon
 ``ThreeLayerConvNet``): ``params``, a dict of parameter name -> array, and
 ``loss(X, y=None)``, giving the scores, or the loss and the gradients keyed like ``params``.
 Parameter names are ``"<index>.<name>"``, e.g. ``"0.W"`` for the weights of the first layer.
+
+Freezing (beyond the course): a layer with ``trainable = False`` (set it, or
+:meth:`Sequential.freeze`) is left out of ``params`` and ``grads``, so the Solver (or any loop
+over ``model.params``) does not update it; it runs in evaluation mode (dropout off, batch
+normalisation with its running statistics, which stay unchanged) and the backward pass stops
+before the first trainable layer. :meth:`Sequential.state_dict`, :meth:`Sequential.save` and
+:meth:`Sequential.load` cover every parameter, frozen or not, and the buffers (batch
+normalisation running means and variances).
 """
 
 from collections.abc import Mapping
@@ -27,6 +35,26 @@ _WEIGHT_NAMES = ("W", "w")
 _LAYER_ATTRIBUTES = ("forward", "backward", "params", "grads")
 
 
+def _trainable(layer):
+    """Whether the layer's parameters are trained (the ``trainable`` flag, True if absent)."""
+    return getattr(layer, "trainable", True) is not False
+
+
+def _layer_state(layer):
+    """The arrays of one layer's state: ``layer.state_dict()`` if it has one (containers),
+    else its ``params`` and its ``buffers`` (a dict of live arrays, e.g. batch normalisation's
+    running statistics)."""
+    own = getattr(layer, "state_dict", None)
+    if callable(own):
+        return dict(own())
+    state = dict(layer.params)
+    for name, value in (getattr(layer, "buffers", None) or {}).items():
+        if name in state:
+            raise ValueError(f"{type(layer).__name__} has a buffer and a parameter named {name!r}")
+        state[name] = value
+    return state
+
+
 class _Parameters(dict):
     """The parameters of a :class:`Sequential` model, ``"<index>.<name>"`` -> array.
 
@@ -39,6 +67,7 @@ class _Parameters(dict):
         super().__init__(
             (f"{i}.{name}", value)
             for i, layer in enumerate(model.layers)
+            if _trainable(layer)
             for name, value in layer.params.items()
         )
         self._layers = model.layers
@@ -139,6 +168,7 @@ class Sequential:
         self.loss_type = loss
         self.reg = real_number("reg", reg, 0.0)
         self.training = True
+        self.trainable = True
 
     @property
     def params(self):
@@ -164,13 +194,16 @@ class Sequential:
         return {
             f"{i}.{name}": grad
             for i, layer in enumerate(self.layers)
+            if _trainable(layer)
             for name, grad in layer.grads.items()
         }
 
     def _set_mode(self, training):
         self.training = training
         for layer in self.layers:
-            switch = getattr(layer, "train" if training else "eval", None)
+            # a frozen layer always runs in evaluation mode
+            mode = "train" if training and _trainable(layer) else "eval"
+            switch = getattr(layer, mode, None)
             if callable(switch):
                 switch()
 
@@ -203,11 +236,14 @@ class Sequential:
 
     @holds_blas_single_thread(lambda self: self._uses_kernels())
     def _backward_params(self, dout):
-        """:meth:`backward` for the loss: fills every layer's ``grads`` but computes no input
-        gradient. Layers before the first one with parameters are not run backward at all;
-        that one skips its dx when it can (``_backward_no_dx``: affine, convolution)."""
+        """:meth:`backward` for the loss: fills every trainable layer's ``grads`` but computes
+        no input gradient. Layers before the first trainable one with parameters are not run
+        backward at all; that one skips its dx when it can (``_backward_no_dx``: affine,
+        convolution)."""
         layers = self.layers
-        first = next((i for i, layer in enumerate(layers) if layer.params), len(layers))
+        first = next(
+            (i for i, layer in enumerate(layers) if layer.params and _trainable(layer)), len(layers)
+        )
         for i in range(len(layers) - 1, first - 1, -1):
             layer = layers[i]
             if i == first and hasattr(layer, "_backward_no_dx"):
@@ -267,6 +303,103 @@ class Sequential:
         weights = [key for key in params if key.rsplit(".", 1)[-1] in _WEIGHT_NAMES]
         loss += l2_penalty(self.reg, params, grads, weights)
         return loss, grads
+
+    # --- freezing ---------------------------------------------------------------------------
+
+    def freeze(self, upto=None):
+        """Set ``trainable = False`` on ``layers[:upto]`` (all layers if None); returns the model.
+
+        ``upto`` may be negative, as a slice end: ``freeze(-1)`` freezes all but the last
+        layer. Frozen layers leave ``params``/``grads`` (the Solver does not update them) and
+        run in evaluation mode.
+        """
+        if upto is not None and (isinstance(upto, bool) or not isinstance(upto, int)):
+            raise TypeError(f"upto must be None or an int (a slice end); got {upto!r}")
+        for layer in self.layers[:upto]:
+            layer.trainable = False
+        return self
+
+    def unfreeze(self):
+        """Set ``trainable = True`` on every layer; returns the model."""
+        for layer in self.layers:
+            layer.trainable = True
+        return self
+
+    # --- state: parameters and buffers ------------------------------------------------------
+
+    def state_dict(self):
+        """Every parameter (frozen or not) and buffer, ``"<index>.<name>"`` -> the live array.
+
+        Buffers are the layers' ``buffers`` (batch normalisation: ``running_mean``,
+        ``running_var``); a layer with its own ``state_dict()`` (a container) contributes its
+        entries under ``"<index>."``.
+        """
+        return {
+            f"{i}.{name}": value
+            for i, layer in enumerate(self.layers)
+            for name, value in _layer_state(layer).items()
+        }
+
+    def load_state_dict(self, state):
+        """Copy the arrays of ``state`` (as from :meth:`state_dict`) into the model.
+
+        All or nothing: every key is checked first. Values are cast to the dtype of the array
+        they replace.
+
+        Raises
+        ------
+        ValueError
+            Keys missing from ``state`` or unknown to the model (a different architecture),
+            listed; a value whose shape differs, naming its key and both shapes.
+        """
+        if not isinstance(state, Mapping):
+            raise TypeError(f"state must be a dict of name -> array; got {type(state).__name__}")
+        current = self.state_dict()
+        missing = [k for k in current if k not in state]
+        unknown = sorted(str(k) for k in state if k not in current)
+        if missing or unknown:
+            raise ValueError(
+                "state does not match the model's architecture: missing keys "
+                f"{missing}, unexpected keys {unknown}"
+            )
+        checked = {}
+        for key, old in current.items():
+            value = as_array(f"state[{key!r}]", state[key])
+            if value.shape != np.shape(old):
+                raise ValueError(
+                    f"state[{key!r}] has shape {value.shape}; the model's {key!r} has shape "
+                    f"{np.shape(old)}"
+                )
+            checked[key] = np.array(value, dtype=np.asarray(old).dtype)
+        for i, layer in enumerate(self.layers):
+            prefix = f"{i}."
+            sub = {k[len(prefix):]: v for k, v in checked.items() if k.startswith(prefix)}
+            own = getattr(layer, "load_state_dict", None)
+            if callable(own):
+                own(sub)
+                continue
+            buffers = getattr(layer, "buffers", None) or {}
+            for name, value in sub.items():
+                if name in layer.params:
+                    layer.params[name] = value
+                else:
+                    buffers[name][...] = value
+        return self
+
+    def save(self, path):
+        """Write :meth:`state_dict` to the ``.npz`` file ``path``
+        (:func:`cs231n_fast.serialization.save`)."""
+        from ..serialization import save
+
+        return save(self, path)
+
+    def load(self, path):
+        """Read parameters and buffers from the ``.npz`` file ``path`` into the model
+        (:func:`cs231n_fast.serialization.load`); returns the model."""
+        from ..serialization import load
+
+        load(self, path)
+        return self
 
     def __repr__(self):
         body = "".join(f"  ({i}): {layer!r}\n" for i, layer in enumerate(self.layers))
