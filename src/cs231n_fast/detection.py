@@ -172,6 +172,7 @@ def box_area(boxes):
 
     Examples
     --------
+    >>> from cs231n_fast.detection import box_area
     >>> box_area([[0, 0, 2, 3], [1, 1, 1, 5]])
     array([6., 0.])
     """
@@ -212,6 +213,7 @@ def box_iou(boxes1, boxes2, *, n_threads=None):
 
     Examples
     --------
+    >>> from cs231n_fast.detection import box_iou
     >>> box_iou([[0, 0, 2, 2]], [[1, 0, 3, 2], [5, 5, 6, 6]])
     array([[0.33333333, 0.        ]])
     """
@@ -274,6 +276,7 @@ def nms(boxes, scores, iou_threshold, *, n_threads=None):
 
     Examples
     --------
+    >>> from cs231n_fast.detection import nms
     >>> nms([[0, 0, 4, 4], [0, 0, 4, 3], [0, 0, 1, 1]], [0.5, 0.9, 0.5], 0.7)
     array([1, 2])
     """
@@ -326,6 +329,7 @@ def batched_nms(boxes, scores, idxs, iou_threshold, *, n_threads=None):
 
     Examples
     --------
+    >>> from cs231n_fast.detection import batched_nms
     >>> batched_nms([[0, 0, 4, 4], [0, 0, 4, 3], [0, 0, 4, 4]], [0.5, 0.9, 0.7], [0, 0, 1], 0.5)
     array([1, 2])
     """

@@ -162,6 +162,7 @@ class ParameterAverage:
     Examples
     --------
     >>> import numpy as np
+    >>> from cs231n_fast.ensemble import ParameterAverage
     >>> avg = ParameterAverage("polyak")
     >>> for v in (1.0, 2.0, 6.0):
     ...     avg.update({"w": np.array([v])})

@@ -325,6 +325,7 @@ class ReduceOnPlateau(Schedule):
 
     Examples
     --------
+    >>> from cs231n_fast.schedules import ReduceOnPlateau
     >>> s = ReduceOnPlateau(0.1, factor=0.5, patience=1)
     >>> [s.step(acc) for acc in (0.5, 0.6, 0.6, 0.6, 0.6)]
     [0.1, 0.1, 0.1, 0.05, 0.05]
