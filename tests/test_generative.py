@@ -108,6 +108,7 @@ def test_kl_and_reconstruction_gradients(rng):
     (lambda: g.fit(object(), np.zeros((2, 64))), TypeError, "model must be"),
     (lambda: g.fit(g.VAE(), np.zeros((0, 64))), ValueError, "X must have shape"),
     (lambda: g.fit(g.VAE(), np.zeros((2, 64)), epochs=0), ValueError, "epochs"),
+    (lambda: g.fit(g.VAE(), np.zeros((2, 64)), n_threads=0), ValueError, "n_threads"),
     (lambda: g.Adam(learning_rate=0), ValueError, "learning_rate"),
     (lambda: g.sample_grid(np.zeros((2, 3, 8, 8))), ValueError, "one channel"),
     (lambda: g.write_png("x.png", np.zeros((4, 4))), TypeError, "uint8"),

@@ -461,7 +461,8 @@ def _cmd_train_generative(args):
         model = generative.build_model(args.model, seed=args.seed)
         history = generative.fit(model, X, epochs=epochs, batch_size=batch_size,
                                  learning_rate=lr, seed=args.seed,
-                                 on_epoch=on_epoch if progress else None)
+                                 on_epoch=on_epoch if progress else None,
+                                 n_threads=None)  # limited above, to --threads
         grid = generative.sample_grid(model.sample(64, seed=args.seed), nrow=8, scale=4)
     generative.write_png(out, grid)
     final = ", ".join(f"{k.replace('_', ' ')} {v[-1]:.4f}" for k, v in history.items())

@@ -729,7 +729,7 @@ class Adam:
 
 
 def fit(model, X, *, epochs=10, batch_size=64, learning_rate=1e-3, beta1=None, seed=0,
-        on_epoch=None):
+        on_epoch=None, n_threads=1):
     """Train an :class:`Autoencoder`, :class:`VAE` or :class:`GAN` with Adam on images ``X``.
 
     Parameters
@@ -746,6 +746,12 @@ def fit(model, X, *, epochs=10, batch_size=64, learning_rate=1e-3, beta1=None, s
         Seed of the minibatch order (and of the GAN's noise).
     on_epoch : callable, optional
         Called after each epoch with ``(epoch, losses)``, ``losses`` the epoch's mean losses.
+    n_threads : int or None, default 1
+        BLAS and OpenMP threads for the run (:func:`cs231n_fast.training.limit_threads`); None
+        leaves them alone. One by default: the products of these small models on 8 x 8 images
+        are too small to share, and a second thread made an epoch 10-50x slower on a 2-core
+        machine shared with other jobs (as for the digits classifiers, see
+        :mod:`cs231n_fast.training`). Pass None for larger images.
 
     Returns
     -------
@@ -765,6 +771,15 @@ def fit(model, X, *, epochs=10, batch_size=64, learning_rate=1e-3, beta1=None, s
     X = as_array("X", X)
     if X.ndim < 2 or X.shape[0] == 0:
         raise ValueError(f"X must have shape (N, ...) with N >= 1 images; got {X.shape}")
+    if n_threads is not None:
+        n_threads = positive_int("n_threads", n_threads)
+    from .training import limit_threads
+
+    with limit_threads(n_threads):
+        return _fit(model, X, epochs, batch_size, learning_rate, beta1, seed, on_epoch)
+
+
+def _fit(model, X, epochs, batch_size, learning_rate, beta1, seed, on_epoch):
     rng = make_rng(seed)
     is_gan = isinstance(model, GAN)
     if beta1 is None:
