@@ -41,6 +41,11 @@ def fingerprint():
             finally:
                 conv_ops._ALGO = None
             out.update({f"conv_wino{i}_{name}_{k}": v for k, v in dict(y=y, dx=dx, dw=dw, db=db, dw2=dw2, db2=db2).items()})
+        rt = np.random.default_rng(17)  # transposed convolution (its own stream: other keys unchanged)
+        x, w, b = (rt.standard_normal(sh).astype(dtype) for sh in ((13, 8, 5, 4), (8, 6, 4, 3), (6,)))
+        y, cache = ops.conv_transpose_forward(x, w, b, 2, 1, 1)
+        dx, dw, db = ops.conv_transpose_backward(rt.standard_normal(y.shape).astype(dtype), cache)
+        out.update({f"convT_{name}_{k}": v for k, v in dict(y=y, dx=dx, dw=dw, db=db).items()})
         for i, (ph, pw, s) in enumerate([(2, 2, 2), (3, 3, 2), (2, 3, 1)]):
             x = np.round(rng.standard_normal((6, 5, 16, 15)), 1).astype(dtype)
             y, cache = ops.maxpool_forward(x, ph, pw, s)

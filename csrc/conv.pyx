@@ -500,3 +500,42 @@ def wino_backward(const floating[:, :, :, ::1] x,     # IN  (n, c, h, w)
                                 <const floating*>NULL, &dx[i0, 0, 0, 0], h, w, 2 - ph, 2 - pw,
                                 &v2buf[threadid(), 0], &m2buf[threadid(), 0], pad, pad + psz)
                 i0 = i0 + nimg
+
+
+def conv_transpose_forward(const floating[:, :, :, ::1] x,  # IN  (n, ci, h, w)
+                           const floating[:, ::1] wt,        # IN  (ci, co * kh * kw)
+                           const floating[::1] b,            # IN  (co,)
+                           floating[:, :, :, ::1] out,       # OUT (n, co, oh, ow), any contents
+                           floating[:, :, ::1] cols_buf,     # SCRATCH (n_threads, co*kh*kw, h*w)
+                           floating[:, ::1] pads,            # SCRATCH (n_threads, (oh+2ph)*(ow+2pw))
+                           Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw,
+                           Py_ssize_t ph, Py_ssize_t pw, int n_threads):
+    """Transposed convolution: ``out[i] = col2im(w^T @ x[i]) + b`` for each image.
+
+    The adjoint of ``conv_forward`` (without bias) with filters ``w`` of shape (ci, co, kh,
+    kw): the input gradient path of ``conv_backward`` with ``x`` in the role of ``dout``.
+    ``out`` may have up to ``sh - 1`` (``sw - 1``) rows (columns) past the last window (the
+    output padding); ``_col2im_plane`` zeroes the whole plane first, so they hold the bias.
+    Parallel over images (static); each image's GEMM runs on one BLAS thread into the thread's
+    column buffer and its planes are scattered by that thread alone, so results are bitwise
+    identical for any thread count.
+    """
+    cdef Py_ssize_t n = x.shape[0], ci = x.shape[1], h = x.shape[2], w = x.shape[3]
+    cdef Py_ssize_t kk = wt.shape[1], co = out.shape[1], oh = out.shape[2], ow = out.shape[3]
+    cdef Py_ssize_t p = h * w, q = oh * ow
+    cdef Py_ssize_t ni, c, e
+    cdef floating bias
+    cdef floating* cols
+    cdef floating* pb
+    cdef floating* o
+    with nogil, parallel(num_threads=n_threads):
+        cols = &cols_buf[threadid(), 0, 0]
+        pb = &pads[threadid(), 0]
+        for ni in prange(n, schedule="static"):
+            gemm(c"T", c"N", kk, p, ci, 1, &wt[0, 0], kk, &x[ni, 0, 0, 0], p, 0, cols, p)
+            for c in range(co):
+                o = &out[ni, c, 0, 0]
+                _col2im_plane(cols + c * kh * kw * p, o, pb, oh, ow, kh, kw, sh, sw, ph, pw, h, w)
+                bias = b[c]
+                for e in range(q):
+                    o[e] = o[e] + bias

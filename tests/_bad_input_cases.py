@@ -343,6 +343,63 @@ def _conv_backward_cases():
     case("conv_backward: NaN in dout propagates", lambda: bwd(dout=nan), propagates_nan(lambda: ref(nan)))
 
 
+# --- ops.conv_transpose_forward / ops.conv_transpose_backward ----------------------------------
+
+
+def _conv_transpose_args(**kw):
+    """x, w (C_in = 3, C_out = 4, non-square), b of a valid transposed convolution."""
+    args = dict(x=_x(), w=_r(3, 4, 3, 2, seed=1), b=_r(4, seed=2))
+    args.update(kw)
+    return args
+
+
+def _conv_transpose_cases():
+    def fwd(stride=2, pad=1, output_padding=1, n_threads=None, **kw):
+        return ops.conv_transpose_forward(*_conv_transpose_args(**kw).values(), stride, pad,
+                                          output_padding, n_threads=n_threads)
+
+    def ref(**kw):
+        return reference.conv_transpose_forward(
+            *(_f64(a) for a in _conv_transpose_args(**kw).values()), 2, 1, 1)
+
+    def c(what, kw, exc, match):
+        bad(f"conv_transpose_forward: {what}", lambda: fwd(**kw), exc, match)
+
+    x = _x()
+    c("x 3-D", dict(x=x[0]), ValueError, r"^x must be a 4-D")
+    c("w 3-D", dict(w=_r(3, 4, 3)), ValueError, r"^w must be a 4-D")
+    c("channels differ", dict(w=_r(4, 4, 3, 2)), ValueError, r"^w must have shape \(C_in, C_out, HH, WW\) with C_in = 3")
+    c("bias length", dict(b=_r(3)), ValueError, r"^b must have shape \(C_out,\) = \(4,\)")
+    c("stride 0", dict(stride=0), ValueError, r"^stride must be >= 1")
+    c("pad -1", dict(pad=-1), ValueError, r"^pad must be >= 0")
+    c("output_padding = stride", dict(output_padding=2), ValueError, r"^output_padding must be smaller than the stride")
+    c("pad crops everything", dict(pad=9), ValueError, r"^pad \(9, 9\) is too large")
+    c("x complex", dict(x=x + 0j), TypeError, r"^x must be a real numeric array.*complex")
+    c("n_threads 0", dict(n_threads=0), ValueError, N_THREADS)
+    case("conv_transpose_forward: b None", lambda: fwd(b=None), like(lambda: ref(b=np.zeros(4))))
+    case("conv_transpose_forward: read-only", lambda: fwd(**{k: _ro(a) for k, a in _conv_transpose_args().items()}), like(ref))
+    case("conv_transpose_forward: NaN in x propagates", lambda: fwd(x=_xnan()), propagates_nan(lambda: ref(x=_xnan())))
+
+    def bwd(dout=lambda o: o, cache=lambda c: c):
+        out, c = fwd()
+        return ops.conv_transpose_backward(dout(out), cache(c))
+
+    def b(what, kw, exc, match):
+        bad(f"conv_transpose_backward: {what}", lambda: bwd(**kw), exc, match)
+
+    b("dout wrong shape", dict(dout=lambda o: o[:, :, :-1]), ValueError, r"^dout must have shape \(2, 4, 12, 9\)")
+    b("dout complex", dict(dout=lambda o: o + 0j), TypeError, r"^dout must be a real numeric array.*complex")
+    b("cache of conv_forward", dict(cache=lambda c: _conv_cache()[1]), TypeError, r"^cache must be the ConvTransposeCache")
+    b("cache with out_shape altered", dict(dout=lambda o: np.zeros((2, 4, 9, 9)), cache=lambda c: dataclasses.replace(c, out_shape=(2, 4, 9, 9))),
+      ValueError, r"^cache is not the one conv_transpose_forward returned")
+
+    def rbwd():
+        out, c = ref()
+        return reference.conv_transpose_backward(out, c)
+
+    case("conv_transpose_backward: dout read-only", lambda: bwd(dout=_ro), like(rbwd))
+
+
 # --- ops.maxpool_forward / ops.maxpool_backward -------------------------------------------------
 
 
@@ -866,6 +923,7 @@ _im2col_cases()
 _col2im_cases()
 _conv_forward_cases()
 _conv_backward_cases()
+_conv_transpose_cases()
 _maxpool_forward_cases()
 _maxpool_backward_cases()
 for _kind, _step in RNN_KINDS:

@@ -115,6 +115,9 @@ CALLS = [
     Call("ops.im2col", lambda x: ops.im2col(x, 3, 2, 2, 1), lambda r, dt: [r.standard_normal((2, 3, 7, 6)).astype(dt)]),
     Call("ops.col2im", lambda c: ops.col2im(c, (2, 3, 7, 6), 3, 2, 2, 1), lambda r, dt: [r.standard_normal((2, 18, 16)).astype(dt)]),
     Call("ops.conv_forward", lambda x, w, b: ops.conv_forward(x, w, b, 2, (1, 0)), _conv_inputs, ops.conv_backward),
+    Call("ops.conv_transpose_forward", lambda x, w, b: ops.conv_transpose_forward(x, w, b, 2, (1, 0), 1),
+         lambda r, dt: [r.standard_normal(s).astype(dt) for s in [(2, 3, 4, 5), (3, 4, 3, 2), (4,)]],
+         ops.conv_transpose_backward),
     Call("ops.maxpool_forward", lambda x: ops.maxpool_forward(x, 2, 3, 1), lambda r, dt: [np.round(r.standard_normal((2, 3, 7, 6)), 1).astype(dt)],
          ops.maxpool_backward),
     Call("knn.pairwise_distances l2", lambda q, t: knn.pairwise_distances(q, t), lambda r, dt: [r.standard_normal((5, 8)).astype(dt), r.standard_normal((30, 8)).astype(dt)]),
@@ -197,6 +200,8 @@ def test_public_function_inputs_unchanged(rng, dtype, layout, call):
 
 LAYERS = {
     "Conv2D": (lambda dt, be: nn.Conv2D(3, 4, (3, 2), stride=2, pad=1, dtype=dt, seed=0, backend=be), lambda r, dt: [r.standard_normal((2, 3, 7, 6)).astype(dt)]),
+    "ConvTranspose2D": (lambda dt, be: nn.ConvTranspose2D(3, 4, (3, 2), stride=2, pad=1, output_padding=1, dtype=dt, seed=0, backend=be),
+                        lambda r, dt: [r.standard_normal((2, 3, 4, 5)).astype(dt)]),
     "MaxPool2D": (lambda dt, be: nn.MaxPool2D((2, 3), stride=1, backend=be), lambda r, dt: [r.standard_normal((2, 3, 7, 6)).astype(dt)]),
     "RNN": (lambda dt, be: nn.RNN(4, 5, dtype=dt, seed=0, backend=be), lambda r, dt: [r.standard_normal((2, 3, 4)).astype(dt), r.standard_normal((2, 5)).astype(dt)]),
     "LSTM": (lambda dt, be: nn.LSTM(4, 5, dtype=dt, seed=0, backend=be),

@@ -17,7 +17,9 @@ Subcommands
     validation accuracy, time) and a summary (best validation accuracy, test accuracy of the
     best parameters, total time, samples/s); ``--compare`` also times one epoch on each
     backend (fast kernels, NumPy reference) and prints the speed-up. The logic lives in
-    :mod:`cs231n_fast.training`.
+    :mod:`cs231n_fast.training`. ``--model vae`` or ``--model gan`` instead trains a
+    generative model of the digits (:mod:`cs231n_fast.generative`) and writes a PNG grid of
+    64 samples (``--out``, default ``samples.png``).
 ``info``
     Print the version, OpenMP status, thread count and BLAS (:func:`cs231n_fast.show_config`).
 
@@ -289,6 +291,7 @@ def _per_dataset(attribute, fmt="{}"):
 
 
 def _add_train(subparsers):
+    from .generative import MODELS as GENERATIVE_MODELS
     from .training import BACKENDS, DATASETS, MODELS
 
     p = subparsers.add_parser(
@@ -315,9 +318,14 @@ def _add_train(subparsers):
     p.add_argument("--root", metavar="PATH", default=None,
                    help="CIFAR-10 directory cifar-10-batches-py (default: $CS231N_CIFAR10_ROOT, "
                         "else cs231n/datasets/cifar-10-batches-py); only with --data cifar10")
-    p.add_argument("--model", choices=MODELS, default="convnet",
+    p.add_argument("--model", choices=MODELS + GENERATIVE_MODELS, default="convnet",
                    help="convnet: ThreeLayerConvNet; fc: FullyConnectedNet [100, 100] with "
-                        "batchnorm (default: convnet)")
+                        "batchnorm; vae, gan: a generative model of the digits "
+                        "(cs231n_fast.generative) that writes a PNG grid of samples, see --out "
+                        "(default: convnet)")
+    p.add_argument("--out", metavar="PATH", default=None,
+                   help="only with --model vae or gan: the PNG grid of 64 samples to write "
+                        "(default: samples.png)")
     p.add_argument("--epochs", type=_positive_int, default=None, metavar="N",
                    help=f"epochs (default: {_per_dataset('epochs')})")
     p.add_argument("--backend", choices=BACKENDS, default="fast",
@@ -356,6 +364,10 @@ def _cmd_train(args):
     from ._threads import effective_n_threads
 
     parser = args.parser
+    if args.model in ("vae", "gan"):
+        return _cmd_train_generative(args)
+    if args.out is not None:
+        parser.error(f"argument --out: only used with --model vae or gan, not {args.model}")
     if args.root is not None and args.data != "cifar10":
         parser.error("argument --root: only used with --data cifar10")
     if args.backend != "fast" and not training.has_backends(args.model):
@@ -399,6 +411,63 @@ def _cmd_train(args):
         print(training.format_summary(result), flush=True)
         if args.compare:
             print(_compare_backends(args, data, options, defaults.compare_rounds))
+    return 0
+
+
+def _cmd_train_generative(args):
+    """``train --model vae|gan``: fit on all 1797 digits (or --num-train), write --out."""
+    import time
+
+    import numpy as np
+
+    from . import generative, training
+    from ._threads import effective_n_threads
+    from .data import load_digits
+
+    parser = args.parser
+    for option, bad in (("--data", args.data != "digits"), ("--root", args.root is not None),
+                        ("--compare", args.compare), ("--backend", args.backend != "fast")):
+        if bad:
+            parser.error(f"argument {option}: not used with --model {args.model}, which trains "
+                         "on the embedded digits with the fast kernels")
+    out = "samples.png" if args.out is None else args.out
+    if not out.lower().endswith(".png"):
+        parser.error(f"argument --out: must name a .png file; got {out!r}")
+    _check_writable(args, "--out", out)
+    X, _ = load_digits()
+    if args.num_train is not None:
+        if args.num_train > X.shape[0]:
+            parser.error(f"argument --num-train: at most {X.shape[0]} for --model {args.model}, "
+                         f"got {args.num_train}")
+        X = X[: args.num_train]
+    d = generative.DEFAULTS[args.model]
+    epochs = d["epochs"] if args.epochs is None else args.epochs
+    batch_size = d["batch_size"] if args.batch_size is None else args.batch_size
+    lr = d["learning_rate"] if args.lr is None else args.lr
+    progress = not args.quiet
+    start = time.perf_counter()
+    last = [start]
+
+    def on_epoch(epoch, losses):
+        now = time.perf_counter()
+        print(generative.format_epoch(epoch, epochs, losses, now - last[0]), flush=True)
+        last[0] = now
+
+    with training.limit_threads(1 if args.threads is None else args.threads):
+        if progress:
+            print(f"train {args.model} on digits: {X.shape[0]} images of 1x8x8; "
+                  f"{effective_n_threads()} thread(s)\nadam, learning rate {lr:g}; batch size "
+                  f"{batch_size}; {epochs} epoch(s); seed {args.seed}", flush=True)
+        model = generative.build_model(args.model, seed=args.seed)
+        history = generative.fit(model, X, epochs=epochs, batch_size=batch_size,
+                                 learning_rate=lr, seed=args.seed,
+                                 on_epoch=on_epoch if progress else None,
+                                 n_threads=None)  # limited above, to --threads
+        grid = generative.sample_grid(model.sample(64, seed=args.seed), nrow=8, scale=4)
+    generative.write_png(out, grid)
+    final = ", ".join(f"{k.replace('_', ' ')} {v[-1]:.4f}" for k, v in history.items())
+    print(f"final {final}; total {time.perf_counter() - start:.2f} s\n"
+          f"wrote {out}: 64 samples, {grid.shape[1]}x{grid.shape[0]} pixels", flush=True)
     return 0
 
 

@@ -245,3 +245,24 @@ class NormCache:
 
     def __repr__(self):
         return f"NormCache({self.kind}, x={self.x.shape}, dtype={self.x.dtype})"
+
+
+@dataclass(frozen=True, repr=False)
+class ConvTransposeCache:
+    """What a transposed-convolution backward needs: inputs (contiguous, compute dtype) and
+    geometry. ``w`` has shape (C_in, C_out, HH, WW), as torch's ``ConvTranspose2d``."""
+
+    x: np.ndarray  # (N, C_in, H, W)
+    w: np.ndarray  # (C_in, C_out, HH, WW)
+    b: np.ndarray  # (C_out,)
+    stride: tuple  # (sh, sw)
+    pad: tuple  # (ph, pw)
+    output_padding: tuple  # (oph, opw)
+    out_shape: tuple  # (N, C_out, OH, OW)
+
+    def __repr__(self):
+        return (
+            f"ConvTransposeCache(x={self.x.shape}, w={self.w.shape}, stride={self.stride}, "
+            f"pad={self.pad}, output_padding={self.output_padding}, "
+            f"out_shape={self.out_shape}, dtype={self.x.dtype})"
+        )

@@ -30,6 +30,7 @@ __all__ = [
     "im2col_args",
     "col2im_args",
     "conv_args",
+    "conv_transpose_args",
     "pool_args",
     "backward_args",
     "cache_args",
@@ -220,6 +221,60 @@ def conv_args(x, w, b, stride, pad):
         as_contiguous(b, dtype),
         (sh, sw),
         (ph, pw),
+        (oh, ow),
+    )
+
+
+def conv_transpose_args(x, w, b, stride, pad, output_padding):
+    """Validate a transposed-convolution call; return contiguous ``x, w, b`` and its geometry.
+
+    ``w`` has shape (C_in, C_out, HH, WW); ``b`` may be None (no bias: zeros). Returns
+    ``(x, w, b, (sh, sw), (ph, pw), (oph, opw), (oh, ow))`` with the arrays cast to the policy
+    dtype and ``OH = (H - 1) * sh - 2 * ph + HH + oph`` (likewise OW), as torch's
+    ``conv_transpose2d``: ``output_padding`` must be smaller than the stride and the output
+    must have at least one row and column.
+    """
+    x, w = as_array("x", x), as_array("w", w)
+    check_ndim("x", x, 4, "(N, C_in, H, W)")
+    check_ndim("w", w, 4, "(C_in, C_out, HH, WW)")
+    check_nonempty_sample("x", x, "(N, C_in, H, W)")
+    check_nonempty("w", w, "(C_in, C_out, HH, WW)")
+    if w.shape[0] != x.shape[1]:
+        raise ValueError(
+            f"w must have shape (C_in, C_out, HH, WW) with C_in = {x.shape[1]} channels as in "
+            f"x {x.shape}; got w of shape {w.shape}"
+        )
+    if b is None:
+        b = np.zeros(w.shape[1], dtype=result_dtype(x, w))
+    b = as_array("b", b)
+    check_ndim("b", b, 1, "(C_out,)")
+    if b.shape != (w.shape[1],):
+        raise ValueError(
+            f"b must have shape (C_out,) = ({w.shape[1]},) to match w {w.shape}; got {b.shape}"
+        )
+    sh, sw = pair("stride", stride, 1)
+    ph, pw = pair("pad", pad, 0)
+    oph, opw = pair("output_padding", output_padding, 0)
+    if oph >= sh or opw >= sw:
+        raise ValueError(
+            f"output_padding must be smaller than the stride {(sh, sw)} on each axis; "
+            f"got {(oph, opw)}"
+        )
+    oh = (x.shape[2] - 1) * sh - 2 * ph + w.shape[2] + oph
+    ow = (x.shape[3] - 1) * sw - 2 * pw + w.shape[3] + opw
+    if oh < 1 or ow < 1:
+        raise ValueError(
+            f"pad {(ph, pw)} is too large: the output (H - 1) * stride - 2 * pad + kernel + "
+            f"output_padding would be {(oh, ow)} for x {x.shape} and w {w.shape}"
+        )
+    dtype = result_dtype(x, w, b)
+    return (
+        as_contiguous(x, dtype),
+        as_contiguous(w, dtype),
+        as_contiguous(b, dtype),
+        (sh, sw),
+        (ph, pw),
+        (oph, opw),
         (oh, ow),
     )
 

@@ -9,12 +9,12 @@ and :mod:`cs231n_fast.nn.models` builds LeNet-5, VGG, ResNet and Inception-style
 
 from . import course_layers
 from .course_layers import *  # noqa: F401,F403  (its __all__: the course layers)
-from .layers import Conv2D, MaxPool2D
+from .layers import Conv2D, ConvTranspose2D, ConvTranspose2d, MaxPool2D
 from .graph import GlobalAvgPool2D, Parallel, Residual, ZeroPad2D
 from .recurrent import LSTM, RNN, Embedding, TemporalAffine
 from .sequential import Sequential
 
-__all__ = ["Conv2D", "MaxPool2D", "RNN", "LSTM", "Embedding", "TemporalAffine"]
+__all__ = ["Conv2D", "ConvTranspose2D", "ConvTranspose2d", "MaxPool2D", "RNN", "LSTM", "Embedding", "TemporalAffine"]
 __all__ += course_layers.__all__ + ["Sequential"]
 __all__ += ["Residual", "Parallel", "GlobalAvgPool2D", "ZeroPad2D"]
 

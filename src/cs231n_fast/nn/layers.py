@@ -11,7 +11,7 @@ from .. import ops, reference
 from .._threads import effective_n_threads
 from .._validation import pair, positive_int
 
-__all__ = ["Conv2D", "MaxPool2D"]
+__all__ = ["Conv2D", "ConvTranspose2D", "ConvTranspose2d", "MaxPool2D"]
 
 class _Layer:
     #: backend name -> the module of functions it runs (a class table, so that layers hold
@@ -124,6 +124,98 @@ class Conv2D(_Layer):
             f"Conv2D({c}, {f}, kernel_size=({kh}, {kw}), stride={self.stride}, pad={self.pad}, "
             f"dtype={self.params['w'].dtype}, backend={self.backend!r})"
         )
+
+
+class ConvTranspose2D(_Layer):
+    """2-D transposed convolution with bias (torch's ``ConvTranspose2d``): upsamples by the
+    stride, as in a DCGAN generator.
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+        C_in and C_out.
+    kernel_size : int or (int, int)
+        Filter height and width.
+    stride, pad, output_padding : int or (int, int), default 1, 0 and 0
+        As in :func:`cs231n_fast.ops.conv_transpose_forward`: the output has
+        ``(H - 1) * stride - 2 * pad + kernel_size + output_padding`` rows.
+    weight_scale : float, optional
+        Standard deviation of the Gaussian initial weights; default
+        ``sqrt(2 / (C_in * HH * WW / (sh * sw)))`` (He, counting the inputs that reach one
+        output pixel).
+    dtype : numpy dtype, default float32
+    seed : int or numpy Generator, optional
+    backend : {"fast", "reference"}
+    n_threads : int, optional
+        Passed to the kernels.
+
+    Attributes
+    ----------
+    params : dict with ``"w"`` of shape (C_in, C_out, HH, WW) and ``"b"`` of shape (C_out,)
+    grads : dict with the same keys, set by :meth:`backward`
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from cs231n_fast.nn import ConvTranspose2D
+    >>> up = ConvTranspose2D(8, 4, kernel_size=4, stride=2, pad=1, seed=0)
+    >>> up.forward(np.zeros((2, 8, 4, 4), np.float32)).shape
+    (2, 4, 8, 8)
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, pad=0,
+                 output_padding=0, *, weight_scale=None, dtype=np.float32, seed=None,
+                 backend="fast", n_threads=None):
+        super().__init__(backend, n_threads)
+        c = positive_int("in_channels", in_channels)
+        f = positive_int("out_channels", out_channels)
+        kh, kw = pair("kernel_size", kernel_size, 1)
+        self.stride = pair("stride", stride, 1)
+        self.pad = pair("pad", pad, 0)
+        self.output_padding = pair("output_padding", output_padding, 0)
+        if any(o >= s for o, s in zip(self.output_padding, self.stride)):
+            raise ValueError(
+                f"output_padding must be smaller than the stride {self.stride} on each axis; "
+                f"got {self.output_padding}"
+            )
+        dtype = np.dtype(dtype)
+        if dtype not in (np.float32, np.float64):
+            raise TypeError(f"dtype must be float32 or float64; got {dtype}")
+        if weight_scale is None:
+            weight_scale = np.sqrt(2.0 * self.stride[0] * self.stride[1] / (c * kh * kw))
+        rng = np.random.default_rng(seed)
+        self.params = {
+            "w": (weight_scale * rng.standard_normal((c, f, kh, kw))).astype(dtype),
+            "b": np.zeros(f, dtype=dtype),
+        }
+        self.grads = {"w": None, "b": None}
+
+    def forward(self, x):
+        """x of shape (N, C_in, H, W) -> out of shape (N, C_out, OH, OW)."""
+        out, self._cache = self._ops.conv_transpose_forward(
+            x, self.params["w"], self.params["b"], self.stride, self.pad, self.output_padding,
+            n_threads=self.n_threads,
+        )
+        return out
+
+    def backward(self, dout):
+        """dout of shape (N, C_out, OH, OW) -> dx; fills ``grads["w"]`` and ``grads["b"]``."""
+        dx, dw, db = self._ops.conv_transpose_backward(dout, self._take_cache(),
+                                                       n_threads=self.n_threads)
+        self.grads["w"], self.grads["b"] = dw, db
+        return dx
+
+    def __repr__(self):
+        c, f, kh, kw = self.params["w"].shape
+        return (
+            f"ConvTranspose2D({c}, {f}, kernel_size=({kh}, {kw}), stride={self.stride}, "
+            f"pad={self.pad}, output_padding={self.output_padding}, "
+            f"dtype={self.params['w'].dtype}, backend={self.backend!r})"
+        )
+
+
+#: torch's spelling of :class:`ConvTranspose2D`.
+ConvTranspose2d = ConvTranspose2D
 
 
 class MaxPool2D(_Layer):

@@ -8,7 +8,7 @@ the GIL released. Inputs are never modified.
 
 import numpy as np
 
-from .._cache import ConvCache
+from .._cache import ConvCache, ConvTransposeCache
 from .._memory import empty as _empty
 from .._ext import conv as _k
 from .._threads import blas_single_thread, work_threads
@@ -19,11 +19,13 @@ from .._validation import (
     check_cache_out_shape,
     col2im_args,
     conv_args,
+    conv_transpose_args,
     im2col_args,
     result_dtype,
 )
 
-__all__ = ["im2col", "col2im", "conv_forward", "conv_backward"]
+__all__ = ["im2col", "col2im", "conv_forward", "conv_backward", "conv_transpose_forward",
+           "conv_transpose_backward"]
 
 _INT_MAX = np.iinfo(np.int32).max
 #: Upper bound on the scratch the dw partial sums of conv_backward may take.
@@ -403,3 +405,130 @@ def _wino_backward(x, w, dout, pad, n_threads, need_dx):
     # dw = G^T (chunks' partials reduced in order, in double) G; db likewise.
     _k.wino_grad_finish(du_part, db_part, dw, db, nt)
     return (dx if need_dx else None), dw, db
+
+
+def conv_transpose_forward(x, w, b, stride=1, pad=0, output_padding=0, *, n_threads=None):
+    """Forward pass of a 2-D transposed convolution (torch's ``conv_transpose2d``).
+
+    The adjoint of :func:`conv_forward` (without its bias) with the same filters: each input
+    pixel scatters ``x[n, :, i, j] @ w`` (a (C_out, HH, WW) patch) into the output at
+    ``(i * sh - ph, j * sw - pw)``. It upsamples by the stride, as a DCGAN generator does.
+
+    Parameters
+    ----------
+    x : array_like of shape (N, C_in, H, W)
+        Input images.
+    w : array_like of shape (C_in, C_out, HH, WW)
+        Filters, laid out as torch's ``ConvTranspose2d.weight`` (input channels first).
+    b : array_like of shape (C_out,), or None
+        Biases; None for none.
+    stride, pad : int or (int, int), default 1 and 0
+        Stride (>= 1) and padding (>= 0) of the convolution this is the transpose of: ``pad``
+        rows and columns are cropped from each side of the full output.
+    output_padding : int or (int, int), default 0
+        Rows (columns) added at the bottom (right), each smaller than the stride: picks one of
+        the ``stride`` input sizes a strided convolution maps to the same output size.
+    n_threads : int, optional
+        Threads for the kernel; default OpenMP's current maximum.
+
+    Returns
+    -------
+    out : ndarray of shape (N, C_out, OH, OW)
+        ``OH = (H - 1) * sh - 2 * ph + HH + oph``, likewise OW. float32 when x, w and b are all
+        float32, float64 otherwise.
+    cache : ConvTransposeCache
+        For :func:`conv_transpose_backward`.
+
+    Raises
+    ------
+    ValueError
+        Wrong rank, zero-size dimension (but N), channel mismatch, wrong bias length,
+        stride < 1, pad < 0, output_padding not in [0, stride), an empty output.
+    TypeError
+        Complex, boolean, object or string arrays; non-int geometry.
+
+    Notes
+    -----
+    Per image, ``cols = w.reshape(C_in, -1)^T @ x[i]`` (one GEMM, (C_out HH WW) x (H W)) and
+    col2im of ``cols`` into ``out[i]`` plus the bias: the input-gradient path of
+    :func:`conv_backward`. Parallel over images, each GEMM on one BLAS thread, so results are
+    bitwise identical for any thread count. Cost ``2 N C_in C_out HH WW H W`` flops.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from cs231n_fast.ops import conv_transpose_forward
+    >>> x = np.ones((1, 2, 4, 4), np.float32)
+    >>> w = np.ones((2, 3, 4, 4), np.float32)
+    >>> out, cache = conv_transpose_forward(x, w, None, stride=2, pad=1)
+    >>> out.shape
+    (1, 3, 8, 8)
+    """
+    x, w, b, (sh, sw), (ph, pw), (oph, opw), (oh, ow) = conv_transpose_args(
+        x, w, b, stride, pad, output_padding
+    )
+    n, ci, h, wd = x.shape
+    co, kh, kw = w.shape[1:]
+    kk, p = co * kh * kw, h * wd
+    _check_blas_dims(kk, p, ci)
+    cache = ConvTransposeCache(x=x, w=w, b=b, stride=(sh, sw), pad=(ph, pw),
+                               output_padding=(oph, opw), out_shape=(n, co, oh, ow))
+    if n == 0:
+        return np.zeros((0, co, oh, ow), x.dtype), cache
+    out = _empty((n, co, oh, ow), x.dtype)
+    nt = min(work_threads(n_threads, n * ci * kk * p), n)
+    cols = _empty((nt, kk, p), x.dtype)
+    pads = np.empty((nt, (oh + 2 * ph) * (ow + 2 * pw)), dtype=x.dtype)  # zeroed per plane
+    with blas_single_thread():
+        _k.conv_transpose_forward(x, w.reshape(ci, kk), b, out, cols, pads, kh, kw, sh, sw,
+                                  ph, pw, nt)
+    return out, cache
+
+
+def conv_transpose_backward(dout, cache, *, n_threads=None, need_dx=True):
+    """Backward pass of :func:`conv_transpose_forward`.
+
+    Parameters
+    ----------
+    dout : array_like of shape (N, C_out, OH, OW)
+        Upstream gradient; must match the forward output's shape.
+    cache : ConvTransposeCache
+        From :func:`conv_transpose_forward` (or its twin in :mod:`cs231n_fast.reference`).
+    n_threads : int, optional
+        Threads for the kernels; default OpenMP's current maximum.
+    need_dx : bool, default True
+        False skips the input gradient and returns None in its place.
+
+    Returns
+    -------
+    dx : ndarray of shape (N, C_in, H, W), or None when ``need_dx`` is False
+    dw : ndarray of shape (C_in, C_out, HH, WW)
+    db : ndarray of shape (C_out,)
+        float32 when the cached arrays and ``dout`` are float32, float64 otherwise.
+
+    Notes
+    -----
+    A transposed convolution's gradients are convolutions: ``dx = conv(dout, w)`` (stride and
+    pad of the forward, no bias) by :func:`conv_forward`, and ``dw`` is the filter gradient of
+    that same convolution with ``x`` as its upstream gradient, by :func:`conv_backward` with
+    ``need_dx=False`` (im2col of ``dout`` and one GEMM per image). ``db`` sums ``dout`` over
+    (N, OH, OW) in float64. Rows of ``dout`` in the output padding reach only ``db``. Both
+    kernels are bitwise identical for any thread count.
+    """
+    dout = backward_args(dout, cache, ConvTransposeCache, "conv_transpose_forward",
+                         "(N, C_out, OH, OW)")
+    x, w, _, stride, pad, _, (oh, ow) = cache_args(
+        "conv_transpose_forward",
+        lambda: conv_transpose_args(cache.x, cache.w, cache.b, cache.stride, cache.pad,
+                                    cache.output_padding),
+    )
+    check_cache_out_shape(cache, (x.shape[0], w.shape[1], oh, ow), "conv_transpose_forward")
+    dtype = result_dtype(x, w, dout)
+    x, w = as_contiguous(x, dtype), as_contiguous(w, dtype)
+    dout = as_contiguous(dout, dtype)
+    zero = np.zeros(w.shape[0], dtype=dtype)
+    dx = conv_forward(dout, w, zero, stride, pad, n_threads=n_threads)[0] if need_dx else None
+    conv_cache = ConvCache(x=dout, w=w, b=zero, stride=stride, pad=pad, out_shape=x.shape)
+    _, dw, _ = conv_backward(x, conv_cache, n_threads=n_threads, need_dx=False)
+    db = dout.sum(axis=(0, 2, 3), dtype=np.float64).astype(dtype)
+    return dx, dw, db

@@ -22,7 +22,14 @@ embedding, temporal affine and temporal softmax loss layers; the twin of
 of ``cs231n_fast.ops.losses``.
 """
 
-from .conv import col2im, conv_backward, conv_forward, im2col
+from .conv import (
+    col2im,
+    conv_backward,
+    conv_forward,
+    conv_transpose_backward,
+    conv_transpose_forward,
+    im2col,
+)
 from .knn import (
     compute_distances_no_loops,
     compute_distances_one_loop,
@@ -60,6 +67,8 @@ __all__ = [
     "col2im",
     "conv_forward",
     "conv_backward",
+    "conv_transpose_forward",
+    "conv_transpose_backward",
     "maxpool_forward",
     "maxpool_backward",
     "conv_forward_naive",

@@ -16,9 +16,10 @@ order, and the columns run over output positions in row-major order.
 import numpy as np
 
 from .. import _validation as v
-from .._cache import ConvCache
+from .._cache import ConvCache, ConvTransposeCache
 
-__all__ = ["im2col", "col2im", "conv_forward", "conv_backward"]
+__all__ = ["im2col", "col2im", "conv_forward", "conv_backward", "conv_transpose_forward",
+           "conv_transpose_backward"]
 
 
 # --- helpers: _im2col and _col2im trust their caller (contiguous arrays in the compute dtype,
@@ -243,3 +244,88 @@ def conv_backward(dout, cache, *, n_threads=None, need_dx=True):
     dcols = np.matmul(w.reshape(f, -1).T, dout_cols)  # (C*kh*kw, F) @ (N, F, P) -> (N, C*kh*kw, P)
     dx = _col2im(dcols, x.shape, kh, kw, sh, sw, ph, pw, oh, ow)
     return dx, dw, db
+
+
+# --- transposed convolution: loops over input pixels, written to be read ------------------------
+
+
+def conv_transpose_forward(x, w, b, stride=1, pad=0, output_padding=0, *, n_threads=None):
+    """Transposed convolution forward pass, one input pixel at a time.
+
+    Parameters
+    ----------
+    x : array_like of shape (N, C_in, H, W)
+    w : array_like of shape (C_in, C_out, HH, WW)
+        As torch's ``ConvTranspose2d.weight``.
+    b : array_like of shape (C_out,), or None
+    stride, pad, output_padding : int or (int, int), default 1, 0 and 0
+        As in ``cs231n_fast.ops.conv_transpose_forward``.
+    n_threads : int or None, default None
+        Accepted for signature parity and ignored.
+
+    Returns
+    -------
+    out : ndarray of shape (N, C_out, OH, OW)
+        ``OH = (H - 1) * sh - 2 * ph + HH + oph``: every input pixel ``x[n, :, i, j]`` adds
+        ``sum_c x[n, c, i, j] * w[c]`` to the window of the padded output at
+        ``(i * sh, j * sw)``; the padding is then cropped and ``b`` added.
+    cache : ConvTransposeCache
+    """
+    x, w, b, (sh, sw), (ph, pw), (oph, opw), (oh, ow) = v.conv_transpose_args(
+        x, w, b, stride, pad, output_padding
+    )
+    n, _, h, wd = x.shape
+    co, kh, kw = w.shape[1:]
+    # The full (uncropped) output, plus output_padding rows/columns at the bottom/right.
+    full = np.zeros((n, co, oh + 2 * ph, ow + 2 * pw), dtype=x.dtype)
+    for i in range(h):
+        for j in range(wd):
+            # (N, C_in) . (C_in, C_out, HH, WW) -> (N, C_out, HH, WW): this pixel's stamp.
+            stamp = np.tensordot(x[:, :, i, j], w, axes=(1, 0))
+            full[:, :, i * sh : i * sh + kh, j * sw : j * sw + kw] += stamp
+    out = full[:, :, ph : ph + oh, pw : pw + ow] + b[:, None, None]
+    cache = ConvTransposeCache(x=x, w=w, b=b, stride=(sh, sw), pad=(ph, pw),
+                               output_padding=(oph, opw), out_shape=(n, co, oh, ow))
+    return np.ascontiguousarray(out), cache
+
+
+def conv_transpose_backward(dout, cache, *, n_threads=None, need_dx=True):
+    """Transposed convolution backward pass, one input pixel at a time.
+
+    Parameters
+    ----------
+    dout : array_like of shape (N, C_out, OH, OW)
+    cache : ConvTransposeCache
+        From either ``conv_transpose_forward``.
+    n_threads : int or None, default None
+        Accepted for signature parity and ignored.
+    need_dx : bool, default True
+        False returns None in place of ``dx``.
+
+    Returns
+    -------
+    dx : ndarray of shape (N, C_in, H, W), or None
+    dw : ndarray of shape (C_in, C_out, HH, WW)
+    db : ndarray of shape (C_out,)
+        The forward pass read backwards: each input pixel's window of the padded ``dout``
+        gives ``dx[n, :, i, j] = sum(window * w)`` and ``dw += x[n, :, i, j] (x) window``.
+    """
+    dout = v.backward_args(dout, cache, ConvTransposeCache, "conv_transpose_forward",
+                           "(N, C_out, OH, OW)")
+    dtype = v.result_dtype(cache.x, cache.w, cache.b, dout)
+    x = v.as_contiguous(cache.x, dtype)
+    w = v.as_contiguous(cache.w, dtype)
+    dout = v.as_contiguous(dout, dtype)
+    (sh, sw), (ph, pw) = cache.stride, cache.pad
+    n, _, h, wd = x.shape
+    kh, kw = w.shape[2:]
+    dfull = np.pad(dout, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    dx = np.zeros(x.shape, dtype=dtype)
+    dw = np.zeros(w.shape, dtype=dtype)
+    for i in range(h):
+        for j in range(wd):
+            window = dfull[:, :, i * sh : i * sh + kh, j * sw : j * sw + kw]  # (N, C_out, HH, WW)
+            dx[:, :, i, j] = np.tensordot(window, w, axes=([1, 2, 3], [1, 2, 3]))
+            dw += np.tensordot(x[:, :, i, j], window, axes=(0, 0))
+    db = dout.sum(axis=(0, 2, 3))
+    return (dx if need_dx else None), dw, db
