@@ -352,6 +352,10 @@ def test_sdpa_empty(rng, shape):
     assert not np.any(out)  # no keys (T = 0): every row fully masked, zeros
     grads = fast.sdpa_backward(np.ones(out.shape), cache)
     assert [g.shape for g in grads] == [q.shape, k.shape, v.shape]
+    with pytest.raises(ValueError, match="n_threads"):
+        fast.sdpa_forward(q, k, v, n_threads=0)
+    with pytest.raises(ValueError, match="n_threads"):
+        fast.sdpa_backward(np.ones(out.shape), cache, n_threads=0)
 
 
 def test_sdpa_no_mutation(rng, dtype):

@@ -39,7 +39,7 @@ import numpy as np
 from .. import _memory
 from .. import _validation as v
 from .._ext import attention as _k
-from .._threads import blas_single_thread, work_threads
+from .._threads import blas_single_thread, effective_n_threads, work_threads
 
 __all__ = ["sdpa_forward", "sdpa_backward", "AttentionCache"]
 
@@ -65,7 +65,8 @@ class AttentionCache:
     Attributes
     ----------
     q, k, v : ndarray
-        The inputs, C-contiguous, in the compute dtype.
+        The inputs in the compute dtype: the caller's arrays when the kernels read them in
+        place (see :func:`sdpa_forward`'s Notes), else C-contiguous copies.
     p : ndarray of shape (N, H, S, T)
         The softmax weights (before dropout); zero rows for fully masked queries.
     keep : ndarray of bool of shape (N, H, S, T), or None
@@ -147,8 +148,8 @@ def _empty_like(a, last, dt):
 
 
 def _forward_args(q, k, v_, mask, bias, causal, scale, dropout_p, dropout_mask, rng):
-    """Validate a forward call; return an :class:`_Args` with contiguous q, k, v in the compute
-    dtype, the additive mask (or None), the keep mask (or None) and both scales."""
+    """Validate a forward call; return an :class:`_Args` with q, k, v in the compute dtype (in
+    place or copied, :func:`_usable`), the additive mask (or None), the keep mask (or None) and both scales."""
     q = v.as_array("q", q)
     k = v.as_array("k", k)
     v_ = v.as_array("v", v_)
@@ -269,6 +270,7 @@ def _forward(a, n_threads):
     if 0 in (n, h, s, t, dv):  # nothing for a kernel to do: the twin's NumPy
         from ..reference.attention import _attend
 
+        effective_n_threads(n_threads)  # validated all the same
         return _attend(a)
     _check_blas(s, t, dh, dv, s * t)
     nb = n * h
@@ -297,6 +299,7 @@ def _backward(dout, q, k, v_, p, keep, scale, dropout_scale, n_threads):
     if 0 in (n, h, s, t, dv):
         from ..reference.attention import _gradients
 
+        effective_n_threads(n_threads)  # validated all the same
         return _gradients(dout, q, k, v_, p, keep, scale, dropout_scale)
     _check_blas(s, t, dh, dv, s * t)
     nb = n * h
