@@ -128,6 +128,40 @@ def test_sdpa_layouts_bitwise(rng, dtype, layout):
         np.testing.assert_array_equal(a, b)
 
 
+def test_sdpa_head_split_views_in_place(rng, dtype):
+    """Multi-head attention's head split, x (N, S, H * Dh) viewed as (N, H, S, Dh), is read in
+    place, and out and the gradients come back laid out so that merging the heads is free."""
+    n, s, t, h, dh = 3, 5, 7, 4, 6
+    xq = rng.standard_normal((n, s, h * dh)).astype(dtype)
+    xk = rng.standard_normal((n, t, h * dh)).astype(dtype)
+    xv = rng.standard_normal((n, t, h * dh)).astype(dtype)
+    dx = rng.standard_normal((n, s, h * dh)).astype(dtype)
+
+    def split(x):
+        return x.reshape(x.shape[0], x.shape[1], h, dh).transpose(0, 2, 1, 3)
+
+    q, k, v, dout = split(xq), split(xk), split(xv), split(dx)
+    kw = dict(mask=rng.random((s, t)) > 0.3, dropout_p=0.2, rng=1)
+    got = _run(fast, q, k, v, dout, **kw)
+    want = _run(ref, *_f64(q, k, v, dout), **kw)
+    for name, a, b in zip(("out", "dq", "dk", "dv"), got, want):
+        assert_matches_reference(a, b, dtype, name)
+        assert a.transpose(0, 2, 1, 3).flags.c_contiguous, name  # (N, S, H, D) in memory
+    _, cache = fast.sdpa_forward(q, k, v)
+    assert np.shares_memory(cache.q, xq) and np.shares_memory(cache.v, xv)  # no copies
+    # rows further apart than a row (every other position) are read in place as well
+    big = rng.standard_normal((2, 3, 10, 4)).astype(dtype)
+    sub = big[:, :, ::2]
+    o1, c1 = fast.sdpa_forward(sub, sub, sub, causal=True)
+    o2, _ = fast.sdpa_forward(sub.copy(), sub.copy(), sub.copy(), causal=True)
+    assert np.shares_memory(c1.q, big)
+    assert_matches_reference(o1, o2.astype(np.float64), dtype, "strided rows")
+    # bitwise across thread counts in this layout too
+    base = _run(fast, q, k, v, dout, n_threads=1, **kw)
+    for a, b in zip(_run(fast, q, k, v, dout, n_threads=3, **kw), base):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_sdpa_caches_interchange(rng):
     case = (2, 2, 4, 6, 3, 5)
     q, k, v = _qkv(rng, case, np.float64)
@@ -318,6 +352,10 @@ def test_sdpa_empty(rng, shape):
     assert not np.any(out)  # no keys (T = 0): every row fully masked, zeros
     grads = fast.sdpa_backward(np.ones(out.shape), cache)
     assert [g.shape for g in grads] == [q.shape, k.shape, v.shape]
+    with pytest.raises(ValueError, match="n_threads"):
+        fast.sdpa_forward(q, k, v, n_threads=0)
+    with pytest.raises(ValueError, match="n_threads"):
+        fast.sdpa_backward(np.ones(out.shape), cache, n_threads=0)
 
 
 def test_sdpa_no_mutation(rng, dtype):

@@ -39,7 +39,7 @@ import numpy as np
 from .. import _memory
 from .. import _validation as v
 from .._ext import attention as _k
-from .._threads import blas_single_thread, work_threads
+from .._threads import blas_single_thread, effective_n_threads, work_threads
 
 __all__ = ["sdpa_forward", "sdpa_backward", "AttentionCache"]
 
@@ -65,7 +65,8 @@ class AttentionCache:
     Attributes
     ----------
     q, k, v : ndarray
-        The inputs, C-contiguous, in the compute dtype.
+        The inputs in the compute dtype: the caller's arrays when the kernels read them in
+        place (see :func:`sdpa_forward`'s Notes), else C-contiguous copies.
     p : ndarray of shape (N, H, S, T)
         The softmax weights (before dropout); zero rows for fully masked queries.
     keep : ndarray of bool of shape (N, H, S, T), or None
@@ -125,9 +126,30 @@ def _additive(mask, bias, causal, shape, dt):
     return add
 
 
+def _usable(a, dt):
+    """``a`` itself when the kernels can read it in place -- dtype ``dt``, aligned, positive
+    strides, a contiguous last dimension and rows at least a row apart (a C array, or the
+    (N, H, S, D) view of an (N, S, H, D) array that multi-head attention makes) -- else a
+    C-contiguous copy."""
+    if a.dtype == dt and a.flags.aligned:
+        s0, s1, s2, s3 = a.strides
+        if s3 == dt.itemsize and s2 >= a.shape[3] * s3 and s0 > 0 and s1 > 0:
+            return a
+    return np.ascontiguousarray(a, dt)
+
+
+def _empty_like(a, last, dt):
+    """A new (N, H, R, ``last``) array laid out as ``a`` (N, H, R, D): heads inside rows,
+    (N, R, H, last) in memory, when ``a`` is laid out so; else C-contiguous."""
+    n, h, r, _ = a.shape
+    if a.strides[1] < a.strides[2] and h > 1 and r > 1:
+        return _memory.empty((n, r, h, last), dt).transpose(0, 2, 1, 3)
+    return _memory.empty((n, h, r, last), dt)
+
+
 def _forward_args(q, k, v_, mask, bias, causal, scale, dropout_p, dropout_mask, rng):
-    """Validate a forward call; return an :class:`_Args` with contiguous q, k, v in the compute
-    dtype, the additive mask (or None), the keep mask (or None) and both scales."""
+    """Validate a forward call; return an :class:`_Args` with q, k, v in the compute dtype (in
+    place or copied, :func:`_usable`), the additive mask (or None), the keep mask (or None) and both scales."""
     q = v.as_array("q", q)
     k = v.as_array("k", k)
     v_ = v.as_array("v", v_)
@@ -168,9 +190,9 @@ def _forward_args(q, k, v_, mask, bias, causal, scale, dropout_p, dropout_mask, 
         mask = _broadcast4("mask", mask, (n, h, s, t))
     dt = _F32 if all(a.dtype == _F32 for a in arrays) else _F64
     a = _Args()
-    a.q = np.ascontiguousarray(q, dt)
-    a.k = np.ascontiguousarray(k, dt)
-    a.v = np.ascontiguousarray(v_, dt)
+    a.q = _usable(q, dt)
+    a.k = _usable(k, dt)
+    a.v = _usable(v_, dt)
     a.add = _additive(mask, bias, bool(causal), (n, h, s, t), dt)
     a.scale = scale
     a.keep = None
@@ -212,8 +234,8 @@ def _backward_args(dout, cache):
             v_.shape != (n, h, k.shape[2], dv) or p.shape != (n, h, s, k.shape[2]):
         raise ValueError("cache is not the one sdpa_forward returned: its arrays disagree in shape")
     dt = _F32 if (dout.dtype == _F32 and q.dtype == _F32) else _F64
-    cast = np.ascontiguousarray
-    return cast(dout, dt), cast(q, dt), cast(k, dt), cast(v_, dt), cast(p, dt), cache.keep
+    return (_usable(dout, dt), _usable(q, dt), _usable(k, dt), _usable(v_, dt),
+            np.ascontiguousarray(p, dt), cache.keep)
 
 
 def _scratch(rows, size, dt):
@@ -248,13 +270,14 @@ def _forward(a, n_threads):
     if 0 in (n, h, s, t, dv):  # nothing for a kernel to do: the twin's NumPy
         from ..reference.attention import _attend
 
+        effective_n_threads(n_threads)  # validated all the same
         return _attend(a)
     _check_blas(s, t, dh, dv, s * t)
     nb = n * h
     work = nb * s * t * (dh + dv)
     nt = work_threads(n_threads, work)
     p = _memory.empty((n, h, s, t), dt)
-    out = _memory.empty((n, h, s, dv), dt)
+    out = _empty_like(q, dv, dt)
     if a.add is None:
         add, bn, bh = _NO_ADD[dt], 1, 1
     else:
@@ -262,8 +285,7 @@ def _forward(a, n_threads):
         add = a.add.reshape(bn * bh, s, t)
     keep = _NO_KEEP if a.keep is None else a.keep.reshape(nb, s, t).view(np.uint8)
     scratch = _EMPTY_SCRATCH[dt] if a.keep is None else _scratch(nt, s * t, dt)
-    args = (q.reshape(nb, s, dh), k.reshape(nb, t, dh), v_.reshape(nb, t, dv), add, keep,
-            p.reshape(nb, s, t), out.reshape(nb, s, dv), scratch, h, bn, bh, a.scale,
+    args = (q, k, v_, add, keep, p.reshape(nb, s, t), out, scratch, bn, bh, a.scale,
             a.dropout_scale, nt)
     _run(_FWD[dt], args, s * t * max(dh, dv))
     return out, p
@@ -277,20 +299,20 @@ def _backward(dout, q, k, v_, p, keep, scale, dropout_scale, n_threads):
     if 0 in (n, h, s, t, dv):
         from ..reference.attention import _gradients
 
+        effective_n_threads(n_threads)  # validated all the same
         return _gradients(dout, q, k, v_, p, keep, scale, dropout_scale)
     _check_blas(s, t, dh, dv, s * t)
     nb = n * h
     work = nb * s * t * (2 * dh + 3 * dv)
     nt = work_threads(n_threads, work)
-    dq = _memory.empty(q.shape, dt)
-    dk = _memory.empty(k.shape, dt)
-    dvo = _memory.empty(v_.shape, dt)
+    dq = _empty_like(q, dh, dt)
+    dk = _empty_like(k, dh, dt)
+    dvo = _empty_like(v_, dv, dt)
     ld = -(-s * t * dt.itemsize // 64) * 64 // dt.itemsize
     scratch = _scratch(nt, 2 * ld, dt)
     kp = _NO_KEEP if keep is None else keep.reshape(nb, s, t).view(np.uint8)
-    args = (q.reshape(nb, s, dh), k.reshape(nb, t, dh), v_.reshape(nb, t, dv), p.reshape(nb, s, t),
-            kp, dout.reshape(nb, s, dv), dq.reshape(nb, s, dh), dk.reshape(nb, t, dh),
-            dvo.reshape(nb, t, dv), scratch, ld, scale, dropout_scale, nt)
+    args = (q, k, v_, p.reshape(nb, s, t), kp, dout, dq, dk, dvo, scratch, ld, scale,
+            dropout_scale, nt)
     _run(_BWD[dt], args, s * t * max(dh, dv))
     return dq, dk, dvo
 
@@ -344,6 +366,13 @@ def sdpa_forward(q, k, v, mask=None, *, bias=None, causal=False, scale=None, dro
     Notes
     -----
     Queries whose keys are all masked get zero weights, a zero output row and zero gradients.
+
+    Layout: inputs with a contiguous last dimension and positive strides are read in place
+    (others are copied). When ``q`` is the (N, H, S, Dh) view of an (N, S, H, Dh) array --
+    ``x.reshape(N, S, H, Dh).transpose(0, 2, 1, 3)``, how multi-head attention splits its
+    heads -- ``out`` is allocated as (N, S, H, Dv) and returned as its (N, H, S, Dv) view, so
+    merging the heads back, ``out.transpose(0, 2, 1, 3).reshape(N, S, H * Dv)``, copies
+    nothing; the backward's gradients follow the layouts of ``q``, ``k`` and ``v`` likewise.
 
     Examples
     --------
