@@ -568,7 +568,9 @@ class MultiHeadAttention(_Module):
         self._adopt()
 
     def _split(self, x, n, length):
-        return np.ascontiguousarray(x.reshape(n, length, self.num_heads, self.head_dim).transpose(0, 2, 1, 3))
+        # a view (N, H, L, Dh) of the (N, L, E) rows: ops.attention reads it in place, and lays
+        # its results out the same way, so merging the heads back copies nothing either
+        return x.reshape(n, length, self.num_heads, self.head_dim).transpose(0, 2, 1, 3)
 
     def forward(self, query, key, value, attn_mask=None):
         """Attention output (N, S, E).
