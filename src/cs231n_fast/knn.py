@@ -51,6 +51,8 @@ leading dimension) or a block of query rows beyond 2**31 - 1 raises a ``ValueErr
 any native code runs, whichever BLAS is selected.
 """
 
+import sys
+
 import numpy as np
 
 from ._ext import distances as _k
@@ -91,12 +93,14 @@ def _norms(name, a, n_threads, squares=True):
     return out
 
 
-def _raise_nonfinite(name, a, norms=None, squares=True):
+def _raise_nonfinite(name, a, norms=None, squares=True, row_offset=0):
     if norms is None:
         norms = np.empty(a.shape[0], dtype=np.float64)
         _k.sq_norms(a, norms, squares, 1)
     row = int(np.flatnonzero(~np.isfinite(norms))[0])
-    if np.isfinite(a[row]).all():  # only a squared norm can be non-finite for finite values
+    finite = np.isfinite(a[row]).all()
+    row += row_offset
+    if finite:  # only a squared norm can be non-finite for finite values
         raise ValueError(
             f"{name} has values too large for squared distances in float64 (row {row}'s "
             "squared norm overflows); rescale the data"
@@ -292,13 +296,36 @@ def kneighbors(X_query, X_train, k, metric="l2", *, n_threads=None, working_memo
     >>> distances.round(4)
     array([[0.1  , 0.9  , 1.005]])
     """
+    if _is_dask_array(X_train) or _is_dask_array(X_query):
+        from ._distributed import kneighbors_dask  # imports dask: only for dask inputs
+
+        return kneighbors_dask(X_query, X_train, k, metric, n_threads=n_threads,
+                               working_memory=working_memory)
     metric = check_metric(metric)
     Xq, Xt = pairwise_args(X_query, X_train, metric, "X_query", "X_train", check_finite_values=False)
+    k = check_k(k, Xt.shape[0])
+    wm = check_working_memory(working_memory, DEFAULT_WORKING_MEMORY)
+    out_d, out_i, _ = _kneighbors(Xq, Xt, k, metric == "l2", effective_n_threads(n_threads), wm)
+    return out_d, out_i
+
+
+def _is_dask_array(a):
+    """True for a ``dask.array.Array``; never imports dask (no dask.array loaded, no such array)."""
+    mod = sys.modules.get("dask.array")
+    return mod is not None and isinstance(a, mod.Array)
+
+
+def _kneighbors(Xq, Xt, k, gram, nt, working_memory, row_offset=0, check_overflow=True):
+    """The search on validated contiguous inputs of one dtype: ``(distances, indices, keys)``.
+
+    ``keys`` (nq, k) are the exact double values (squared for L2) the answer is sorted by,
+    with the indices; a search over row chunks merges partial answers on ``(keys, indices)``
+    into exactly the answer over all rows. ``row_offset`` shifts the train row numbers in
+    error messages (a chunk of a larger array); ``check_overflow=False`` leaves the float64
+    overflow check of the k-th neighbour to the caller (a chunk's k-th is not the answer's).
+    """
     nq, m, d = Xq.shape[0], Xt.shape[0], Xq.shape[1]
-    k = check_k(k, m)
-    wm_items = check_working_memory(working_memory, DEFAULT_WORKING_MEMORY) * (1 << 20) / Xq.itemsize
-    nt = effective_n_threads(n_threads)
-    gram = metric == "l2"
+    wm_items = working_memory * (1 << 20) / Xq.itemsize
     xn = _norms("X_query", Xq, nt, gram)
     dtype = Xq.dtype
     kk = min(m, 2 * k + 8)
@@ -324,7 +351,7 @@ def kneighbors(X_query, X_train, k, metric="l2", *, n_threads=None, working_memo
         with blas_single_thread():
             _k.search(Xq[q0:q1], Xt, xn[q0:q1], gram, chunk, pd, pi, blocks, yns, bad, yn_max, nt)
         if bad.any():
-            _raise_nonfinite("X_train", Xt, squares=gram)
+            _raise_nonfinite("X_train", Xt, squares=gram, row_offset=row_offset)
         _merge(pd, pi, best_d[q0:q1], best_i[q0:q1])
 
     # Rounding-error bounds of the estimates (see rerank's docstring).
@@ -340,21 +367,24 @@ def kneighbors(X_query, X_train, k, metric="l2", *, n_threads=None, working_memo
     out_d = np.empty((nq, k), dtype=dtype)
     out_i = np.empty((nq, k), dtype=np.int64)
     failed = np.zeros(nq, dtype=np.uint8)
-    _k.rerank(Xq, Xt, best_d, best_i, kk, gram, margin, rel_margin, np.empty((nq, kk)),
+    keys = np.empty((nq, kk))
+    _k.rerank(Xq, Xt, best_d, best_i, kk, gram, margin, rel_margin, keys,
               np.empty((nq, kk), dtype=np.int64), out_d, out_i, failed, work_threads(nt, nq * kk * d))
+    keys = keys[:, :k]
     redo = np.flatnonzero(failed)
     if redo.size:
         xr = np.ascontiguousarray(Xq[redo])
         rd = np.empty((redo.size, k), dtype=dtype)
         ri = np.empty((redo.size, k), dtype=np.int64)
-        _k.exact_topk(xr, Xt, gram, np.empty((redo.size, k)), np.full((redo.size, k), -1, dtype=np.int64),
+        rkeys = np.empty((redo.size, k))
+        _k.exact_topk(xr, Xt, gram, rkeys, np.full((redo.size, k), -1, dtype=np.int64),
                       rd, ri, work_threads(nt, redo.size * m * d))
-        out_d[redo], out_i[redo] = rd, ri
+        out_d[redo], out_i[redo], keys[redo] = rd, ri, rkeys
     _stats["fallbacks"] = int(redo.size)
-    if gram and dtype == np.float64 and np.isinf(out_d[:, -1]).any():
+    if check_overflow and gram and dtype == np.float64 and np.isinf(out_d[:, -1]).any():
         # The k-th squared distance overflowed: the order among overflowed rows is unknown.
         _raise_overflow(("X_query", "X_train"), np.flatnonzero(np.isinf(out_d[:, -1])), Xq, Xt)
-    return out_d, out_i
+    return out_d, out_i, keys
 
 
 #: Diagnostics of the last kneighbors call (queries redone by the exact fallback).
