@@ -110,10 +110,14 @@ def _task(func, shared, args, threads):
         return False, _error_record(e)
 
 
+def _identity(x):
+    return x
+
+
 def run_on_cluster(client, func, shared, arg_list, *, retries, on_outcome, label, threads=None):
     """Run ``func(shared, *args)`` for each ``args`` in ``arg_list`` as Dask tasks.
 
-    ``shared`` (the objective and data common to all tasks) is scattered once. As each task
+    ``shared`` (the objective and data common to all tasks) is sent once. As each task
     finishes, ``on_outcome(i, outcome)`` is called with its position ``i`` in ``arg_list`` and
     ``("ok", value)``, ``("error", exception or None, message, traceback)`` for an exception
     raised by ``func``, or ``("lost", exception, message, "")`` for a task lost with its workers
@@ -123,7 +127,9 @@ def run_on_cluster(client, func, shared, arg_list, *, retries, on_outcome, label
     from distributed import KilledWorker, as_completed
 
     token = uuid.uuid4().hex[:12]
-    [shared_f] = client.scatter([shared], hash=False)
+    # Not client.scatter: scattered data dies with the worker holding it. A task returning
+    # ``shared`` keeps it in the graph, so the scheduler rebuilds it after a worker loss.
+    shared_f = client.submit(_identity, shared, key=f"{label}-{token}-shared", pure=False)
 
     def submit(i, attempt):
         key = f"{label}-{token}-{i}" + (f"-retry{attempt}" if attempt else "")
@@ -139,14 +145,12 @@ def run_on_cluster(client, func, shared, arg_list, *, retries, on_outcome, label
         for fut in ac:
             i = futures[fut]
             pending.discard(fut)
-            if fut.status == "finished":
+            try:
+                # result(), not status: a result lost with its worker is recomputed and
+                # result() waits for it.
                 ok, payload = fut.result()
                 outcome = ("ok", payload) if ok else ("error", *payload)
-            else:
-                try:
-                    exc = fut.exception()
-                except Exception as e:  # cancelled
-                    exc = e
+            except Exception as exc:  # the task never raises: Dask lost or cancelled it
                 if isinstance(exc, KilledWorker) and attempts[i] < retries:
                     attempts[i] += 1
                     nf = submit(i, attempts[i])
