@@ -7,7 +7,9 @@ Thread budget. A task sets the OpenMP threads of its own Python thread and the B
 its share of the worker's: ``worker.nthreads // (tasks running on the worker)``, at least 1.
 A worker started with one thread (``threads_per_worker=1``, one worker process per core)
 therefore runs each task single-threaded, and a worker with 8 threads running 2 tasks gives each
-4. The kernels' results do not depend on the thread count.
+4. The kernels' results do not depend on the thread count. OpenMP's limit is per Python thread;
+BLAS's is per process, so tasks running at once in one worker process share the last one set
+(with one thread per worker process, as recommended, nothing is shared).
 
 Lost workers. A task whose worker dies is rerun by the scheduler on another worker, up to
 ``distributed.scheduler.allowed-failures`` times (Dask's default 3); after that the task fails
@@ -21,11 +23,12 @@ import contextlib
 import pickle
 import traceback
 import uuid
+import warnings
 
 import numpy as np
 
 from . import knn as _knn
-from ._threads import blas_threads, effective_n_threads
+from ._threads import _free_blas_control, blas_threads, effective_n_threads
 from ._validation import check_k, check_metric, check_working_memory, pairwise_args
 
 __all__ = ["require_distributed", "check_client", "run_on_cluster", "task_threads", "kneighbors_dask"]
@@ -84,8 +87,16 @@ def thread_budget(n):
         return
     from threadpoolctl import threadpool_limits
 
-    with threadpool_limits(limits=n, user_api="openmp"), blas_threads(n):
-        yield
+    with threadpool_limits(limits=n, user_api="openmp"):
+        _free_blas_control()  # threadpoolctl >= 3.6 obeys only the first thread that limited
+        blas = blas_threads(n)
+        _free_blas_control()
+        try:
+            yield
+        finally:
+            _free_blas_control()
+            blas.restore_original_limits()
+            _free_blas_control()
 
 
 # --- trials as tasks ------------------------------------------------------------------------------
@@ -129,7 +140,9 @@ def run_on_cluster(client, func, shared, arg_list, *, retries, on_outcome, label
     token = uuid.uuid4().hex[:12]
     # Not client.scatter: scattered data dies with the worker holding it. A task returning
     # ``shared`` keeps it in the graph, so the scheduler rebuilds it after a worker loss.
-    shared_f = client.submit(_identity, shared, key=f"{label}-{token}-shared", pure=False)
+    with warnings.catch_warnings():  # by design the objective's data travel once, in the graph
+        warnings.filterwarnings("ignore", message="Sending large graph")
+        shared_f = client.submit(_identity, shared, key=f"{label}-{token}-shared", pure=False)
 
     def submit(i, attempt):
         key = f"{label}-{token}-{i}" + (f"-retry{attempt}" if attempt else "")

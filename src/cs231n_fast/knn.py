@@ -248,7 +248,9 @@ def kneighbors(X_query, X_train, k, metric="l2", *, n_threads=None, working_memo
     Parameters
     ----------
     X_query : array_like of shape (n_queries, d)
-    X_train : array_like of shape (n_train, d)
+    X_train : array_like or dask.array.Array of shape (n_train, d)
+        A ``dask.array`` chunked by rows is searched where its chunks are (see Notes); the
+        result is the NumPy call's, bit for bit.
     k : int
         1 <= k <= n_train.
     metric : {"l2", "l1"}, default "l2"
@@ -284,6 +286,14 @@ def kneighbors(X_query, X_train, k, metric="l2", *, n_threads=None, working_memo
 
     float64 L2: a k-th neighbour whose squared distance overflows raises ``ValueError`` (the
     order among overflowed distances is unknown); nearer answers are exact.
+
+    A ``dask.array`` ``X_train`` (dask is imported only then): each row chunk's top-k runs
+    as one task on the cluster of the current ``dask.distributed`` client (dask's default
+    scheduler without one), with the query set a single shared input of the graph (sent to
+    each worker once) and the kernels' and BLAS threads held to the task's share of its
+    worker's threads; the partial lists are merged in a tree by exact double distance, then
+    global row index, which is the order of the NumPy call. A task holds its chunk, the queries
+    and ``working_memory``. ``n_threads`` given is used in every task.
 
     Examples
     --------
