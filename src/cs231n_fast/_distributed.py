@@ -143,6 +143,16 @@ def run_on_cluster(client, func, shared, arg_list, *, retries, on_outcome, label
     with warnings.catch_warnings():  # by design the objective's data travel once, in the graph
         warnings.filterwarnings("ignore", message="Sending large graph")
         shared_f = client.submit(_identity, shared, key=f"{label}-{token}-shared", pure=False)
+    # A copy on every worker before the trials are placed: otherwise the scheduler, weighing
+    # the transfer of ``shared``, runs most of them on the one worker that holds it.
+    try:
+        from distributed import wait
+
+        wait(shared_f)
+        if shared_f.status == "finished":
+            client.replicate([shared_f])
+    except Exception:  # only a matter of speed; a failure shows in the trials
+        pass
 
     def submit(i, attempt):
         key = f"{label}-{token}-{i}" + (f"-retry{attempt}" if attempt else "")

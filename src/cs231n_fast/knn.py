@@ -34,6 +34,11 @@ chunks and the blocks of estimates (one per thread) are bounded together by
 ``working_memory`` (MiB, default 32); beyond them it holds O(queries * k) candidate lists.
 Inputs are not copied when they are already C-contiguous in the compute dtype.
 
+Dask. :func:`kneighbors` also takes a training set given as a ``dask.array`` chunked by rows
+(larger than one machine's memory, or already on a cluster): each chunk is searched by the same
+kernels where it lives and the partial answers are merged exactly, so the NumPy results are
+those of the NumPy call (see its Notes). dask is imported only when such an array is given.
+
 NaN and Inf are rejected with a ``ValueError`` naming the array (distances to them are
 meaningless for neighbour search); the check rides on the squared-norm pass that streams
 with the train chunks, so it costs no extra pass over the data. L2 works with squared

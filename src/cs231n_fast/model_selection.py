@@ -16,6 +16,13 @@ for hyperparameter tuning*). This module packages those loops:
 * both searches return a :class:`SearchResults`, the evaluated rows sorted best first, which
   prints as a table.
 
+On a Dask cluster, pass ``client=`` (a ``dask.distributed.Client``) to the searches,
+:func:`cross_val_score` or :func:`cs231n_fast.classifiers.cross_validate_k`: each trial is then
+a task on the cluster's workers, with the same table as the local run; failed trials are
+recorded instead of stopping the search, lost ones resubmitted (see :func:`grid_search` and
+the user guide's page "Past one machine"). dask is an optional extra (``pip install
+"cs231n_fast[dask]"``), imported only then.
+
 The objective is yours: ``fit_score(params)`` trains a model with the hyperparameters in the
 dict ``params`` and returns a number, higher is better (e.g. validation accuracy), or a dict
 of metrics with the key ``"score"`` (the other entries are kept in the row, e.g. the training
@@ -43,6 +50,12 @@ With the notebook's linear SVM and its validation split, the objective would be:
     results = random_search(fit_score, {"learning_rate": LogUniform(1e-7, 1e-5),
                                         "reg": LogUniform(1e3, 1e5)}, n_iter=20, seed=0)
     print(results)  # the table, best first
+
+and on a cluster (the same rows)::
+
+    from dask.distributed import Client
+    results = random_search(fit_score, space, n_iter=200, seed=0, client=Client("tcp://scheduler:8786"),
+                            progress=True)
 """
 
 import itertools
