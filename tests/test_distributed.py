@@ -230,6 +230,13 @@ def test_bad_client_and_options():
         grid_search(_knn_accuracy, {"k": [1]}, progress="yes")
 
 
+def test_bad_retries(client):
+    with pytest.raises(ValueError, match="retries must be an int >= 0; got -1"):
+        grid_search(_knn_accuracy, {"k": [1]}, client=client, retries=-1)
+    with pytest.raises(TypeError, match="retries"):
+        random_search(_knn_accuracy, {"k": [1]}, 1, client=client, retries=1.5)
+
+
 @pytest.mark.parametrize("call", ["grid", "random", "cv", "cvk"])
 def test_missing_dask_clear_error(monkeypatch, call):
     monkeypatch.setitem(sys.modules, "distributed", None)  # its import fails as if not installed

@@ -59,8 +59,10 @@ def check_client(client, what):
 
 
 def check_retries(retries):
-    if isinstance(retries, bool) or not isinstance(retries, (int, np.integer)) or retries < 0:
-        raise ValueError(f"retries must be an int >= 0; got {retries!r}")
+    if isinstance(retries, bool) or not isinstance(retries, (int, np.integer)):
+        raise TypeError(f"retries must be an int >= 0; got {retries!r}")
+    if retries < 0:
+        raise ValueError(f"retries must be an int >= 0; got {retries}")
     return int(retries)
 
 
