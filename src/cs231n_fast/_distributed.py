@@ -220,6 +220,21 @@ def _merge_parts(k, *parts):
             np.take_along_axis(i, order, 1))
 
 
+def _local_scheduler_threads(n_parts):
+    """Threads per chunk task when dask's local scheduler runs the graph (None on a cluster,
+    where each task takes its share of its worker's threads)."""
+    import dask
+    import dask.local
+
+    scheduler = dask.base.get_scheduler()
+    if type(getattr(scheduler, "__self__", None)).__name__ == "Client":
+        return None
+    total = effective_n_threads()
+    if scheduler is dask.local.get_sync:
+        return total
+    return max(1, total // max(1, min(n_parts, total)))  # tasks run side by side
+
+
 def kneighbors_dask(X_query, X_train, k, metric="l2", *, n_threads=None, working_memory=None):
     """:func:`cs231n_fast.knn.kneighbors` for a ``dask.array`` training set chunked by rows.
 
@@ -255,6 +270,10 @@ def kneighbors_dask(X_query, X_train, k, metric="l2", *, n_threads=None, working
     _knn._norms("X_query", Xq, 1, metric == "l2")  # NaN/Inf in the queries: the local message
     if X_train.numblocks[1] != 1:
         X_train = X_train.rechunk({1: -1})
+
+    n_parts = sum(1 for c in X_train.chunks[0] if c > 0)
+    if n_threads is None:
+        n_threads = _local_scheduler_threads(n_parts)
 
     xq = dask.delayed(Xq, pure=True, name=f"cs231n-knn-query-{dask.base.tokenize(Xq)}")
     topk = dask.delayed(_chunk_topk, pure=True)
