@@ -195,13 +195,19 @@ class SearchResults:
         header = ["rank", *params, "score", *metrics]
         body = [
             [str(i + 1), *(_cell(r["params"].get(k, "")) for k in params), _cell(r["score"]),
-             *(_cell(r.get(k, "")) for k in metrics)]
+             *(_cell(r.get(k, "")) if k != "error" else _short(r.get(k, "")) for k in metrics)]
             for i, r in enumerate(self.rows)
         ]
         widths = [max(len(row[j]) for row in [header, *body]) for j in range(len(header))]
         lines = ["  ".join(c.rjust(w) for c, w in zip(row, widths)) for row in [header, *body]]
         lines.insert(1, "  ".join("-" * w for w in widths))
         return "\n".join(lines)
+
+
+def _short(text, width=60):
+    """The first line of ``text``, cut to ``width`` characters (an error in the table)."""
+    line = str(text).splitlines()[0] if str(text) else ""
+    return line if len(line) <= width else line[: width - 3] + "..."
 
 
 def _cell(value):
@@ -308,13 +314,9 @@ def _run_trials(fit_score, params_iter, total, client, on_error, progress, retri
             raise RuntimeError(f"trial {i} (params {param_list[i]!r}) failed: {message}\n{outcome[3]}")
         finish(i, _failed_row(param_list[i], message))
 
-    _distributed.run_on_cluster(client, _evaluate_task, fit_score, [(p,) for p in param_list],
+    _distributed.run_on_cluster(client, _evaluate, fit_score, [(p,) for p in param_list],
                                 retries=retries, on_outcome=on_outcome, label="cs231n-trial")
     return rows
-
-
-def _evaluate_task(fit_score, params):
-    return _evaluate(fit_score, params)
 
 
 def _check_callable(name, f):
@@ -373,6 +375,7 @@ def grid_search(fit_score, space, *, client=None, on_error=None, progress=None, 
         With a ``client``: how many more times a trial whose workers died is submitted again
         after Dask gives up on it (``KilledWorker``); a trial still lost is recorded with the
         error ``"lost: KilledWorker: ..."`` (or raised with ``on_error="raise"``).
+
     Returns
     -------
     SearchResults
@@ -437,6 +440,7 @@ def random_search(fit_score, space, n_iter, seed=None, *, client=None, on_error=
         With a ``client``: how many more times a trial whose workers died is submitted again
         after Dask gives up on it (``KilledWorker``); a trial still lost is recorded with the
         error ``"lost: KilledWorker: ..."`` (or raised with ``on_error="raise"``).
+
     Returns
     -------
     SearchResults
@@ -453,8 +457,9 @@ def random_search(fit_score, space, n_iter, seed=None, *, client=None, on_error=
 
     Distributed. With ``client``, ``fit_score`` (and what it holds) is sent to the cluster
     once and each trial runs as a task; the rows are gathered in the order of the local search,
-    so with the same ``seed`` the table is the local one when ``fit_score`` is deterministic given ``params``: seed its
-    own randomness (e.g. ``seed=0``, or a ``"seed"`` entry in ``space``), not from global state.
+    so with the same ``seed`` the table is the local one when ``fit_score`` is deterministic
+    given ``params``: seed its own randomness (e.g. ``seed=0``, or a ``"seed"`` entry in
+    ``space``), not from global state.
     Each task holds the kernels' and BLAS threads to its share of its worker's threads.
     """
     _check_callable("fit_score", fit_score)
