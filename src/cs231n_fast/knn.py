@@ -34,6 +34,11 @@ chunks and the blocks of estimates (one per thread) are bounded together by
 ``working_memory`` (MiB, default 32); beyond them it holds O(queries * k) candidate lists.
 Inputs are not copied when they are already C-contiguous in the compute dtype.
 
+Dask. :func:`kneighbors` also takes a training set given as a ``dask.array`` chunked by rows
+(larger than one machine's memory, or already on a cluster): each chunk is searched by the same
+kernels where it lives and the partial answers are merged exactly, so the NumPy results are
+those of the NumPy call (see its Notes). dask is imported only when such an array is given.
+
 NaN and Inf are rejected with a ``ValueError`` naming the array (distances to them are
 meaningless for neighbour search); the check rides on the squared-norm pass that streams
 with the train chunks, so it costs no extra pass over the data. L2 works with squared
@@ -50,6 +55,8 @@ BLAS. The GEMMs pass dimensions as C ``int`` when they go to SciPy's BLAS (LP64,
 leading dimension) or a block of query rows beyond 2**31 - 1 raises a ``ValueError`` before
 any native code runs, whichever BLAS is selected.
 """
+
+import sys
 
 import numpy as np
 
@@ -91,12 +98,14 @@ def _norms(name, a, n_threads, squares=True):
     return out
 
 
-def _raise_nonfinite(name, a, norms=None, squares=True):
+def _raise_nonfinite(name, a, norms=None, squares=True, row_offset=0):
     if norms is None:
         norms = np.empty(a.shape[0], dtype=np.float64)
         _k.sq_norms(a, norms, squares, 1)
     row = int(np.flatnonzero(~np.isfinite(norms))[0])
-    if np.isfinite(a[row]).all():  # only a squared norm can be non-finite for finite values
+    finite = np.isfinite(a[row]).all()
+    row += row_offset
+    if finite:  # only a squared norm can be non-finite for finite values
         raise ValueError(
             f"{name} has values too large for squared distances in float64 (row {row}'s "
             "squared norm overflows); rescale the data"
@@ -244,7 +253,9 @@ def kneighbors(X_query, X_train, k, metric="l2", *, n_threads=None, working_memo
     Parameters
     ----------
     X_query : array_like of shape (n_queries, d)
-    X_train : array_like of shape (n_train, d)
+    X_train : array_like or dask.array.Array of shape (n_train, d)
+        A ``dask.array`` chunked by rows is searched where its chunks are (see Notes); the
+        result is the NumPy call's, bit for bit.
     k : int
         1 <= k <= n_train.
     metric : {"l2", "l1"}, default "l2"
@@ -281,6 +292,14 @@ def kneighbors(X_query, X_train, k, metric="l2", *, n_threads=None, working_memo
     float64 L2: a k-th neighbour whose squared distance overflows raises ``ValueError`` (the
     order among overflowed distances is unknown); nearer answers are exact.
 
+    A ``dask.array`` ``X_train`` (dask is imported only then): each row chunk's top-k runs
+    as one task on the cluster of the current ``dask.distributed`` client (dask's default
+    scheduler without one), with the query set a single shared input of the graph (sent to
+    each worker once) and the kernels' and BLAS threads held to the task's share of its
+    worker's threads; the partial lists are merged in a tree by exact double distance, then
+    global row index, which is the order of the NumPy call. A task holds its chunk, the queries
+    and ``working_memory``. ``n_threads`` given is used in every task.
+
     Examples
     --------
     >>> import numpy as np
@@ -292,13 +311,36 @@ def kneighbors(X_query, X_train, k, metric="l2", *, n_threads=None, working_memo
     >>> distances.round(4)
     array([[0.1  , 0.9  , 1.005]])
     """
+    if _is_dask_array(X_train) or _is_dask_array(X_query):
+        from ._distributed import kneighbors_dask  # imports dask: only for dask inputs
+
+        return kneighbors_dask(X_query, X_train, k, metric, n_threads=n_threads,
+                               working_memory=working_memory)
     metric = check_metric(metric)
     Xq, Xt = pairwise_args(X_query, X_train, metric, "X_query", "X_train", check_finite_values=False)
+    k = check_k(k, Xt.shape[0])
+    wm = check_working_memory(working_memory, DEFAULT_WORKING_MEMORY)
+    out_d, out_i, _ = _kneighbors(Xq, Xt, k, metric == "l2", effective_n_threads(n_threads), wm)
+    return out_d, out_i
+
+
+def _is_dask_array(a):
+    """True for a ``dask.array.Array``; never imports dask (no dask.array loaded, no such array)."""
+    mod = sys.modules.get("dask.array")
+    return mod is not None and isinstance(a, mod.Array)
+
+
+def _kneighbors(Xq, Xt, k, gram, nt, working_memory, row_offset=0, check_overflow=True):
+    """The search on validated contiguous inputs of one dtype: ``(distances, indices, keys)``.
+
+    ``keys`` (nq, k) are the exact double values (squared for L2) the answer is sorted by,
+    with the indices; a search over row chunks merges partial answers on ``(keys, indices)``
+    into exactly the answer over all rows. ``row_offset`` shifts the train row numbers in
+    error messages (a chunk of a larger array); ``check_overflow=False`` leaves the float64
+    overflow check of the k-th neighbour to the caller (a chunk's k-th is not the answer's).
+    """
     nq, m, d = Xq.shape[0], Xt.shape[0], Xq.shape[1]
-    k = check_k(k, m)
-    wm_items = check_working_memory(working_memory, DEFAULT_WORKING_MEMORY) * (1 << 20) / Xq.itemsize
-    nt = effective_n_threads(n_threads)
-    gram = metric == "l2"
+    wm_items = working_memory * (1 << 20) / Xq.itemsize
     xn = _norms("X_query", Xq, nt, gram)
     dtype = Xq.dtype
     kk = min(m, 2 * k + 8)
@@ -324,7 +366,7 @@ def kneighbors(X_query, X_train, k, metric="l2", *, n_threads=None, working_memo
         with blas_single_thread():
             _k.search(Xq[q0:q1], Xt, xn[q0:q1], gram, chunk, pd, pi, blocks, yns, bad, yn_max, nt)
         if bad.any():
-            _raise_nonfinite("X_train", Xt, squares=gram)
+            _raise_nonfinite("X_train", Xt, squares=gram, row_offset=row_offset)
         _merge(pd, pi, best_d[q0:q1], best_i[q0:q1])
 
     # Rounding-error bounds of the estimates (see rerank's docstring).
@@ -340,21 +382,24 @@ def kneighbors(X_query, X_train, k, metric="l2", *, n_threads=None, working_memo
     out_d = np.empty((nq, k), dtype=dtype)
     out_i = np.empty((nq, k), dtype=np.int64)
     failed = np.zeros(nq, dtype=np.uint8)
-    _k.rerank(Xq, Xt, best_d, best_i, kk, gram, margin, rel_margin, np.empty((nq, kk)),
+    keys = np.empty((nq, kk))
+    _k.rerank(Xq, Xt, best_d, best_i, kk, gram, margin, rel_margin, keys,
               np.empty((nq, kk), dtype=np.int64), out_d, out_i, failed, work_threads(nt, nq * kk * d))
+    keys = keys[:, :k]
     redo = np.flatnonzero(failed)
     if redo.size:
         xr = np.ascontiguousarray(Xq[redo])
         rd = np.empty((redo.size, k), dtype=dtype)
         ri = np.empty((redo.size, k), dtype=np.int64)
-        _k.exact_topk(xr, Xt, gram, np.empty((redo.size, k)), np.full((redo.size, k), -1, dtype=np.int64),
+        rkeys = np.empty((redo.size, k))
+        _k.exact_topk(xr, Xt, gram, rkeys, np.full((redo.size, k), -1, dtype=np.int64),
                       rd, ri, work_threads(nt, redo.size * m * d))
-        out_d[redo], out_i[redo] = rd, ri
+        out_d[redo], out_i[redo], keys[redo] = rd, ri, rkeys
     _stats["fallbacks"] = int(redo.size)
-    if gram and dtype == np.float64 and np.isinf(out_d[:, -1]).any():
+    if check_overflow and gram and dtype == np.float64 and np.isinf(out_d[:, -1]).any():
         # The k-th squared distance overflowed: the order among overflowed rows is unknown.
         _raise_overflow(("X_query", "X_train"), np.flatnonzero(np.isinf(out_d[:, -1])), Xq, Xt)
-    return out_d, out_i
+    return out_d, out_i, keys
 
 
 #: Diagnostics of the last kneighbors call (queries redone by the exact fallback).

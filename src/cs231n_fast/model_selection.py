@@ -16,6 +16,13 @@ for hyperparameter tuning*). This module packages those loops:
 * both searches return a :class:`SearchResults`, the evaluated rows sorted best first, which
   prints as a table.
 
+On a Dask cluster, pass ``client=`` (a ``dask.distributed.Client``) to the searches,
+:func:`cross_val_score` or :func:`cs231n_fast.classifiers.cross_validate_k`: each trial is then
+a task on the cluster's workers, with the same table as the local run; failed trials are
+recorded instead of stopping the search, lost ones resubmitted (see :func:`grid_search` and
+the user guide's page "Past one machine"). dask is an optional extra (``pip install
+"cs231n_fast[dask]"``), imported only then.
+
 The objective is yours: ``fit_score(params)`` trains a model with the hyperparameters in the
 dict ``params`` and returns a number, higher is better (e.g. validation accuracy), or a dict
 of metrics with the key ``"score"`` (the other entries are kept in the row, e.g. the training
@@ -43,6 +50,12 @@ With the notebook's linear SVM and its validation split, the objective would be:
     results = random_search(fit_score, {"learning_rate": LogUniform(1e-7, 1e-5),
                                         "reg": LogUniform(1e3, 1e5)}, n_iter=20, seed=0)
     print(results)  # the table, best first
+
+and on a cluster (the same rows)::
+
+    from dask.distributed import Client
+    results = random_search(fit_score, space, n_iter=200, seed=0, client=Client("tcp://scheduler:8786"),
+                            progress=True)
 """
 
 import itertools
@@ -177,16 +190,24 @@ class SearchResults:
             k for r in self.rows for k, val in r.items()
             if k not in ("params", "score") and isinstance(val, numbers.Real)
         ))
+        if any("error" in r for r in self.rows):
+            metrics.append("error")  # failed trials (on_error="record"): their error text
         header = ["rank", *params, "score", *metrics]
         body = [
             [str(i + 1), *(_cell(r["params"].get(k, "")) for k in params), _cell(r["score"]),
-             *(_cell(r.get(k, "")) for k in metrics)]
+             *(_cell(r.get(k, "")) if k != "error" else _short(r.get(k, "")) for k in metrics)]
             for i, r in enumerate(self.rows)
         ]
         widths = [max(len(row[j]) for row in [header, *body]) for j in range(len(header))]
         lines = ["  ".join(c.rjust(w) for c, w in zip(row, widths)) for row in [header, *body]]
         lines.insert(1, "  ".join("-" * w for w in widths))
         return "\n".join(lines)
+
+
+def _short(text, width=60):
+    """The first line of ``text``, cut to ``width`` characters (an error in the table)."""
+    line = str(text).splitlines()[0] if str(text) else ""
+    return line if len(line) <= width else line[: width - 3] + "..."
 
 
 def _cell(value):
@@ -220,6 +241,84 @@ def _evaluate(fit_score, params):
     return {"params": dict(params), "score": score, **metrics}
 
 
+def _check_on_error(on_error, client):
+    if on_error is None:
+        return "raise" if client is None else "record"
+    if on_error not in ("raise", "record"):
+        raise ValueError(f"on_error must be None, 'raise' or 'record'; got {on_error!r}")
+    return on_error
+
+
+def _progress_reporter(progress):
+    """``progress`` as a function ``(n_done, n_total, row)``, or None."""
+    if progress is None or progress is False:
+        return None
+    if progress is True:
+        def report(done, total, row):
+            params = ", ".join(f"{k}={_cell(val)}" for k, val in row["params"].items())
+            tail = f"  {row['error']}" if "error" in row else ""
+            print(f"[{done}/{total}] score={_cell(row['score'])}  {params}{tail}", flush=True)
+
+        return report
+    if callable(progress):
+        return progress
+    raise TypeError(f"progress must be None, a bool or a callable; got {progress!r}")
+
+
+def _failed_row(params, message):
+    return {"params": dict(params), "score": math.nan, "error": message}
+
+
+def _run_trials(fit_score, params_iter, total, client, on_error, progress, retries):
+    """Evaluate ``fit_score`` on each params dict; the rows in evaluation order."""
+    if client is not None:
+        from . import _distributed
+
+        _distributed.check_client(client, "a search with client=")
+        retries = _distributed.check_retries(retries)
+    mode = _check_on_error(on_error, client)
+    report = _progress_reporter(progress)
+    rows = [None] * total
+    done = 0
+
+    def finish(i, row):
+        nonlocal done
+        rows[i] = row
+        done += 1
+        if report is not None:
+            report(done, total, row)
+
+    if client is None:
+        for i, params in enumerate(params_iter):
+            if mode == "raise":
+                row = _evaluate(fit_score, params)
+            else:
+                try:
+                    row = _evaluate(fit_score, params)
+                except Exception as e:
+                    row = _failed_row(params, f"{type(e).__name__}: {e}")
+            finish(i, row)
+        return rows
+
+    param_list = list(params_iter)
+
+    def on_outcome(i, outcome):
+        if outcome[0] == "ok":
+            return finish(i, outcome[1])
+        exc, message = outcome[1], outcome[2]
+        if mode == "raise":
+            if outcome[0] == "lost":
+                raise RuntimeError(f"trial {i} (params {param_list[i]!r}) was {message}") from exc
+            if exc is not None:
+                raise exc
+            raise RuntimeError(f"trial {i} (params {param_list[i]!r}) failed: {message}\n{outcome[3]}")
+        finish(i, _failed_row(param_list[i], message))
+
+    _distributed.run_on_cluster(client, _evaluate, fit_score, [(p,) for p in param_list],
+                                retries=retries, on_outcome=on_outcome, label="cs231n-trial")
+    return rows
+
+
 def _check_callable(name, f):
     if not callable(f):
         raise TypeError(f"{name} must be callable; got {type(f).__name__}")
@@ -249,7 +348,7 @@ def _check_space(space, allow_distributions):
 # --- searches -------------------------------------------------------------------------------------
 
 
-def grid_search(fit_score, space):
+def grid_search(fit_score, space, *, client=None, on_error=None, progress=None, retries=2):
     """Evaluate ``fit_score`` on every combination of the values in ``space``.
 
     Parameters
@@ -261,6 +360,21 @@ def grid_search(fit_score, space):
     space : dict of str to list
         Each hyperparameter's candidate values, e.g. ``{"learning_rate": [1e-7, 1e-6],
         "reg": [2.5e4, 5e4]}``.
+    client : dask.distributed.Client, optional
+        Run each trial as a task on this client's cluster (see *Distributed* below); default
+        None runs them one after another in this process.
+    on_error : {"raise", "record"}, optional
+        What an exception raised by ``fit_score`` does: ``"raise"`` stops the search and
+        raises it; ``"record"`` records the trial with score NaN and its error text
+        (``"TypeName: message"``) under the key ``"error"`` and goes on. Default: ``"raise"``
+        locally, ``"record"`` with a ``client``.
+    progress : bool or callable, optional
+        ``True`` prints one line per finished trial; a callable is called as
+        ``progress(n_done, n_total, row)`` as each trial finishes (in completion order).
+    retries : int, default 2
+        With a ``client``: how many more times a trial whose workers died is submitted again
+        after Dask gives up on it (``KilledWorker``); a trial still lost is recorded with the
+        error ``"lost: KilledWorker: ..."`` (or raised with ``on_error="raise"``).
 
     Returns
     -------
@@ -279,15 +393,22 @@ def grid_search(fit_score, space):
     -----
     Combinations are evaluated in ``itertools.product`` order of ``space``'s keys (the last
     key varies fastest).
+
+    Distributed. With ``client``, ``fit_score`` (and what it holds) is sent to the cluster
+    once and each trial runs as a task; the rows are gathered in the order of the local search,
+    so the table is the local one when ``fit_score`` is deterministic given ``params``: seed its
+    own randomness (e.g. ``seed=0``, or a ``"seed"`` entry in ``space``), not from global state.
+    Each task holds the kernels' and BLAS threads to its share of its worker's threads.
     """
     _check_callable("fit_score", fit_score)
     space = _check_space(space, allow_distributions=False)
     keys = list(space)
-    rows = [_evaluate(fit_score, dict(zip(keys, combo))) for combo in itertools.product(*space.values())]
-    return SearchResults(rows)
+    combos = [dict(zip(keys, combo)) for combo in itertools.product(*space.values())]
+    return SearchResults(_run_trials(fit_score, combos, len(combos), client, on_error, progress, retries))
 
 
-def random_search(fit_score, space, n_iter, seed=None):
+def random_search(fit_score, space, n_iter, seed=None, *, client=None, on_error=None, progress=None,
+                  retries=2):
     """Evaluate ``fit_score`` on ``n_iter`` hyperparameter combinations drawn at random.
 
     Parameters
@@ -303,7 +424,22 @@ def random_search(fit_score, space, n_iter, seed=None):
         combination may repeat when ``space`` holds only lists.
     seed : None, int or numpy Generator
         Seeds the draws (``np.random.default_rng(seed)``); the same seed gives the same
-        combinations.
+        combinations, locally or on a cluster (they are drawn on the calling machine).
+    client : dask.distributed.Client, optional
+        Run each trial as a task on this client's cluster (see *Distributed* below); default
+        None runs them one after another in this process.
+    on_error : {"raise", "record"}, optional
+        What an exception raised by ``fit_score`` does: ``"raise"`` stops the search and
+        raises it; ``"record"`` records the trial with score NaN and its error text
+        (``"TypeName: message"``) under the key ``"error"`` and goes on. Default: ``"raise"``
+        locally, ``"record"`` with a ``client``.
+    progress : bool or callable, optional
+        ``True`` prints one line per finished trial; a callable is called as
+        ``progress(n_done, n_total, row)`` as each trial finishes (in completion order).
+    retries : int, default 2
+        With a ``client``: how many more times a trial whose workers died is submitted again
+        after Dask gives up on it (``KilledWorker``); a trial still lost is recorded with the
+        error ``"lost: KilledWorker: ..."`` (or raised with ``on_error="raise"``).
 
     Returns
     -------
@@ -318,19 +454,28 @@ def random_search(fit_score, space, n_iter, seed=None):
     Notes
     -----
     Each iteration draws one value per key, in the order of ``space``'s keys.
+
+    Distributed. With ``client``, ``fit_score`` (and what it holds) is sent to the cluster
+    once and each trial runs as a task; the rows are gathered in the order of the local search,
+    so with the same ``seed`` the table is the local one when ``fit_score`` is deterministic
+    given ``params``: seed its own randomness (e.g. ``seed=0``, or a ``"seed"`` entry in
+    ``space``), not from global state.
+    Each task holds the kernels' and BLAS threads to its share of its worker's threads.
     """
     _check_callable("fit_score", fit_score)
     space = _check_space(space, allow_distributions=True)
     n_iter = v.positive_int("n_iter", n_iter)
     rng = np.random.default_rng(seed)
-    rows = []
-    for _ in range(n_iter):
-        params = {
+    draws = (
+        {
             key: values.sample(rng) if isinstance(values, _Distribution) else values[int(rng.integers(len(values)))]
             for key, values in space.items()
         }
-        rows.append(_evaluate(fit_score, params))
-    return SearchResults(rows)
+        for _ in range(n_iter)
+    )
+    if client is not None:  # all drawn up front, in the same order
+        draws = list(draws)
+    return SearchResults(_run_trials(fit_score, draws, n_iter, client, on_error, progress, retries))
 
 
 # --- validation splits ----------------------------------------------------------------------------
@@ -379,7 +524,7 @@ def kfold_indices(n, k, shuffle=True, seed=None):
     return [(np.concatenate(folds[:i] + folds[i + 1 :]), folds[i]) for i in range(k)]
 
 
-def cross_val_score(fit_score_on_split, X, y, k=5, seed=None):
+def cross_val_score(fit_score_on_split, X, y, k=5, seed=None, *, client=None):
     """Mean validation score over ``k`` folds (shuffled with ``seed``).
 
     Parameters
@@ -393,6 +538,11 @@ def cross_val_score(fit_score_on_split, X, y, k=5, seed=None):
         Number of folds, ``2 <= k <= N``.
     seed : None, int or numpy Generator
         Seeds the shuffle of :func:`kfold_indices`.
+    client : dask.distributed.Client, optional
+        Fit the folds as tasks on this client's cluster (``X`` and ``y`` are sent once); the
+        result equals the local one when ``fit_score_on_split`` is deterministic. An exception
+        in a fold is raised, as locally; a fold lost with its workers is submitted again
+        (twice, after Dask's own reruns) and then raises ``RuntimeError``.
 
     Returns
     -------
@@ -406,11 +556,42 @@ def cross_val_score(fit_score_on_split, X, y, k=5, seed=None):
     k = v.positive_int("k", k, minimum=2)
     if k > X.shape[0]:
         raise ValueError(f"k must be <= the number of samples ({X.shape[0]}); got {k}")
-    scores = []
-    for train, val in kfold_indices(X.shape[0], k, shuffle=True, seed=seed):
-        score, _ = _score(fit_score_on_split(X[train], y[train], X[val], y[val]), "fit_score_on_split")
-        scores.append(score)
+    splits = kfold_indices(X.shape[0], k, shuffle=True, seed=seed)
+    if client is None:
+        scores = []
+        for train, val in splits:
+            score, _ = _score(fit_score_on_split(X[train], y[train], X[val], y[val]), "fit_score_on_split")
+            scores.append(score)
+    else:
+        scores = run_folds(client, _fold_score, (fit_score_on_split, X, y), splits, "cs231n-fold")
     return {"score": float(np.mean(scores)), "std": float(np.std(scores)), "fold_scores": scores}
+
+
+def _fold_score(shared, train, val):
+    fit, X, y = shared
+    return _score(fit(X[train], y[train], X[val], y[val]), "fit_score_on_split")[0]
+
+
+def run_folds(client, func, shared, arg_list, label):
+    """``[func(shared, *args) for args in arg_list]`` as tasks on ``client``; exceptions raised."""
+    from . import _distributed
+
+    _distributed.check_client(client, f"{label.split('-')[-1]}s with client=")
+    out = [None] * len(arg_list)
+
+    def on_outcome(i, outcome):
+        if outcome[0] == "ok":
+            out[i] = outcome[1]
+            return
+        exc, message = outcome[1], outcome[2]
+        if outcome[0] == "lost":
+            raise RuntimeError(f"fold {i} was {message}") from exc
+        if exc is not None:
+            raise exc
+        raise RuntimeError(f"fold {i} failed: {message}\n{outcome[3]}")
+
+    _distributed.run_on_cluster(client, func, shared, arg_list, retries=2, on_outcome=on_outcome, label=label)
+    return out
 
 
 def validation_split(X, y, num_validation, shuffle=True, seed=None):

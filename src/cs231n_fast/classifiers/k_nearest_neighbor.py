@@ -54,6 +54,17 @@ def _vote(neighbours, n_classes):
     return winners
 
 
+def _dask_train_matrix(X):
+    """A dask array training set checked without computing it: 2-D, known non-empty shape, real."""
+    if X.ndim != 2 or any(np.isnan(c) for c in X.chunks[0]) or 0 in X.shape:
+        raise ValueError(
+            "X must be a non-empty 2-D array (num_train, D) with known chunk sizes; got a dask "
+            f"array of shape {X.shape} (call X.compute_chunk_sizes() for unknown sizes)"
+        )
+    v.sample_matrix("X", np.zeros((1, X.shape[1]), dtype=X.dtype))  # the dtype check
+    return X
+
+
 class KNearestNeighbor:
     """a kNN classifier with L2 distance (or L1 with ``metric="l1"``)
 
@@ -84,10 +95,17 @@ class KNearestNeighbor:
 
         - X: A numpy array of shape (num_train, D) containing the training data
           consisting of num_train samples each of dimension D (real numbers, no NaN or Inf).
+          A dask array chunked by rows stays where it is: predict(X, k) then searches each
+          chunk on its worker (cs231n_fast.knn.kneighbors) with the same results.
         - y: A numpy array of shape (N,) containing the training labels, where
              y[i] is the label for X[i] (non-negative integers).
         """
-        X = v.sample_matrix("X", X)
+        if knn._is_dask_array(X):  # kept on its cluster; NaN/Inf are found by predict
+            X = _dask_train_matrix(X)
+            if knn._is_dask_array(y):
+                y = y.compute()
+        else:
+            X = v.sample_matrix("X", X)
         y = v.class_labels("y", y, X.shape[0])
         self.X_train = X
         self.y_train = y
@@ -99,8 +117,14 @@ class KNearestNeighbor:
         if self.X_train is None:
             raise RuntimeError(f"KNearestNeighbor is not trained: call train(X, y) before {what}")
 
-    def _test_data(self, X):
+    def _test_data(self, X, what):
         """``X`` validated against the training data, as float64 (the course's precision)."""
+        if knn._is_dask_array(self.X_train):
+            raise TypeError(
+                f"{what} needs the training set in memory, and X_train is a dask array: use "
+                "predict(X, k) (num_loops=0), which searches the chunks where they are, or "
+                "train on X_train.compute()"
+            )
         X, _ = v.pairwise_args(X, self.X_train, self.metric, "X", "X_train")
         return X.astype(np.float64, copy=False)
 
@@ -126,6 +150,9 @@ class KNearestNeighbor:
         self._check_trained("predict")
         k = v.check_k(k, self.X_train.shape[0])
         num_loops = v.positive_int("num_loops", num_loops, minimum=0)
+        if num_loops == 0 and knn._is_dask_array(self.X_train):
+            _, indices = knn.kneighbors(X, self.X_train, k, self.metric, n_threads=self.n_threads)
+            return self._classes[_vote(self._codes[indices], len(self._classes))]
         if num_loops == 0:
             X, X_train = v.pairwise_args(X, self.X_train, self.metric, "X", "X_train")
             _, indices = knn.kneighbors(X, X_train, k, self.metric, n_threads=self.n_threads)
@@ -155,7 +182,7 @@ class KNearestNeighbor:
           point (the Manhattan distance with metric="l1"), float64.
         """
         self._check_trained("compute_distances_two_loops")
-        X = self._test_data(X)
+        X = self._test_data(X, "compute_distances_two_loops")
         if self.metric == "l2":
             return ref.compute_distances_two_loops(X, self.X_train)
         X_train = self.X_train.astype(np.float64, copy=False)
@@ -173,7 +200,7 @@ class KNearestNeighbor:
         Input / Output: Same as compute_distances_two_loops
         """
         self._check_trained("compute_distances_one_loop")
-        X = self._test_data(X)
+        X = self._test_data(X, "compute_distances_one_loop")
         if self.metric == "l2":
             return ref.compute_distances_one_loop(X, self.X_train)
         X_train = self.X_train.astype(np.float64, copy=False)
@@ -194,7 +221,7 @@ class KNearestNeighbor:
         broadcast differences (cs231n_fast.reference.pairwise_distances).
         """
         self._check_trained("compute_distances_no_loops")
-        X = self._test_data(X)
+        X = self._test_data(X, "compute_distances_no_loops")
         if self.metric == "l2":
             return ref.compute_distances_no_loops(X, self.X_train)
         return ref.pairwise_distances(X, self.X_train, "l1")
@@ -232,7 +259,7 @@ class KNearestNeighbor:
         return self._classes[_vote(self._codes[closest], len(self._classes))]
 
 
-def cross_validate_k(X, y, k_choices, num_folds=5, metric="l2", n_threads=None):
+def cross_validate_k(X, y, k_choices, num_folds=5, metric="l2", n_threads=None, *, client=None):
     """Accuracy of a kNN classifier for each ``k`` by ``num_folds``-fold cross-validation.
 
     As in the course notebook: ``np.array_split`` the data into ``num_folds`` consecutive
@@ -252,7 +279,11 @@ def cross_validate_k(X, y, k_choices, num_folds=5, metric="l2", n_threads=None):
         ``2 <= num_folds <= N``.
     metric : {"l2", "l1"}, default "l2"
     n_threads : int or None, default None
-        Threads for the neighbour search.
+        Threads for the neighbour search (with ``client``: default each task's share of its
+        worker's threads).
+    client : dask.distributed.Client, optional
+        Search the folds as tasks on this client's cluster (``X`` and the labels are sent
+        once); the accuracies equal the local ones. Errors are raised as locally.
 
     Returns
     -------
@@ -296,12 +327,20 @@ def cross_validate_k(X, y, k_choices, num_folds=5, metric="l2", n_threads=None):
         )
 
     classes, codes = np.unique(y, return_inverse=True)
-    k_to_accuracies = {k: [] for k in ks}
-    for i, val in enumerate(folds):
-        train = np.concatenate(folds[:i] + folds[i + 1 :])
-        _, indices = knn.kneighbors(X[val], X[train], max(ks), metric, n_threads=n_threads)
-        neighbours = codes[train][indices]  # (fold size, max k) class codes, nearest first
-        for k, accuracies in k_to_accuracies.items():
-            predicted = _vote(neighbours[:, :k], len(classes))
-            accuracies.append(float(np.mean(predicted == codes[val])))
-    return k_to_accuracies
+    shared = (X, codes, len(classes), ks, metric, n_threads)
+    splits = [(np.concatenate(folds[:i] + folds[i + 1 :]), val) for i, val in enumerate(folds)]
+    if client is None:
+        per_fold = [_fold_accuracies(shared, train, val) for train, val in splits]
+    else:
+        from ..model_selection import run_folds
+
+        per_fold = run_folds(client, _fold_accuracies, shared, splits, "cs231n-cross_validate_k-fold")
+    return {k: [acc[j] for acc in per_fold] for j, k in enumerate(ks)}
+
+
+def _fold_accuracies(shared, train, val):
+    """Accuracy on fold ``val`` of every k (in order), training on the rows ``train``."""
+    X, codes, n_classes, ks, metric, n_threads = shared
+    _, indices = knn.kneighbors(X[val], X[train], max(ks), metric, n_threads=n_threads)
+    neighbours = codes[train][indices]  # (fold size, max k) class codes, nearest first
+    return [float(np.mean(_vote(neighbours[:, :k], n_classes) == codes[val])) for k in ks]
