@@ -240,7 +240,7 @@ def gaussian_reconstruction(x_hat, x):
 
 
 class Reshape(_Layer):
-    """(N, D) -> (N, *shape), the inverse of :class:`~cs231n_fast.nn.Flatten` (e.g. from a
+    """``(N, D) -> (N, *shape)``, the inverse of :class:`~cs231n_fast.nn.Flatten` (e.g. from a
     generator's affine layer to the feature maps of its transposed convolutions).
 
     Parameters
@@ -258,7 +258,7 @@ class Reshape(_Layer):
         self.shape = tuple(positive_int("shape", s) for s in shape)
 
     def forward(self, x):
-        """x of shape (N, prod(shape)) -> (N, *shape)."""
+        """``x`` of shape ``(N, prod(shape))`` -> ``(N, *shape)``."""
         x = as_array("x", x)
         if x.ndim < 1 or math.prod(x.shape[1:]) != math.prod(self.shape):
             raise ValueError(
@@ -269,7 +269,7 @@ class Reshape(_Layer):
         return x.reshape(x.shape[0], *self.shape)
 
     def backward(self, dout):
-        """dout of shape (N, *shape) -> dx of the forward input's shape."""
+        """``dout`` of shape ``(N, *shape)`` -> ``dx`` of the forward input's shape."""
         shape = self._take_cache()
         return np.asarray(dout).reshape(shape)
 
