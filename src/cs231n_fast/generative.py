@@ -111,6 +111,7 @@ def bce_with_logits(logits, targets):
 
     Examples
     --------
+    >>> from cs231n_fast.generative import bce_with_logits
     >>> loss, d = bce_with_logits(np.zeros(4), np.ones(4))
     >>> round(loss, 6)
     0.693147
@@ -443,6 +444,7 @@ class VAE(_Parts):
 
     Examples
     --------
+    >>> from cs231n_fast.generative import VAE
     >>> vae = VAE(latent_dim=4, dtype=np.float64, seed=0)
     >>> x = np.random.default_rng(0).random((5, 64))
     >>> loss, grads = vae.loss(x, eps=np.zeros((5, 4)))
@@ -846,6 +848,7 @@ def sample_grid(images, nrow=8, scale=4, padding=1):
 
     Examples
     --------
+    >>> from cs231n_fast.generative import sample_grid
     >>> sample_grid(np.ones((10, 1, 8, 8)), nrow=5, scale=2).shape
     (40, 100)
     """
