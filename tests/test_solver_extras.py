@@ -10,7 +10,8 @@ import pytest
 
 from cs231n_fast import ensemble, regularization, schedules
 from cs231n_fast.classifiers.fc_net import FullyConnectedNet
-from cs231n_fast.nn import Affine, Conv2D, Flatten, ReLU, Sequential
+from cs231n_fast.nn import (Affine, Conv2D, ConvTranspose2D, Embedding, Flatten, ReLU, Residual,
+                            Sequential)
 from cs231n_fast.solver import Solver
 
 
@@ -160,6 +161,39 @@ def test_max_norm_holds_after_every_update(dtype):
                       Affine(3 * 4 * 4, 8, dtype=dtype, seed=1), ReLU(),
                       Affine(8, 4, dtype=dtype, seed=2))
     assert not _norms_ok(free.params["3.W"], c, 0)
+
+
+def test_max_norm_uses_the_axes_layers_declare():
+    """A transposed convolution's output channel f has its incoming weights in w[:, f] (not
+    w[f], an input channel's outgoing weights); an embedding has one vector per row. The
+    Solver clamps those, also inside a container, and the name rule elsewhere."""
+    c = 0.5
+    up = ConvTranspose2D(2, 4, 3, stride=2, pad=1, weight_scale=1.0, dtype=np.float64, seed=0)
+    inner = ConvTranspose2D(4, 4, 3, pad=1, weight_scale=1.0, dtype=np.float64, seed=1)
+    model = Sequential(up, Residual(Sequential(inner)), Flatten(),
+                       Affine(4 * 5 * 5, 3, weight_scale=1.0, dtype=np.float64, seed=2))
+    assert model.max_norm_axes() == {"0.w": (0, 2, 3), "1.block.0.w": (0, 2, 3)}
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((20, 2, 3, 3))
+    y = rng.integers(0, 3, 20)
+    data = {"X_train": X, "y_train": y, "X_val": X, "y_val": y}
+    Solver(model, data, update_rule="sgd", optim_config={"learning_rate": 1e-3}, num_epochs=1,
+           batch_size=10, verbose=False, seed=0, max_norm=c).train()
+    p = model.params
+    for key in ("0.w", "1.block.0.w"):
+        assert _norms_ok(p[key], c, (0, 2, 3))
+        # per output channel, so some input channel keeps a norm above c (4 output channels
+        # of norm <= c share it): the old per-input-channel rule would have clamped it
+        assert not _norms_ok(p[key], c, (1, 2, 3))
+    assert _norms_ok(p["3.W"], c, 0)
+    # a frozen layer declares nothing (it is not in params)
+    model.layers[0].trainable = False
+    assert model.max_norm_axes() == {"1.block.0.w": (0, 2, 3)}
+
+    emb = Embedding(6, 4, dtype=np.float64, seed=0)
+    emb.params["W"] *= 100.0
+    assert regularization.layer_max_norm_axes(emb) == {"W": 1}
+    assert Sequential(emb).max_norm_axes() == {"0.W": 1}
 
 
 def test_max_norm_functions():

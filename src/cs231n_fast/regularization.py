@@ -17,7 +17,12 @@ Which vector is "a unit's incoming weights" depends on the layout:
 ``Solver``'s ``max_norm=`` option uses): names whose last component (after the last ``.``)
 starts with ``W`` or ``w`` -- ``W1``, ``W2``, ``0.W``, ``3.w``, ``Wx`` -- of 2, 3 or 4
 dimensions. Biases, batch-normalisation scales and shifts and every other parameter are left
-alone.
+alone. A layer whose weights are laid out otherwise declares their axes in ``max_norm_axes``
+(a dict parameter name -> axes, None for "not constrained"): a transposed convolution's
+``w`` (C_in, C_out, HH, WW) has output unit ``f``'s weights in ``w[:, f]`` (``(0, 2, 3)``), an
+embedding's ``W`` (V, D) one vector per row (``1``). ``Sequential`` and the graph containers
+collect them under their prefixed names (:func:`layer_max_norm_axes`), and the ``Solver``
+uses them before the name rule.
 
 Examples
 --------
@@ -34,7 +39,7 @@ import numbers
 
 import numpy as np
 
-__all__ = ["max_norm", "max_norm_", "max_norm_axis", "column_norms"]
+__all__ = ["max_norm", "max_norm_", "max_norm_axis", "column_norms", "layer_max_norm_axes"]
 
 
 def _check_c(c):
@@ -134,3 +139,16 @@ def max_norm_axis(name, w):
     if ndim == 4:
         return (1, 2, 3)
     return None
+
+
+def layer_max_norm_axes(layer):
+    """The declared max-norm axes of a layer or model, parameter name -> axes (or None).
+
+    ``layer.max_norm_axes`` is a dict (a layer's own declaration) or a method returning one
+    (``Sequential`` and the graph containers, whose names carry their prefixes); {} if the
+    layer declares nothing (the name rule of :func:`max_norm_axis` then applies).
+    """
+    axes = getattr(layer, "max_norm_axes", None)
+    if callable(axes):
+        axes = axes()
+    return dict(axes) if axes else {}

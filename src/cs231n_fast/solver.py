@@ -41,7 +41,7 @@ import numpy as np
 
 from . import optim
 from .ensemble import ParameterAverage
-from .regularization import max_norm_, max_norm_axis
+from .regularization import layer_max_norm_axes, max_norm_, max_norm_axis
 from ._validation import check_ndim, make_rng, positive_int
 
 __all__ = ["Solver"]
@@ -365,7 +365,9 @@ class Solver:
         to L2 norm at most ``max_norm`` (:mod:`cs231n_fast.regularization`): the columns of
         affine weights ``W*`` (D, M), each filter of conv weights (F, C, HH, WW), each piece's
         column of Maxout weights; parameters whose name (after the last ``.``) does not start
-        with ``W``/``w`` (biases, ``gamma``, ``beta``) are untouched.
+        with ``W``/``w`` (biases, ``gamma``, ``beta``) are untouched. Axes a layer declares
+        (``max_norm_axes``) come first: each output channel ``w[:, f]`` of a
+        ``ConvTranspose2D``, each row of an ``Embedding``.
     average : {None, "polyak", "ema"}, default None, keyword-only
         Beyond the course: keep a running average of the parameters after every update
         (:class:`~cs231n_fast.ensemble.ParameterAverage`). The epoch checks then evaluate the
@@ -556,12 +558,14 @@ class Solver:
                 f"model.loss returned no gradient for parameter(s) {missing}; grads must have "
                 "the keys of model.params"
             )
+        # axes declared by the layers (transposed convolutions, embeddings) before the name rule
+        declared = layer_max_norm_axes(self.model) if self.max_norm is not None else {}
         for p, w in self.model.params.items():
             dw = grads[p]
             config = self.optim_configs[p]
             next_w, next_config = self.update_rule(w, dw, config)
             if self.max_norm is not None:
-                axis = max_norm_axis(p, next_w)
+                axis = declared[p] if p in declared else max_norm_axis(p, next_w)
                 if axis is not None:
                     next_w = np.asarray(next_w)
                     if not next_w.flags.writeable:

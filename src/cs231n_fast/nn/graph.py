@@ -31,6 +31,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from .._validation import as_array, check_ndim, check_shape, pair, result_dtype
+from ..regularization import layer_max_norm_axes
 
 __all__ = ["Residual", "Parallel", "GlobalAvgPool2D", "ZeroPad2D"]
 
@@ -168,6 +169,15 @@ class _Container:
             for prefix, layer in self._named
             if _trainable(layer)
             for name, grad in layer.grads.items()
+        }
+
+    def max_norm_axes(self):
+        """The max-norm axes the trainable children declare, keyed like ``params``."""
+        return {
+            f"{prefix}.{name}": axes
+            for prefix, layer in self._named
+            if _trainable(layer)
+            for name, axes in layer_max_norm_axes(layer).items()
         }
 
     def state_dict(self):

@@ -163,6 +163,10 @@ class ConvTranspose2D(_Layer):
     (2, 4, 8, 8)
     """
 
+    #: Output channel ``f``'s incoming weights are ``w[:, f]`` (not ``w[f]`` as for a
+    #: convolution): the axes of the Solver's ``max_norm`` (:mod:`cs231n_fast.regularization`).
+    max_norm_axes = {"w": (0, 2, 3)}
+
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, pad=0,
                  output_padding=0, *, weight_scale=None, dtype=np.float32, seed=None,
                  backend="fast", n_threads=None):

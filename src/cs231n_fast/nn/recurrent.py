@@ -181,6 +181,10 @@ class Embedding(_SequenceLayer):
     grads : dict with the same key, set by :meth:`backward`
     """
 
+    #: One vector per word, a row of ``W``: the axis of the Solver's ``max_norm`` (as torch's
+    #: ``Embedding(max_norm=)``), not the name rule's columns.
+    max_norm_axes = {"W": 1}
+
     def __init__(self, vocab_size, embed_dim, *, dtype=np.float32, seed=None, backend="fast",
                  n_threads=None):
         super().__init__(backend, n_threads)

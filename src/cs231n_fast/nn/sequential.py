@@ -22,6 +22,7 @@ from .. import layers as _functional
 from .._validation import as_array, check_shape, real_number
 from .._model import l2_penalty
 from .._threads import holds_blas_single_thread
+from ..regularization import layer_max_norm_axes
 
 __all__ = ["Sequential"]
 
@@ -303,6 +304,16 @@ class Sequential:
         weights = [key for key in params if key.rsplit(".", 1)[-1] in _WEIGHT_NAMES]
         loss += l2_penalty(self.reg, params, grads, weights)
         return loss, grads
+
+    def max_norm_axes(self):
+        """The max-norm axes the trainable layers declare, keyed like ``params`` (see
+        :func:`cs231n_fast.regularization.layer_max_norm_axes`)."""
+        return {
+            f"{i}.{name}": axes
+            for i, layer in enumerate(self.layers)
+            if _trainable(layer)
+            for name, axes in layer_max_norm_axes(layer).items()
+        }
 
     # --- freezing ---------------------------------------------------------------------------
 
