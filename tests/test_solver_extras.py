@@ -196,6 +196,26 @@ def test_max_norm_uses_the_axes_layers_declare():
     assert Sequential(emb).max_norm_axes() == {"0.W": 1}
 
 
+def test_max_norm_on_torch_layout_linear_clamps_rows():
+    """transformer_layers.Linear holds weight (out, in) applied as x @ weight.T: unit j's
+    incoming weights are the row weight[j], which the Solver must clamp (not the columns)."""
+    from cs231n_fast.transformer_layers import Embedding as TorchEmbedding, Linear
+
+    c = 0.3
+    model = Sequential(Linear(6, 8, dtype=np.float64, seed=0), ReLU(),
+                       Linear(8, 3, dtype=np.float64, seed=1))
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, 6))
+    y = rng.integers(0, 3, 40)
+    data = {"X_train": X, "y_train": y, "X_val": X, "y_val": y}
+    Solver(model, data, update_rule="sgd", optim_config={"learning_rate": 0.1}, num_epochs=1,
+           batch_size=10, verbose=False, seed=0, max_norm=c).train()
+    for key in ("0.weight", "2.weight"):
+        assert _norms_ok(model.params[key], c, 1)
+    assert not _norms_ok(model.params["0.weight"], c, 0)  # columns are not what is bounded
+    assert regularization.layer_max_norm_axes(TorchEmbedding(5, 4)) == {"weight": 1}
+
+
 def test_max_norm_functions():
     W = np.array([[3.0, 0.1, 0.0], [4.0, 0.1, 0.0]])
     out = regularization.max_norm(W, 1.0, axis=0)

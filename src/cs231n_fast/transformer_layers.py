@@ -239,6 +239,10 @@ class Linear(_Module):
         ``weight`` (out_features, in_features), ``bias`` (out_features,).
     """
 
+    #: Output unit j's incoming weights are the row ``weight[j]`` (torch's layout): the axis of
+    #: the Solver's ``max_norm`` (:mod:`cs231n_fast.regularization`), not the name rule's columns.
+    max_norm_axes = {"weight": 1}
+
     def __init__(self, in_features, out_features, *, dtype=np.float32, seed=None):
         super().__init__()
         self.in_features = v.positive_int("in_features", in_features)
@@ -408,6 +412,10 @@ class Embedding(_Module):
     params : dict
         ``weight`` (num_embeddings, embedding_dim), standard normal as PyTorch's default.
     """
+
+    #: One vector per word, a row of ``weight`` (as torch's ``Embedding(max_norm=)``): the axis
+    #: of the Solver's ``max_norm``.
+    max_norm_axes = {"weight": 1}
 
     def __init__(self, num_embeddings, embedding_dim, padding_idx=None, *, dtype=np.float32, seed=None):
         super().__init__()
