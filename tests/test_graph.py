@@ -381,6 +381,22 @@ def test_same_layer_twice_raises():
         Parallel(a, ReLU(), a)
 
 
+def test_same_layer_nested_twice_raises():
+    """A layer object reused inside a block (a shared ReLU) would overwrite the cache of its
+    first use and give wrong gradients silently: refused at any depth, naming both places."""
+    relu = ReLU()
+    block = Sequential(Affine(5, 5), relu)
+    with pytest.raises(ValueError, match=r"layers\[1\] and layers\[2\]\.block\[1\] are the same ReLU"):
+        Sequential(Affine(6, 5), relu, Residual(block), Affine(5, 3))
+    with pytest.raises(ValueError, match=r"block\[1\] and shortcut are the same ReLU"):
+        Residual(block, relu)
+    affine = Affine(4, 4)
+    with pytest.raises(ValueError, match=r"0\.block and 1\[0\] are the same Affine"):
+        Parallel(Residual(affine), Sequential(affine))
+    # distinct objects (and the same class) are fine
+    Sequential(Affine(6, 5), ReLU(), Residual(Sequential(Affine(5, 5), ReLU())), Affine(5, 3))
+
+
 def test_residual_shape_mismatch_without_projection_names_fix(rng):
     res = Residual(Sequential(Conv2D(3, 6, 3, stride=2, pad=1), ReLU()))
     x = rng.standard_normal((2, 3, 8, 8)).astype(np.float32)

@@ -32,6 +32,7 @@ import numpy as np
 
 from .._validation import as_array, check_ndim, check_shape, pair, result_dtype
 from ..regularization import layer_max_norm_axes
+from .sequential import check_distinct_layers
 
 __all__ = ["Residual", "Parallel", "GlobalAvgPool2D", "ZeroPad2D"]
 
@@ -122,14 +123,8 @@ class _Container:
     trainable = True
 
     def __init__(self, named):
-        seen = {}
-        for name, layer in named:
-            other = seen.setdefault(id(layer), name)
-            if other != name:  # one cache per layer object: a second use would overwrite it
-                raise ValueError(
-                    f"{other} and {name} are the same {type(layer).__name__} object; a layer keeps "
-                    "the cache of its last forward, so use a new object at each position"
-                )
+        # one cache per layer object: a second use, here or nested, would overwrite the first's
+        check_distinct_layers(named)
         self._named = tuple(named)
         self.training = True
         self._cache = None

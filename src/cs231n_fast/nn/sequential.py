@@ -56,6 +56,37 @@ def _layer_state(layer):
     return state
 
 
+def _nested(layer, path):
+    """``(path, layer)`` for ``layer`` and every layer nested in it (the children of
+    ``Sequential`` and of the graph containers, found by ``named_layers()`` or ``layers``)."""
+    yield path, layer
+    named = getattr(layer, "named_layers", None)
+    if callable(named):
+        children = [(f"{path}.{name}", child) for name, child in named()]
+    else:
+        sub = getattr(layer, "layers", None)
+        children = ([(f"{path}[{i}]", c) for i, c in enumerate(sub)]
+                    if isinstance(sub, (tuple, list)) else [])
+    for child_path, child in children:
+        yield from _nested(child, child_path)
+
+
+def check_distinct_layers(named):
+    """ValueError unless the layers of ``named`` (``(name, layer)`` pairs) and the layers nested
+    in them are distinct objects: a layer keeps the cache of its last forward, so a second use
+    anywhere in the model (at the top or inside a block) would overwrite the first's, and the
+    backward pass would silently use the wrong cache."""
+    seen = {}
+    for name, layer in named:
+        for path, sub in _nested(layer, name):
+            other = seen.setdefault(id(sub), path)
+            if other != path:
+                raise ValueError(
+                    f"{other} and {path} are the same {type(sub).__name__} object; a layer keeps "
+                    "the cache of its last forward, so use a new object at each position"
+                )
+
+
 class _Parameters(dict):
     """The parameters of a :class:`Sequential` model, ``"<index>.<name>"`` -> array.
 
@@ -155,14 +186,8 @@ class Sequential:
                     f"layers[{i}] must be a layer with {', '.join(_LAYER_ATTRIBUTES)}; got "
                     f"{type(layer).__name__}, which has no {', '.join(missing)}"
                 )
-        first = {}
-        for i, layer in enumerate(layers):
-            j = first.setdefault(id(layer), i)
-            if j != i:  # one cache per layer object: a second use would overwrite the first's
-                raise ValueError(
-                    f"layers[{j}] and layers[{i}] are the same {type(layer).__name__} object; a "
-                    "layer keeps the cache of its last forward, so use a new object at each position"
-                )
+        # one cache per layer object: a second use, here or nested, would overwrite the first's
+        check_distinct_layers((f"layers[{i}]", layer) for i, layer in enumerate(layers))
         if not (isinstance(loss, str) and loss in _LOSSES):
             raise ValueError(f"loss must be one of {sorted(_LOSSES)}; got {loss!r}")
         self.layers = tuple(layers)
