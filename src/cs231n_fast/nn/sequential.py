@@ -356,7 +356,9 @@ class Sequential:
         return self
 
     def unfreeze(self):
-        """Set ``trainable = True`` on every layer; returns the model."""
+        """Set ``trainable = True`` on each of this model's own layers (what :meth:`freeze`
+        sets); returns the model. A layer frozen by hand inside a container (a ``Residual``
+        block, a nested ``Sequential``) keeps its own ``trainable``: unfreeze it there."""
         for layer in self.layers:
             layer.trainable = True
         return self
