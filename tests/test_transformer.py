@@ -506,6 +506,37 @@ def test_star_imports_give_the_courses_names():
         assert names <= set(namespace), module
 
 
+def test_empty_batch_and_sequence_as_the_course(rng):
+    """N = 0 images or T = 0 words: the course's torch modules give empty scores (and sample an
+    empty batch); so do ours, with zero gradients through the layers; the loss (a mean over
+    N * T) needs N >= 1."""
+    model = CaptioningTransformer(VOCAB, 5, 8, num_heads=2, num_layers=2, seed=0).eval()
+    f = rng.standard_normal((3, 5)).astype(np.float32)
+    c = rng.integers(0, len(VOCAB), (3, 4))
+    for feats, caps, shape in ((f[:0], c[:0], (0, 4, len(VOCAB))), (f, c[:, :0], (3, 0, len(VOCAB)))):
+        scores = model.forward(feats, caps)
+        assert scores.shape == shape and scores.dtype == np.float32
+    words = model.sample(f[:0], max_length=4)
+    assert words.shape == (0, 4) and words.dtype == np.int32
+    with pytest.raises(ValueError, match="features must hold N >= 1"):
+        model.loss(f[:0], c[:0])
+    # the layers' backward passes on empty inputs: right shapes, zero parameter gradients
+    layer = TransformerDecoderLayer(8, 2, 16, seed=0).eval()
+    for n, t in ((0, 3), (2, 0)):
+        out = layer.forward(np.zeros((n, t, 8), np.float32), np.ones((n, 1, 8), np.float32), tgt_mask=np.tri(t))
+        assert out.shape == (n, t, 8)
+        dtgt, dmem = layer.backward(np.ones_like(out))
+        assert dtgt.shape == (n, t, 8) and dmem.shape == (n, 1, 8) and not dmem.any()
+        assert sorted(layer.grads) == sorted(layer.params)
+        assert not any(g.any() for g in layer.grads.values())
+    norm = LayerNorm(4, dtype=np.float64)
+    assert norm.forward(np.zeros((2, 0, 4), np.float32)).shape == (2, 0, 4)
+    assert norm.backward(np.zeros((2, 0, 4))).shape == (2, 0, 4)
+    assert not norm.grads["weight"].any() and norm.grads["bias"].shape == (4,)
+    with pytest.raises(ValueError, match="dout must have shape"):
+        norm.backward(np.zeros((1, 4)))
+
+
 # --- bad inputs -------------------------------------------------------------------------------------
 
 

@@ -332,13 +332,24 @@ class LayerNorm(_Module):
         d = self.normalized_shape
         if x.ndim < 1 or x.shape[-1] != d:
             raise ValueError(f"x must have shape (..., {d}); got {x.shape}")
-        out, cache = _norm.layernorm_forward(x.reshape(-1, d), self.params["weight"], self.params["bias"],
-                                             eps=self.eps)
-        self._cache = (cache, x.shape)
+        w, b = self.params["weight"], self.params["bias"]
+        if x.size == 0:  # no rows (an empty batch or sequence): torch.nn.LayerNorm gives an empty result
+            out = _norm.layernorm_forward(np.zeros((1, d), x.dtype), w, b, eps=self.eps)[0][:0]
+            self._cache = (None, x.shape, out.dtype)
+            return out.reshape(x.shape)
+        out, cache = _norm.layernorm_forward(x.reshape(-1, d), w, b, eps=self.eps)
+        self._cache = (cache, x.shape, out.dtype)
         return out.reshape(x.shape)
 
     def backward(self, dout):
-        cache, shape = self._take_cache()
+        cache, shape, dt = self._take_cache()
+        if cache is None:  # the forward had no rows
+            dout = np.asarray(dout)
+            if dout.shape != shape:
+                raise ValueError(f"dout must have shape {shape}; got {dout.shape}")
+            d = self.normalized_shape
+            self.grads["weight"], self.grads["bias"] = np.zeros(d, dt), np.zeros(d, dt)
+            return np.zeros(shape, dt)
         dx, dg, db = _norm.layernorm_backward(np.asarray(dout).reshape(-1, self.normalized_shape), cache)
         self.grads["weight"], self.grads["bias"] = dg, db
         return dx.reshape(shape)
@@ -426,12 +437,25 @@ class Embedding(_Module):
         self.params["weight"] = w
 
     def forward(self, x):
-        out, cache = _temporal.word_embedding_forward(x, self.params["weight"])
+        w = self.params["weight"]
+        ids = np.asarray(x)
+        if ids.size == 0 and ids.ndim == 2 and ids.dtype.kind in "iu":
+            # no words (an empty batch or sequence): torch.nn.Embedding gives an empty result
+            self._cache = ("empty", ids.shape)
+            return np.zeros(ids.shape + (self.embedding_dim,), np.float32 if w.dtype == np.float32 else np.float64)
+        out, cache = _temporal.word_embedding_forward(x, w)
         self._cache = cache
         return out
 
     def backward(self, dout):
-        dw = _temporal.word_embedding_backward(dout, self._take_cache())
+        cache = self._take_cache()
+        if isinstance(cache, tuple) and cache[0] == "empty":
+            dout = np.asarray(dout)
+            if dout.shape != cache[1] + (self.embedding_dim,):
+                raise ValueError(f"dout must have shape {cache[1] + (self.embedding_dim,)}; got {dout.shape}")
+            self.grads["weight"] = np.zeros_like(self.params["weight"])
+            return
+        dw = _temporal.word_embedding_backward(dout, cache)
         if self.padding_idx is not None:
             dw[self.padding_idx] = 0
         self.grads["weight"] = dw
