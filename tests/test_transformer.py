@@ -506,6 +506,40 @@ def test_star_imports_give_the_courses_names():
         assert names <= set(namespace), module
 
 
+def test_loading_a_submodule_is_not_undone_by_the_next_forward(rng):
+    """load_state_dict on a sub-module (a decoder layer's attention, the output layer) must
+    hold: the parent's next forward used to hand the sub-module its own older arrays again."""
+    model = CaptioningTransformer(VOCAB, 5, 8, num_heads=2, num_layers=2, seed=0).eval()
+    f = rng.standard_normal((3, 5)).astype(np.float32)
+    c = rng.integers(0, len(VOCAB), (3, 6))
+
+    def expected(sd):  # the same weights loaded into a fresh model at the top
+        return CaptioningTransformer(VOCAB, 5, 8, num_heads=2, num_layers=2, seed=1).eval().load_state_dict(sd).forward(f, c)
+
+    attn = model.transformer.layers[1].self_attn
+    new_attn = {k: rng.standard_normal(a.shape).astype(np.float32) for k, a in attn.state_dict().items()}
+    attn.load_state_dict(new_attn)
+    sd = model.state_dict()  # the model's state dict shows the load...
+    for k, a in new_attn.items():
+        np.testing.assert_array_equal(sd["transformer.layers.1.self_attn." + k], a)
+    np.testing.assert_array_equal(model.forward(f, c), expected(sd))  # ...and so does its forward
+    np.testing.assert_array_equal(attn.params["query.weight"], new_attn["query.weight"])
+    # after an optimiser-style step (the model's arrays replaced), a sub-module's load still holds,
+    # and the step's other arrays are handed down
+    for k in model.params:
+        model.params[k] = model.params[k] * np.float32(0.5)
+    new_out = {k: rng.standard_normal(a.shape).astype(np.float32) for k, a in model.output.state_dict().items()}
+    model.output.load_state_dict(new_out)
+    want = {k: a * np.float32(0.5) for k, a in sd.items() if k != "positional_encoding.pe"}
+    want.update({"output." + k: a for k, a in new_out.items()})
+    np.testing.assert_array_equal(model.forward(f, c), expected(want))
+    # a later load at the top wins over an earlier one below
+    model.output.load_state_dict({k: a + 1 for k, a in new_out.items()})
+    model.load_state_dict(want)
+    np.testing.assert_array_equal(model.forward(f, c), expected(want))
+    np.testing.assert_array_equal(model.output.params["weight"], want["output.weight"])
+
+
 def test_empty_batch_and_sequence_as_the_course(rng):
     """N = 0 images or T = 0 words: the course's torch modules give empty scores (and sample an
     empty batch); so do ours, with zero gradients through the layers; the loss (a mean over

@@ -74,7 +74,8 @@ class _Module:
     A composite module owns the arrays of its children under dotted names (``"query.weight"``);
     before each forward it hands every child the current arrays (so an optimiser may replace
     ``params[name]`` between steps, as the ``CaptioningSolver`` does), and after each backward
-    it gathers the children's gradients under the same names.
+    it gathers the children's gradients under the same names. Arrays that ``load_state_dict``
+    on a sub-module replaced are taken up first, so such a load holds.
     """
 
     #: names of child-module attributes, in state_dict order
@@ -87,6 +88,8 @@ class _Module:
         self.grads = {}
         self.training = True
         self._cache = None
+        #: keys of ``params`` that load_state_dict replaced since the parent last took them
+        self._loaded = set()
 
     # modes
     def train(self, mode=True):
@@ -118,12 +121,29 @@ class _Module:
                 self.params[f"{cname}.{k}"] = a
 
     def _push(self):
-        """Hand each child the current arrays of ``self.params``."""
+        """Hand each child the current arrays of ``self.params`` (after taking those a
+        sub-module's ``load_state_dict`` replaced, :meth:`_pull`)."""
+        self._pull()
+        self._push_down()
+
+    def _pull(self):
+        """Take into ``self.params`` the arrays that ``load_state_dict`` on a sub-module (at any
+        depth) replaced since the last call, so that the next :meth:`_push` does not undo the
+        load with this module's older arrays."""
+        for cname, child in self._named_children():
+            child._pull()
+            if child._loaded:
+                for k in child._loaded:
+                    self.params[f"{cname}.{k}"] = child.params[k]
+                    self._loaded.add(f"{cname}.{k}")
+                child._loaded.clear()
+
+    def _push_down(self):
         for cname, child in self._named_children():
             pre = cname + "."
             for k in child.params:
                 child.params[k] = self.params[pre + k]
-            child._push()
+            child._push_down()
 
     def _gather(self):
         """Collect the children's gradients into ``self.grads``."""
@@ -147,6 +167,7 @@ class _Module:
     def state_dict(self):
         """A dict of copies of the parameters and buffers, keyed and shaped as the course
         module's ``state_dict()``."""
+        self._pull()
         out = {k: a.copy() for k, a in self.params.items()}
         out.update((k, a.copy()) for k, a in self._buffer_items())
         return out
@@ -174,6 +195,7 @@ class _Module:
         """
         if not isinstance(state_dict, Mapping):
             raise TypeError(f"state_dict must be a mapping of names to arrays; got {type(state_dict).__name__}")
+        self._pull()
         buffers = dict(self._buffer_items())
         missing = [k for k in self.params if k not in state_dict]
         if missing:
@@ -195,9 +217,10 @@ class _Module:
         for k, a in new.items():
             if k in self.params:
                 self.params[k] = a
+                self._loaded.add(k)  # for a parent module to take (_pull)
             else:
                 self._set_buffer(k, a)
-        self._push()
+        self._push_down()
         return self
 
     def _set_buffer(self, key, a):
