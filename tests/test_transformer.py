@@ -538,6 +538,14 @@ def test_loading_a_submodule_is_not_undone_by_the_next_forward(rng):
     model.load_state_dict(want)
     np.testing.assert_array_equal(model.forward(f, c), expected(want))
     np.testing.assert_array_equal(model.output.params["weight"], want["output.weight"])
+    # a layer loaded before it is cloned into a decoder: the decoder's own later arrays hold
+    layer = TransformerDecoderLayer(8, 2, 16, seed=0)
+    layer.load_state_dict(layer.state_dict())
+    dec = TransformerDecoder(layer, 2).eval()
+    for k in dec.params:
+        dec.params[k] = np.zeros_like(dec.params[k])
+    dec.forward(np.ones((1, 2, 8), np.float32), np.ones((1, 1, 8), np.float32))
+    assert not any(a.any() for a in dec.layers[0].params.values())
 
 
 def test_empty_batch_and_sequence_as_the_course(rng):

@@ -119,6 +119,7 @@ class _Module:
             child._adopt()
             for k, a in child.params.items():
                 self.params[f"{cname}.{k}"] = a
+            child._loaded.clear()  # taken now
 
     def _push(self):
         """Hand each child the current arrays of ``self.params`` (after taking those a
