@@ -343,6 +343,30 @@ def test_sdpa_dtypes(rng):
     assert_matches_reference(out, ref.sdpa_forward(*_f64(*ints))[0], np.float64)
 
 
+def test_sdpa_scratch_is_per_block_not_per_requested_thread(rng, monkeypatch):
+    """Each thread has S * T (forward, with dropout) or 2 * S * T (backward) scratch; with more
+    threads than (batch, head) blocks the extra ones would idle, so no more rows are allocated
+    than there are blocks (the default n_threads is every core: 64 cores and one block of
+    S = T = 2048 would otherwise take 2 GiB of float32 scratch instead of 32 MiB)."""
+    rows = []
+    scratch = fast._scratch
+
+    def recording(n, size, dt):
+        rows.append(n)
+        return scratch(n, size, dt)
+
+    monkeypatch.setattr(fast, "_scratch", recording)
+    q, k, v = _qkv(rng, (1, 2, 64, 64, 8, 8), np.float64)  # 2 blocks, work above the serial cutoff
+    dout = rng.standard_normal(q.shape)
+    kw = {"dropout_p": 0.2, "rng": 4}
+    base = _run(fast, q, k, v, dout, n_threads=1, **kw)
+    rows.clear()
+    got = _run(fast, q, k, v, dout, n_threads=16, **kw)
+    assert rows and max(rows) <= 2, rows
+    for a, b in zip(got, base):
+        np.testing.assert_array_equal(a, b)
+
+
 @pytest.mark.parametrize("shape", [(0, 2, 3, 4, 5, 6), (2, 0, 3, 4, 5, 6), (2, 2, 0, 4, 5, 6),
                                    (2, 2, 3, 0, 5, 6), (2, 2, 3, 4, 5, 0)])
 def test_sdpa_empty(rng, shape):

@@ -506,6 +506,79 @@ def test_star_imports_give_the_courses_names():
         assert names <= set(namespace), module
 
 
+def test_loading_a_submodule_is_not_undone_by_the_next_forward(rng):
+    """load_state_dict on a sub-module (a decoder layer's attention, the output layer) must
+    hold: the parent's next forward used to hand the sub-module its own older arrays again."""
+    model = CaptioningTransformer(VOCAB, 5, 8, num_heads=2, num_layers=2, seed=0).eval()
+    f = rng.standard_normal((3, 5)).astype(np.float32)
+    c = rng.integers(0, len(VOCAB), (3, 6))
+
+    def expected(sd):  # the same weights loaded into a fresh model at the top
+        return CaptioningTransformer(VOCAB, 5, 8, num_heads=2, num_layers=2, seed=1).eval().load_state_dict(sd).forward(f, c)
+
+    attn = model.transformer.layers[1].self_attn
+    new_attn = {k: rng.standard_normal(a.shape).astype(np.float32) for k, a in attn.state_dict().items()}
+    attn.load_state_dict(new_attn)
+    sd = model.state_dict()  # the model's state dict shows the load...
+    for k, a in new_attn.items():
+        np.testing.assert_array_equal(sd["transformer.layers.1.self_attn." + k], a)
+    np.testing.assert_array_equal(model.forward(f, c), expected(sd))  # ...and so does its forward
+    np.testing.assert_array_equal(attn.params["query.weight"], new_attn["query.weight"])
+    # after an optimiser-style step (the model's arrays replaced), a sub-module's load still holds,
+    # and the step's other arrays are handed down
+    for k in model.params:
+        model.params[k] = model.params[k] * np.float32(0.5)
+    new_out = {k: rng.standard_normal(a.shape).astype(np.float32) for k, a in model.output.state_dict().items()}
+    model.output.load_state_dict(new_out)
+    want = {k: a * np.float32(0.5) for k, a in sd.items() if k != "positional_encoding.pe"}
+    want.update({"output." + k: a for k, a in new_out.items()})
+    np.testing.assert_array_equal(model.forward(f, c), expected(want))
+    # a later load at the top wins over an earlier one below
+    model.output.load_state_dict({k: a + 1 for k, a in new_out.items()})
+    model.load_state_dict(want)
+    np.testing.assert_array_equal(model.forward(f, c), expected(want))
+    np.testing.assert_array_equal(model.output.params["weight"], want["output.weight"])
+    # a layer loaded before it is cloned into a decoder: the decoder's own later arrays hold
+    layer = TransformerDecoderLayer(8, 2, 16, seed=0)
+    layer.load_state_dict(layer.state_dict())
+    dec = TransformerDecoder(layer, 2).eval()
+    for k in dec.params:
+        dec.params[k] = np.zeros_like(dec.params[k])
+    dec.forward(np.ones((1, 2, 8), np.float32), np.ones((1, 1, 8), np.float32))
+    assert not any(a.any() for a in dec.layers[0].params.values())
+
+
+def test_empty_batch_and_sequence_as_the_course(rng):
+    """N = 0 images or T = 0 words: the course's torch modules give empty scores (and sample an
+    empty batch); so do ours, with zero gradients through the layers; the loss (a mean over
+    N * T) needs N >= 1."""
+    model = CaptioningTransformer(VOCAB, 5, 8, num_heads=2, num_layers=2, seed=0).eval()
+    f = rng.standard_normal((3, 5)).astype(np.float32)
+    c = rng.integers(0, len(VOCAB), (3, 4))
+    for feats, caps, shape in ((f[:0], c[:0], (0, 4, len(VOCAB))), (f, c[:, :0], (3, 0, len(VOCAB)))):
+        scores = model.forward(feats, caps)
+        assert scores.shape == shape and scores.dtype == np.float32
+    words = model.sample(f[:0], max_length=4)
+    assert words.shape == (0, 4) and words.dtype == np.int32
+    with pytest.raises(ValueError, match="features must hold N >= 1"):
+        model.loss(f[:0], c[:0])
+    # the layers' backward passes on empty inputs: right shapes, zero parameter gradients
+    layer = TransformerDecoderLayer(8, 2, 16, seed=0).eval()
+    for n, t in ((0, 3), (2, 0)):
+        out = layer.forward(np.zeros((n, t, 8), np.float32), np.ones((n, 1, 8), np.float32), tgt_mask=np.tri(t))
+        assert out.shape == (n, t, 8)
+        dtgt, dmem = layer.backward(np.ones_like(out))
+        assert dtgt.shape == (n, t, 8) and dmem.shape == (n, 1, 8) and not dmem.any()
+        assert sorted(layer.grads) == sorted(layer.params)
+        assert not any(g.any() for g in layer.grads.values())
+    norm = LayerNorm(4, dtype=np.float64)
+    assert norm.forward(np.zeros((2, 0, 4), np.float32)).shape == (2, 0, 4)
+    assert norm.backward(np.zeros((2, 0, 4))).shape == (2, 0, 4)
+    assert not norm.grads["weight"].any() and norm.grads["bias"].shape == (4,)
+    with pytest.raises(ValueError, match="dout must have shape"):
+        norm.backward(np.zeros((1, 4)))
+
+
 # --- bad inputs -------------------------------------------------------------------------------------
 
 

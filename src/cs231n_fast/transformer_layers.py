@@ -74,7 +74,8 @@ class _Module:
     A composite module owns the arrays of its children under dotted names (``"query.weight"``);
     before each forward it hands every child the current arrays (so an optimiser may replace
     ``params[name]`` between steps, as the ``CaptioningSolver`` does), and after each backward
-    it gathers the children's gradients under the same names.
+    it gathers the children's gradients under the same names. Arrays that ``load_state_dict``
+    on a sub-module replaced are taken up first, so such a load holds.
     """
 
     #: names of child-module attributes, in state_dict order
@@ -87,6 +88,8 @@ class _Module:
         self.grads = {}
         self.training = True
         self._cache = None
+        #: keys of ``params`` that load_state_dict replaced since the parent last took them
+        self._loaded = set()
 
     # modes
     def train(self, mode=True):
@@ -116,14 +119,32 @@ class _Module:
             child._adopt()
             for k, a in child.params.items():
                 self.params[f"{cname}.{k}"] = a
+            child._loaded.clear()  # taken now
 
     def _push(self):
-        """Hand each child the current arrays of ``self.params``."""
+        """Hand each child the current arrays of ``self.params`` (after taking those a
+        sub-module's ``load_state_dict`` replaced, :meth:`_pull`)."""
+        self._pull()
+        self._push_down()
+
+    def _pull(self):
+        """Take into ``self.params`` the arrays that ``load_state_dict`` on a sub-module (at any
+        depth) replaced since the last call, so that the next :meth:`_push` does not undo the
+        load with this module's older arrays."""
+        for cname, child in self._named_children():
+            child._pull()
+            if child._loaded:
+                for k in child._loaded:
+                    self.params[f"{cname}.{k}"] = child.params[k]
+                    self._loaded.add(f"{cname}.{k}")
+                child._loaded.clear()
+
+    def _push_down(self):
         for cname, child in self._named_children():
             pre = cname + "."
             for k in child.params:
                 child.params[k] = self.params[pre + k]
-            child._push()
+            child._push_down()
 
     def _gather(self):
         """Collect the children's gradients into ``self.grads``."""
@@ -147,6 +168,7 @@ class _Module:
     def state_dict(self):
         """A dict of copies of the parameters and buffers, keyed and shaped as the course
         module's ``state_dict()``."""
+        self._pull()
         out = {k: a.copy() for k, a in self.params.items()}
         out.update((k, a.copy()) for k, a in self._buffer_items())
         return out
@@ -174,6 +196,7 @@ class _Module:
         """
         if not isinstance(state_dict, Mapping):
             raise TypeError(f"state_dict must be a mapping of names to arrays; got {type(state_dict).__name__}")
+        self._pull()
         buffers = dict(self._buffer_items())
         missing = [k for k in self.params if k not in state_dict]
         if missing:
@@ -195,9 +218,10 @@ class _Module:
         for k, a in new.items():
             if k in self.params:
                 self.params[k] = a
+                self._loaded.add(k)  # for a parent module to take (_pull)
             else:
                 self._set_buffer(k, a)
-        self._push()
+        self._push_down()
         return self
 
     def _set_buffer(self, key, a):
@@ -336,13 +360,24 @@ class LayerNorm(_Module):
         d = self.normalized_shape
         if x.ndim < 1 or x.shape[-1] != d:
             raise ValueError(f"x must have shape (..., {d}); got {x.shape}")
-        out, cache = _norm.layernorm_forward(x.reshape(-1, d), self.params["weight"], self.params["bias"],
-                                             eps=self.eps)
-        self._cache = (cache, x.shape)
+        w, b = self.params["weight"], self.params["bias"]
+        if x.size == 0:  # no rows (an empty batch or sequence): torch.nn.LayerNorm gives an empty result
+            out = _norm.layernorm_forward(np.zeros((1, d), x.dtype), w, b, eps=self.eps)[0][:0]
+            self._cache = (None, x.shape, out.dtype)
+            return out.reshape(x.shape)
+        out, cache = _norm.layernorm_forward(x.reshape(-1, d), w, b, eps=self.eps)
+        self._cache = (cache, x.shape, out.dtype)
         return out.reshape(x.shape)
 
     def backward(self, dout):
-        cache, shape = self._take_cache()
+        cache, shape, dt = self._take_cache()
+        if cache is None:  # the forward had no rows
+            dout = np.asarray(dout)
+            if dout.shape != shape:
+                raise ValueError(f"dout must have shape {shape}; got {dout.shape}")
+            d = self.normalized_shape
+            self.grads["weight"], self.grads["bias"] = np.zeros(d, dt), np.zeros(d, dt)
+            return np.zeros(shape, dt)
         dx, dg, db = _norm.layernorm_backward(np.asarray(dout).reshape(-1, self.normalized_shape), cache)
         self.grads["weight"], self.grads["bias"] = dg, db
         return dx.reshape(shape)
@@ -434,12 +469,25 @@ class Embedding(_Module):
         self.params["weight"] = w
 
     def forward(self, x):
-        out, cache = _temporal.word_embedding_forward(x, self.params["weight"])
+        w = self.params["weight"]
+        ids = np.asarray(x)
+        if ids.size == 0 and ids.ndim == 2 and ids.dtype.kind in "iu":
+            # no words (an empty batch or sequence): torch.nn.Embedding gives an empty result
+            self._cache = ("empty", ids.shape)
+            return np.zeros(ids.shape + (self.embedding_dim,), np.float32 if w.dtype == np.float32 else np.float64)
+        out, cache = _temporal.word_embedding_forward(x, w)
         self._cache = cache
         return out
 
     def backward(self, dout):
-        dw = _temporal.word_embedding_backward(dout, self._take_cache())
+        cache = self._take_cache()
+        if isinstance(cache, tuple) and cache[0] == "empty":
+            dout = np.asarray(dout)
+            if dout.shape != cache[1] + (self.embedding_dim,):
+                raise ValueError(f"dout must have shape {cache[1] + (self.embedding_dim,)}; got {dout.shape}")
+            self.grads["weight"] = np.zeros_like(self.params["weight"])
+            return
+        dw = _temporal.word_embedding_backward(dout, cache)
         if self.padding_idx is not None:
             dw[self.padding_idx] = 0
         self.grads["weight"] = dw

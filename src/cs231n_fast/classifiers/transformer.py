@@ -300,7 +300,7 @@ class CaptioningTransformer(_Module):
         """Scores (N, T, V) for every position of ``captions`` (N, T) given ``features`` (N, D);
         position t sees the words up to t only."""
         f = self._features(features)
-        c = self._captions(captions, f.shape[0])
+        c = self._captions(captions, f.shape[0], min_t=0)  # N = 0 or T = 0: empty scores, as the course's
         return self._forward(f, c)
 
     def _forward(self, f, c):
@@ -342,6 +342,8 @@ class CaptioningTransformer(_Module):
             Gradients keyed like ``params``.
         """
         f = self._features(features)
+        if f.shape[0] == 0:
+            raise ValueError(f"features must hold N >= 1 images (the loss is a mean over N * T); got shape {f.shape}")
         c = self._captions(captions, f.shape[0], min_t=2)
         cin, cout = c[:, :-1], c[:, 1:]
         scores = self._forward(f, cin)

@@ -275,7 +275,8 @@ def _forward(a, n_threads):
     _check_blas(s, t, dh, dv, s * t)
     nb = n * h
     work = nb * s * t * (dh + dv)
-    nt = work_threads(n_threads, work)
+    # one block per thread at most: more threads would idle, each with its own S * T scratch
+    nt = min(work_threads(n_threads, work), nb)
     p = _memory.empty((n, h, s, t), dt)
     out = _empty_like(q, dv, dt)
     if a.add is None:
@@ -304,7 +305,7 @@ def _backward(dout, q, k, v_, p, keep, scale, dropout_scale, n_threads):
     _check_blas(s, t, dh, dv, s * t)
     nb = n * h
     work = nb * s * t * (2 * dh + 3 * dv)
-    nt = work_threads(n_threads, work)
+    nt = min(work_threads(n_threads, work), nb)  # scratch of 2 * S * T per thread: no idle ones
     dq = _empty_like(q, dh, dt)
     dk = _empty_like(k, dh, dt)
     dvo = _empty_like(v_, dv, dt)
