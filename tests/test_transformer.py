@@ -628,3 +628,18 @@ def test_bad_inputs(rng):
         TransformerDecoder(Linear(2, 2), 2)
     with pytest.raises(ValueError, match="x must have shape"):
         LayerNorm(4).forward(x[..., :3])
+
+
+def test_float_attn_mask_reads_as_the_course_nonzero_attends():
+    """The course's masked_fill(attn_mask == 0, -inf): any nonzero entry attends, -inf too
+    (ops.attention refuses such a float mask as a likely additive mask; the module does not)."""
+    rng = np.random.default_rng(5)
+    mha = MultiHeadAttention(8, 2, dropout=0.0, dtype=np.float64, seed=0).eval()
+    x = rng.standard_normal((2, 4, 8))
+    keep = np.tril(np.ones((4, 4), bool))
+    as_float = np.where(keep, -np.inf, 0.0)  # nonzero (-inf) where the course attends
+    np.testing.assert_array_equal(mha.forward(x, x, x, attn_mask=as_float),
+                                  mha.forward(x, x, x, attn_mask=keep))
+    scaled = np.where(keep, 0.5, 0.0)
+    np.testing.assert_array_equal(mha.forward(x, x, x, attn_mask=scaled),
+                                  mha.forward(x, x, x, attn_mask=keep))

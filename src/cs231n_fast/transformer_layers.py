@@ -584,7 +584,10 @@ def _check_mask(attn_mask, n, h, s, t):
         ) from None
     if m.ndim > 4:
         raise ValueError(f"attn_mask must have at most 4 dimensions (N, num_heads, S, T); got {m.shape}")
-    return m
+    # The course applies masked_fill(attn_mask == 0, -inf): every nonzero entry (-inf and NaN
+    # included) attends. ops.attention refuses a float mask holding -inf (an additive mask
+    # passed by mistake); the course module reads it as it reads any number, and so do we.
+    return m if m.dtype.kind == "b" else m != 0
 
 
 class MultiHeadAttention(_Module):
