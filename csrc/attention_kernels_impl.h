@@ -2,52 +2,7 @@
  * CS_T, CS_F(name), CS_SUM_LANES and, for vector builds, CS_V/CS_VI/CS_NV (rnn_kernels.h's vector
  * type, its integer view and its length). No include guard on purpose. */
 
-/* Largest element, NaN skipped (-inf for a row of NaN or of -inf). */
-CS_AINLINE CS_T CS_F(cs_attn_row_max)(const CS_T *x, ptrdiff_t c)
-{
-    CS_T acc[CS_LANES], m;
-    ptrdiff_t i = 0;
-    int l;
-#ifdef CS_RNN_VECTOR
-    CS_V va[CS_LANES / CS_NV];
-    for (l = 0; l < CS_LANES / CS_NV; l++) va[l] = -(CS_T)INFINITY - (CS_V){0};
-    for (; i + CS_LANES <= c; i += CS_LANES)
-        for (l = 0; l < CS_LANES / CS_NV; l++) {
-            CS_V v = CS_F(cs_ldv)(x + i + l * CS_NV);
-            va[l] = CS_F(cs_sel)(v > va[l], v, va[l]);
-        }
-    for (l = 0; l < CS_LANES / CS_NV; l++) CS_F(cs_stv)(acc + l * CS_NV, va[l]);
-#else
-    for (l = 0; l < CS_LANES; l++) acc[l] = -(CS_T)INFINITY;
-    for (; i + CS_LANES <= c; i += CS_LANES)
-        for (l = 0; l < CS_LANES; l++) acc[l] = x[i + l] > acc[l] ? x[i + l] : acc[l];
-#endif
-    for (l = 0; i + l < c; l++) acc[l] = x[i + l] > acc[l] ? x[i + l] : acc[l];
-    m = acc[0];
-    for (l = 1; l < CS_LANES; l++) m = acc[l] > m ? acc[l] : m;
-    return m;
-}
-
-/* Sum in CS_LANES partial sums (lane i % CS_LANES) added in a fixed order. */
-CS_AINLINE CS_T CS_F(cs_attn_row_sum)(const CS_T *x, ptrdiff_t c)
-{
-    CS_T acc[CS_LANES];
-    ptrdiff_t i = 0;
-    int l;
-#ifdef CS_RNN_VECTOR
-    CS_V va[CS_LANES / CS_NV];
-    for (l = 0; l < CS_LANES / CS_NV; l++) va[l] = (CS_V){0};
-    for (; i + CS_LANES <= c; i += CS_LANES)
-        for (l = 0; l < CS_LANES / CS_NV; l++) va[l] = va[l] + CS_F(cs_ldv)(x + i + l * CS_NV);
-    for (l = 0; l < CS_LANES / CS_NV; l++) CS_F(cs_stv)(acc + l * CS_NV, va[l]);
-#else
-    for (l = 0; l < CS_LANES; l++) acc[l] = 0;
-    for (; i + CS_LANES <= c; i += CS_LANES)
-        for (l = 0; l < CS_LANES; l++) acc[l] += x[i + l];
-#endif
-    for (l = 0; i + l < c; l++) acc[l] += x[i + l];
-    return CS_SUM_LANES(acc);
-}
+#include "row_reduce_impl.h"
 
 /* Sum of a[i] * b[i] in CS_LANES partial sums (lane i % CS_LANES) added in a fixed order. */
 CS_AINLINE CS_T CS_F(cs_attn_row_dot)(const CS_T *a, const CS_T *b, ptrdiff_t c)
@@ -95,7 +50,7 @@ CS_CLONES static void CS_F(cs_attn_softmax)(CS_T *s, const CS_T *add, ptrdiff_t 
             const CS_T *a = add + r * c;
             for (i = 0; i < c; i++) x[i] = a[i] == -(CS_T)INFINITY ? a[i] : x[i] + a[i];
         }
-        m = CS_F(cs_attn_row_max)(x, c);
+        m = CS_F(cs_row_max)(x, c);
         if (m == -(CS_T)INFINITY) {
             /* every key masked (and no NaN, which the maximum skips but must propagate): no
              * softmax, zero weights */
@@ -113,7 +68,7 @@ CS_CLONES static void CS_F(cs_attn_softmax)(CS_T *s, const CS_T *add, ptrdiff_t 
 #undef CS_GROUP
 #endif
         for (; i < c; i++) x[i] = CS_F(cs_expn)(x[i] - m);
-        inv = (CS_T)1 / CS_F(cs_attn_row_sum)(x, c);
+        inv = (CS_T)1 / CS_F(cs_row_sum)(x, c);
         for (i = 0; i < c; i++) x[i] = x[i] * inv;
     }
 }
