@@ -32,7 +32,7 @@ import numpy as np
 
 from .._validation import as_array, check_ndim, check_shape, pair, result_dtype
 from ..regularization import layer_max_norm_axes
-from .sequential import check_distinct_layers
+from .sequential import _layer_state, _trainable, check_distinct_layers, load_children_state
 
 __all__ = ["Residual", "Parallel", "GlobalAvgPool2D", "ZeroPad2D"]
 
@@ -52,23 +52,9 @@ def _check_layer(name, layer):
     return layer
 
 
-def _trainable(layer):
-    """Whether the layer's parameters are trained (its ``trainable`` flag, True if absent)."""
-    return getattr(layer, "trainable", True) is not False
-
-
-def _layer_state(layer):
-    """One child's state: its own ``state_dict()`` (a container) if it has one, else its
-    ``params`` and its ``buffers`` (a dict of live arrays, e.g. running statistics)."""
-    own = getattr(layer, "state_dict", None)
-    if callable(own):
-        return dict(own())
-    state = dict(layer.params)
-    for name, value in (getattr(layer, "buffers", None) or {}).items():
-        if name in state:
-            raise ValueError(f"{type(layer).__name__} has a buffer and a parameter named {name!r}")
-        state[name] = value
-    return state
+def _check_state_shape(key, value, shape):
+    """ValueError unless ``state[key]`` (the array ``value``) has the child's ``shape``."""
+    check_shape(f"state[{key!r}]", value, shape, f"the shape of {key!r}")
 
 
 def _indent(text):
@@ -195,34 +181,7 @@ class _Container:
         TypeError
             If ``state`` is not a mapping.
         """
-        if not isinstance(state, Mapping):
-            raise TypeError(f"state must be a dict of name -> array; got {type(state).__name__}")
-        current = self.state_dict()
-        missing = [k for k in current if k not in state]
-        unknown = sorted(str(k) for k in state if k not in current)
-        if missing or unknown:
-            raise ValueError(
-                "state does not match the container's architecture: missing keys "
-                f"{missing}, unexpected keys {unknown}"
-            )
-        checked = {}
-        for key, old in current.items():
-            value = as_array(f"state[{key!r}]", state[key])
-            check_shape(f"state[{key!r}]", value, np.shape(old), f"the shape of {key!r}")
-            checked[key] = np.array(value, dtype=np.asarray(old).dtype)
-        for prefix, layer in self._named:
-            sub = {k[len(prefix) + 1:]: v for k, v in checked.items() if k.startswith(prefix + ".")}
-            own = getattr(layer, "load_state_dict", None)
-            if callable(own):
-                own(sub)
-                continue
-            buffers = getattr(layer, "buffers", None) or {}
-            for name, value in sub.items():
-                if name in layer.params:
-                    layer.params[name] = value
-                else:
-                    buffers[name][...] = value
-        return self
+        return load_children_state(self, self._named, state, "container", _check_state_shape)
 
     @property
     def runs_kernels(self):

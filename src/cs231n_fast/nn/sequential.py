@@ -19,7 +19,13 @@ from collections.abc import Mapping
 import numpy as np
 
 from .. import layers as _functional
-from .._validation import as_array, check_shape, real_number
+from .._validation import (
+    as_array,
+    check_shape,
+    check_state_keys,
+    check_state_shape,
+    real_number,
+)
 from .._model import l2_penalty
 from .._threads import holds_blas_single_thread
 from ..regularization import layer_max_norm_axes
@@ -54,6 +60,38 @@ def _layer_state(layer):
             raise ValueError(f"{type(layer).__name__} has a buffer and a parameter named {name!r}")
         state[name] = value
     return state
+
+
+def load_children_state(container, named, state, owner, check_value_shape=check_state_shape):
+    """Copy ``state`` into the children ``named`` (``(prefix, layer)`` pairs) of ``container``:
+    the body of a container's ``load_state_dict``.
+
+    All or nothing: every key and shape is checked against ``container.state_dict()`` first
+    (messages name ``owner``); values are cast to the dtype of the array they replace. A child
+    with its own ``load_state_dict`` gets its entries without the ``"<prefix>."``; others have
+    their ``params`` replaced and their ``buffers`` written in place. Returns ``container``.
+    ``check_value_shape(key, value, shape)`` raises on a value of another shape.
+    """
+    current = container.state_dict()
+    check_state_keys(state, current, owner)
+    checked = {}
+    for key, old in current.items():
+        value = as_array(f"state[{key!r}]", state[key])
+        check_value_shape(key, value, np.shape(old))
+        checked[key] = np.array(value, dtype=np.asarray(old).dtype)
+    for prefix, layer in named:
+        sub = {k[len(prefix) + 1:]: v for k, v in checked.items() if k.startswith(prefix + ".")}
+        own = getattr(layer, "load_state_dict", None)
+        if callable(own):
+            own(sub)
+            continue
+        buffers = getattr(layer, "buffers", None) or {}
+        for name, value in sub.items():
+            if name in layer.params:
+                layer.params[name] = value
+            else:
+                buffers[name][...] = value
+    return container
 
 
 def _nested(layer, path):
@@ -390,39 +428,9 @@ class Sequential:
             Keys missing from ``state`` or unknown to the model (a different architecture),
             listed; a value whose shape differs, naming its key and both shapes.
         """
-        if not isinstance(state, Mapping):
-            raise TypeError(f"state must be a dict of name -> array; got {type(state).__name__}")
-        current = self.state_dict()
-        missing = [k for k in current if k not in state]
-        unknown = sorted(str(k) for k in state if k not in current)
-        if missing or unknown:
-            raise ValueError(
-                "state does not match the model's architecture: missing keys "
-                f"{missing}, unexpected keys {unknown}"
-            )
-        checked = {}
-        for key, old in current.items():
-            value = as_array(f"state[{key!r}]", state[key])
-            if value.shape != np.shape(old):
-                raise ValueError(
-                    f"state[{key!r}] has shape {value.shape}; the model's {key!r} has shape "
-                    f"{np.shape(old)}"
-                )
-            checked[key] = np.array(value, dtype=np.asarray(old).dtype)
-        for i, layer in enumerate(self.layers):
-            prefix = f"{i}."
-            sub = {k[len(prefix):]: v for k, v in checked.items() if k.startswith(prefix)}
-            own = getattr(layer, "load_state_dict", None)
-            if callable(own):
-                own(sub)
-                continue
-            buffers = getattr(layer, "buffers", None) or {}
-            for name, value in sub.items():
-                if name in layer.params:
-                    layer.params[name] = value
-                else:
-                    buffers[name][...] = value
-        return self
+        return load_children_state(
+            self, [(str(i), layer) for i, layer in enumerate(self.layers)], state, "model"
+        )
 
     def save(self, path):
         """Write :meth:`state_dict` to the ``.npz`` file ``path``
