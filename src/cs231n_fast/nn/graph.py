@@ -32,6 +32,7 @@ import numpy as np
 
 from .._validation import as_array, check_ndim, check_shape, pair, result_dtype
 from ..regularization import layer_max_norm_axes
+from .layers import _Cached, _TrainEval
 from .sequential import _layer_state, _trainable, check_distinct_layers, load_children_state
 
 __all__ = ["Residual", "Parallel", "GlobalAvgPool2D", "ZeroPad2D"]
@@ -101,7 +102,7 @@ class _ChildParameters(dict):
             self._write(key, value)
 
 
-class _Container:
+class _Container(_Cached):
     """Shared machinery of :class:`Residual` and :class:`Parallel`: children, their parameters
     and gradients under prefixed names, the mode, the state, and the cache check."""
 
@@ -211,18 +212,10 @@ class _Container:
         """Switch the container and its children to evaluation mode; returns the container."""
         return self._set_mode(False)
 
-    def _take_cache(self):
-        if self._cache is None:
-            raise RuntimeError(f"{type(self).__name__}.backward called before forward")
-        return self._cache
-
     def _checked_dout(self, dout, out_shape):
         dout = as_array("dout", dout)
         check_shape("dout", dout, out_shape, "the shape of the forward output")
         return dout
-
-    def __call__(self, x):
-        return self.forward(x)
 
 
 class Residual(_Container):
@@ -446,8 +439,9 @@ class Parallel(_Container):
         return f"Parallel(\n{body}  axis={self.axis}\n)"
 
 
-class _Simple:
-    """A parameter-free layer of NumPy code: the protocol's attributes, the mode, the cache."""
+class _Simple(_TrainEval, _Cached):
+    """A parameter-free layer of NumPy code: the protocol's attributes, the mode (no effect on
+    the computation), the cache."""
 
     runs_kernels = False
 
@@ -456,24 +450,6 @@ class _Simple:
         self.grads = {}
         self.training = True
         self._cache = None
-
-    def train(self):
-        """Switch to training mode (no effect on the computation); returns the layer."""
-        self.training = True
-        return self
-
-    def eval(self):
-        """Switch to evaluation mode (no effect on the computation); returns the layer."""
-        self.training = False
-        return self
-
-    def _take_cache(self):
-        if self._cache is None:
-            raise RuntimeError(f"{type(self).__name__}.backward called before forward")
-        return self._cache
-
-    def __call__(self, x):
-        return self.forward(x)
 
 
 class GlobalAvgPool2D(_Simple):
