@@ -33,7 +33,13 @@ import numpy as np
 from .._validation import as_array, check_ndim, check_shape, pair, result_dtype
 from ..regularization import layer_max_norm_axes
 from .layers import _Cached, _TrainEval
-from .sequential import _layer_state, _trainable, check_distinct_layers, load_children_state
+from .sequential import (
+    _layer_state,
+    _trainable,
+    _WriteThroughParams,
+    check_distinct_layers,
+    load_children_state,
+)
 
 __all__ = ["Residual", "Parallel", "GlobalAvgPool2D", "ZeroPad2D"]
 
@@ -62,7 +68,7 @@ def _indent(text):
     return text.replace("\n", "\n  ")
 
 
-class _ChildParameters(dict):
+class _ChildParameters(_WriteThroughParams):
     """The parameters of a container, ``"<child name>.<name>"`` -> array.
 
     A snapshot (``container.params`` makes a new one) holding the children's own arrays; item
@@ -79,27 +85,10 @@ class _ChildParameters(dict):
             for name, value in layer.params.items()
         )
 
-    def _checked(self, key, value):
-        if key not in self:
-            raise ValueError(f"params has no parameter {key!r}; its keys are {list(self)}")
-        old = self[key]
-        name = f"params[{key!r}]"
-        value = as_array(name, value)
-        check_shape(name, value, old.shape, "the shape of the parameter it replaces")
-        return value.astype(old.dtype, copy=False)
-
     def _write(self, key, value):
         prefix, name = key.split(".", 1)
         self._children[prefix].params[name] = value
-        super().__setitem__(key, value)
-
-    def __setitem__(self, key, value):
-        self._write(key, self._checked(key, value))
-
-    def update(self, *args, **kwargs):
-        checked = {k: self._checked(k, v) for k, v in dict(*args, **kwargs).items()}  # all or none
-        for key, value in checked.items():
-            self._write(key, value)
+        dict.__setitem__(self, key, value)  # the snapshot too, unchecked
 
 
 class _Container(_Cached):

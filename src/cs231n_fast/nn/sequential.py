@@ -125,7 +125,35 @@ def check_distinct_layers(named):
                 )
 
 
-class _Parameters(dict):
+class _WriteThroughParams(dict):
+    """A snapshot of a model's parameters whose item assignment (and ``update``, all or none)
+    checks the new array (an existing key, the parameter's shape; cast to its dtype) and writes
+    it into the layer holding the parameter (the subclass's ``_write``)."""
+
+    def _checked(self, key, value):
+        """``value`` as an array of the parameter's shape and dtype (no copy if it has them)."""
+        if key not in self:
+            raise ValueError(f"params has no parameter {key!r}; its keys are {list(self)}")
+        old = self[key]
+        name = f"params[{key!r}]"
+        value = as_array(name, value)
+        check_shape(name, value, old.shape, "the shape of the parameter it replaces")
+        return value.astype(old.dtype, copy=False)
+
+    def _write(self, key, value):
+        raise NotImplementedError
+
+    def __setitem__(self, key, value):
+        self._write(key, self._checked(key, value))
+
+    def update(self, *args, **kwargs):
+        new = dict(*args, **kwargs)
+        checked = {key: self._checked(key, value) for key, value in new.items()}  # all or none
+        for key, value in checked.items():
+            self._write(key, value)
+
+
+class _Parameters(_WriteThroughParams):
     """The parameters of a :class:`Sequential` model, ``"<index>.<name>"`` -> array.
 
     A snapshot (``model.params`` makes a new one) holding the layers' own arrays; item
@@ -142,29 +170,10 @@ class _Parameters(dict):
         )
         self._layers = model.layers
 
-    def _checked(self, key, value):
-        """``value`` as an array of the parameter's shape and dtype (no copy if it has them)."""
-        if key not in self:
-            raise ValueError(f"params has no parameter {key!r}; its keys are {list(self)}")
-        old = self[key]
-        name = f"params[{key!r}]"
-        value = as_array(name, value)
-        check_shape(name, value, old.shape, "the shape of the parameter it replaces")
-        return value.astype(old.dtype, copy=False)
-
     def _write(self, key, value):
         index, name = key.split(".", 1)
         self._layers[int(index)].params[name] = value
-        super().__setitem__(key, value)
-
-    def __setitem__(self, key, value):
-        self._write(key, self._checked(key, value))
-
-    def update(self, *args, **kwargs):
-        new = dict(*args, **kwargs)
-        checked = {key: self._checked(key, value) for key, value in new.items()}  # all or none
-        for key, value in checked.items():
-            self._write(key, value)
+        dict.__setitem__(self, key, value)  # the snapshot too, unchecked
 
 
 class Sequential:
