@@ -13,6 +13,7 @@ a float32/float64 mix, is computed in float64. Complex, boolean, object and stri
 import math
 import numbers
 import operator
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -691,3 +692,46 @@ def make_rng(seed, name="seed"):
 
 
 __all__ += ["real_number", "make_rng"]
+
+
+def check_state_keys(state, keys, owner, required=None):
+    """Raise unless ``state`` is a mapping whose keys are those of ``keys``.
+
+    Parameters
+    ----------
+    state : object
+        The ``state`` argument of a ``load_state_dict``.
+    keys : collection of str
+        The keys the model knows.
+    owner : str
+        What the model is called in the message (``"model"``, ``"container"``).
+    required : callable or None
+        ``required(key)`` says whether ``state`` must have ``key``; None: every key is needed.
+
+    Raises
+    ------
+    TypeError
+        If ``state`` is not a mapping.
+    ValueError
+        Keys missing or unknown (another architecture), listed.
+    """
+    if not isinstance(state, Mapping):
+        raise TypeError(f"state must be a dict of name -> array; got {type(state).__name__}")
+    missing = [k for k in keys if k not in state and (required is None or required(k))]
+    unknown = sorted(str(k) for k in state if k not in keys)
+    if missing or unknown:
+        raise ValueError(
+            f"state does not match the {owner}'s architecture: missing keys "
+            f"{missing}, unexpected keys {unknown}"
+        )
+
+
+def check_state_shape(key, value, shape):
+    """Raise ValueError unless ``state[key]`` (the array ``value``) has the model's ``shape``."""
+    if value.shape != shape:
+        raise ValueError(
+            f"state[{key!r}] has shape {value.shape}; the model's {key!r} has shape {shape}"
+        )
+
+
+__all__ += ["check_state_keys", "check_state_shape"]

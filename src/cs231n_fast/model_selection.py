@@ -425,21 +425,9 @@ def random_search(fit_score, space, n_iter, seed=None, *, client=None, on_error=
     seed : None, int or numpy Generator
         Seeds the draws (``np.random.default_rng(seed)``); the same seed gives the same
         combinations, locally or on a cluster (they are drawn on the calling machine).
-    client : dask.distributed.Client, optional
-        Run each trial as a task on this client's cluster (see *Distributed* below); default
-        None runs them one after another in this process.
-    on_error : {"raise", "record"}, optional
-        What an exception raised by ``fit_score`` does: ``"raise"`` stops the search and
-        raises it; ``"record"`` records the trial with score NaN and its error text
-        (``"TypeName: message"``) under the key ``"error"`` and goes on. Default: ``"raise"``
-        locally, ``"record"`` with a ``client``.
-    progress : bool or callable, optional
-        ``True`` prints one line per finished trial; a callable is called as
-        ``progress(n_done, n_total, row)`` as each trial finishes (in completion order).
-    retries : int, default 2
-        With a ``client``: how many more times a trial whose workers died is submitted again
-        after Dask gives up on it (``KilledWorker``); a trial still lost is recorded with the
-        error ``"lost: KilledWorker: ..."`` (or raised with ``on_error="raise"``).
+    client, on_error, progress, retries
+        As in :func:`grid_search`: run the trials on a Dask cluster, what an exception raised
+        by ``fit_score`` does, report progress, resubmit trials lost with their workers.
 
     Returns
     -------

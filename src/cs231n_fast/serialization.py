@@ -33,6 +33,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from ._validation import check_state_keys, check_state_shape
+
 __all__ = ["state_dict", "load_state_dict", "save", "load"]
 
 #: The buffers of a course batch normalisation (``bn_params[i]``), created by its first forward.
@@ -106,21 +108,12 @@ def load_state_dict(model, state):
         model.load_state_dict(state)
         return model
     expected = _expected_course_keys(model)
-    missing = [k for k, (_, _, required) in expected.items() if required and k not in state]
-    unknown = sorted(str(k) for k in state if k not in expected)
-    if missing or unknown:
-        raise ValueError(
-            "state does not match the model's architecture: missing keys "
-            f"{missing}, unexpected keys {unknown}"
-        )
+    check_state_keys(state, expected, "model", required=lambda key: expected[key][2])
     checked = {}
     for key, value in state.items():
         shape, dtype, _ = expected[key]
         value = np.asarray(value)
-        if value.shape != shape:
-            raise ValueError(
-                f"state[{key!r}] has shape {value.shape}; the model's {key!r} has shape {shape}"
-            )
+        check_state_shape(key, value, shape)
         checked[key] = np.array(value, dtype=dtype)
     for key, value in checked.items():
         kind, rest = key.split(".", 1)

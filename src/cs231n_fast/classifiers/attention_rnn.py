@@ -25,7 +25,13 @@ from .. import layers as _layers
 from .. import rnn_layers
 from .._model import float_dtype
 from .._threads import effective_n_threads, holds_blas_single_thread
-from .rnn import _CELL_TYPES, _check_vocabulary
+from .rnn import (
+    _CELL_TYPES,
+    _check_captions,
+    _check_start,
+    _check_vocabulary,
+    _weight_draw,
+)
 
 __all__ = ["AttentionCaptioningRNN"]
 
@@ -139,11 +145,7 @@ class AttentionCaptioningRNN:
         self.idx_to_word = {i: word for word, i in word_to_idx.items()}
         self._null, self._start, self._end = null, start, end
 
-        if seed is None:
-            draw = np.random.randn
-        else:
-            rng = np.random.default_rng(seed)
-            draw = lambda *shape: rng.standard_normal(shape)  # noqa: E731
+        draw = _weight_draw(seed)
         vocab_size = len(word_to_idx)
         g = _CELL_TYPES[cell_type] * h
         p = {}
@@ -190,14 +192,7 @@ class AttentionCaptioningRNN:
         return np.ascontiguousarray(features, dtype=self.dtype)
 
     def _captions(self, captions, n):
-        vocab_size = self.params["W_embed"].shape[0]
-        captions = v.word_ids("captions", captions, vocab_size, 2, "(N, T)")
-        if captions.shape[0] != n or captions.shape[1] < 2:
-            raise ValueError(
-                f"captions must have shape (N, T) with N = {n} rows as in features and T >= 2 "
-                f"(a caption is fed in and scored shifted by one word); got shape {captions.shape}"
-            )
-        return captions
+        return _check_captions(captions, n, self.params["W_embed"].shape[0])
 
     # --- the pieces ------------------------------------------------------------------------
 
@@ -397,13 +392,7 @@ class AttentionCaptioningRNN:
         """
         features = self._features(features)
         max_length = v.positive_int("max_length", max_length, minimum=0)
-        vocab_size = self.params["W_embed"].shape[0]
-        if self._start is None or not 0 <= self._start < vocab_size:
-            got = "has no '<START>'" if self._start is None else f"gives '<START>' id {self._start}"
-            raise ValueError(
-                f"sample needs the word '<START>' with an id in [0, V) = [0, {vocab_size}) in "
-                f"word_to_idx (the first word fed to the network); word_to_idx {got}"
-            )
+        _check_start(self._start, self.params["W_embed"].shape[0])
         p = self.params
         n, length, _ = features.shape
         captions = np.full((n, max_length), self._null, dtype=np.int32)

@@ -66,6 +66,38 @@ def _check_vocabulary(word_to_idx):
     return tuple(_token_id(word_to_idx, t) for t in ("<NULL>", "<START>", "<END>"))
 
 
+def _weight_draw(seed):
+    """The Gaussian draw of the course's initialisation, ``draw(*shape)``: NumPy's global state
+    without a seed (as the course's ``np.random.randn``, so that ``np.random.seed(231)`` before
+    the constructor gives the course's weights), else ``default_rng(seed)``."""
+    if seed is None:
+        return np.random.randn
+    rng = np.random.default_rng(seed)
+    return lambda *shape: rng.standard_normal(shape)
+
+
+def _check_captions(captions, n, vocab_size):
+    """``captions`` as checked word ids of shape (n, T), T >= 2."""
+    captions = v.word_ids("captions", captions, vocab_size, 2, "(N, T)")
+    if captions.shape[0] != n or captions.shape[1] < 2:
+        raise ValueError(
+            f"captions must have shape (N, T) with N = {n} rows as in features and T >= 2 "
+            f"(a caption is fed in and scored shifted by one word); got shape {captions.shape}"
+        )
+    return captions
+
+
+def _check_start(start, vocab_size):
+    """ValueError unless the ``<START>`` id ``start`` (None when absent) is in [0, V): what
+    sampling feeds in first."""
+    if start is None or not 0 <= start < vocab_size:
+        got = "has no '<START>'" if start is None else f"gives '<START>' id {start}"
+        raise ValueError(
+            f"sample needs the word '<START>' with an id in [0, V) = [0, {vocab_size}) in "
+            f"word_to_idx (the first word fed to the network); word_to_idx {got}"
+        )
+
+
 class CaptioningRNN:
     """An image-captioning recurrent network, as in CS231n assignment 3.
 
@@ -131,14 +163,8 @@ class CaptioningRNN:
         self._start = start
         self._end = end
 
-        # The course's initialisation, drawn in the course's order: from NumPy's global state
-        # without a seed (as the course's np.random.randn, so that np.random.seed(231) before
-        # the constructor gives the course's weights), else from default_rng(seed).
-        if seed is None:
-            draw = np.random.randn
-        else:
-            rng = np.random.default_rng(seed)
-            draw = lambda *shape: rng.standard_normal(shape)  # noqa: E731
+        # The course's initialisation, drawn in the course's order.
+        draw = _weight_draw(seed)
         g = _CELL_TYPES[cell_type] * h
         p = self.params
         p["W_embed"] = draw(vocab_size, w) / 100
@@ -165,14 +191,7 @@ class CaptioningRNN:
         return np.ascontiguousarray(features, dtype=self.dtype)
 
     def _captions(self, captions, n):
-        vocab_size = self.params["W_embed"].shape[0]
-        captions = v.word_ids("captions", captions, vocab_size, 2, "(N, T)")
-        if captions.shape[0] != n or captions.shape[1] < 2:
-            raise ValueError(
-                f"captions must have shape (N, T) with N = {n} rows as in features and T >= 2 "
-                f"(a caption is fed in and scored shifted by one word); got shape {captions.shape}"
-            )
-        return captions
+        return _check_captions(captions, n, self.params["W_embed"].shape[0])
 
     # --- training --------------------------------------------------------------------------
 
@@ -263,13 +282,7 @@ class CaptioningRNN:
         """
         features = self._features(features)
         max_length = v.positive_int("max_length", max_length, minimum=0)
-        vocab_size = self.params["W_embed"].shape[0]
-        if self._start is None or not 0 <= self._start < vocab_size:
-            got = "has no '<START>'" if self._start is None else f"gives '<START>' id {self._start}"
-            raise ValueError(
-                f"sample needs the word '<START>' with an id in [0, V) = [0, {vocab_size}) in "
-                f"word_to_idx (the first word fed to the network); word_to_idx {got}"
-            )
+        _check_start(self._start, self.params["W_embed"].shape[0])
         n = features.shape[0]
         captions = np.full((n, max_length), self._null, dtype=np.int32)
 

@@ -26,7 +26,7 @@ import numpy as np
 
 from .. import init, layers
 from .._validation import as_array, check_shape, positive_int, real_number, result_dtype
-from .layers import _Layer
+from .layers import _Layer, _TrainEval
 from .._model import float_dtype
 
 __all__ = [
@@ -63,7 +63,7 @@ def _eps(eps):
     return real_number("eps", eps, 0.0, low_open=True)
 
 
-class _CourseLayer(_Layer):
+class _CourseLayer(_TrainEval, _Layer):
     """A layer over one forward/backward pair of :mod:`cs231n_fast.layers`.
 
     Subclasses set ``_forward``/``_backward`` and, when the forward takes more than ``x`` and
@@ -78,16 +78,6 @@ class _CourseLayer(_Layer):
     def __init__(self):
         super().__init__("fast", None)
         self.training = True
-
-    def train(self):
-        """Switch to training mode; returns the layer."""
-        self.training = True
-        return self
-
-    def eval(self):
-        """Switch to evaluation (test) mode; returns the layer."""
-        self.training = False
-        return self
 
     @property
     def _mode(self):

@@ -32,7 +32,14 @@ import numpy as np
 
 from .._validation import as_array, check_ndim, check_shape, pair, result_dtype
 from ..regularization import layer_max_norm_axes
-from .sequential import check_distinct_layers
+from .layers import _Cached, _TrainEval
+from .sequential import (
+    _layer_state,
+    _trainable,
+    _WriteThroughParams,
+    check_distinct_layers,
+    load_children_state,
+)
 
 __all__ = ["Residual", "Parallel", "GlobalAvgPool2D", "ZeroPad2D"]
 
@@ -52,30 +59,16 @@ def _check_layer(name, layer):
     return layer
 
 
-def _trainable(layer):
-    """Whether the layer's parameters are trained (its ``trainable`` flag, True if absent)."""
-    return getattr(layer, "trainable", True) is not False
-
-
-def _layer_state(layer):
-    """One child's state: its own ``state_dict()`` (a container) if it has one, else its
-    ``params`` and its ``buffers`` (a dict of live arrays, e.g. running statistics)."""
-    own = getattr(layer, "state_dict", None)
-    if callable(own):
-        return dict(own())
-    state = dict(layer.params)
-    for name, value in (getattr(layer, "buffers", None) or {}).items():
-        if name in state:
-            raise ValueError(f"{type(layer).__name__} has a buffer and a parameter named {name!r}")
-        state[name] = value
-    return state
+def _check_state_shape(key, value, shape):
+    """ValueError unless ``state[key]`` (the array ``value``) has the child's ``shape``."""
+    check_shape(f"state[{key!r}]", value, shape, f"the shape of {key!r}")
 
 
 def _indent(text):
     return text.replace("\n", "\n  ")
 
 
-class _ChildParameters(dict):
+class _ChildParameters(_WriteThroughParams):
     """The parameters of a container, ``"<child name>.<name>"`` -> array.
 
     A snapshot (``container.params`` makes a new one) holding the children's own arrays; item
@@ -92,30 +85,13 @@ class _ChildParameters(dict):
             for name, value in layer.params.items()
         )
 
-    def _checked(self, key, value):
-        if key not in self:
-            raise ValueError(f"params has no parameter {key!r}; its keys are {list(self)}")
-        old = self[key]
-        name = f"params[{key!r}]"
-        value = as_array(name, value)
-        check_shape(name, value, old.shape, "the shape of the parameter it replaces")
-        return value.astype(old.dtype, copy=False)
-
     def _write(self, key, value):
         prefix, name = key.split(".", 1)
         self._children[prefix].params[name] = value
-        super().__setitem__(key, value)
-
-    def __setitem__(self, key, value):
-        self._write(key, self._checked(key, value))
-
-    def update(self, *args, **kwargs):
-        checked = {k: self._checked(k, v) for k, v in dict(*args, **kwargs).items()}  # all or none
-        for key, value in checked.items():
-            self._write(key, value)
+        dict.__setitem__(self, key, value)  # the snapshot too, unchecked
 
 
-class _Container:
+class _Container(_Cached):
     """Shared machinery of :class:`Residual` and :class:`Parallel`: children, their parameters
     and gradients under prefixed names, the mode, the state, and the cache check."""
 
@@ -195,34 +171,7 @@ class _Container:
         TypeError
             If ``state`` is not a mapping.
         """
-        if not isinstance(state, Mapping):
-            raise TypeError(f"state must be a dict of name -> array; got {type(state).__name__}")
-        current = self.state_dict()
-        missing = [k for k in current if k not in state]
-        unknown = sorted(str(k) for k in state if k not in current)
-        if missing or unknown:
-            raise ValueError(
-                "state does not match the container's architecture: missing keys "
-                f"{missing}, unexpected keys {unknown}"
-            )
-        checked = {}
-        for key, old in current.items():
-            value = as_array(f"state[{key!r}]", state[key])
-            check_shape(f"state[{key!r}]", value, np.shape(old), f"the shape of {key!r}")
-            checked[key] = np.array(value, dtype=np.asarray(old).dtype)
-        for prefix, layer in self._named:
-            sub = {k[len(prefix) + 1:]: v for k, v in checked.items() if k.startswith(prefix + ".")}
-            own = getattr(layer, "load_state_dict", None)
-            if callable(own):
-                own(sub)
-                continue
-            buffers = getattr(layer, "buffers", None) or {}
-            for name, value in sub.items():
-                if name in layer.params:
-                    layer.params[name] = value
-                else:
-                    buffers[name][...] = value
-        return self
+        return load_children_state(self, self._named, state, "container", _check_state_shape)
 
     @property
     def runs_kernels(self):
@@ -252,18 +201,10 @@ class _Container:
         """Switch the container and its children to evaluation mode; returns the container."""
         return self._set_mode(False)
 
-    def _take_cache(self):
-        if self._cache is None:
-            raise RuntimeError(f"{type(self).__name__}.backward called before forward")
-        return self._cache
-
     def _checked_dout(self, dout, out_shape):
         dout = as_array("dout", dout)
         check_shape("dout", dout, out_shape, "the shape of the forward output")
         return dout
-
-    def __call__(self, x):
-        return self.forward(x)
 
 
 class Residual(_Container):
@@ -487,8 +428,9 @@ class Parallel(_Container):
         return f"Parallel(\n{body}  axis={self.axis}\n)"
 
 
-class _Simple:
-    """A parameter-free layer of NumPy code: the protocol's attributes, the mode, the cache."""
+class _Simple(_TrainEval, _Cached):
+    """A parameter-free layer of NumPy code: the protocol's attributes, the mode (no effect on
+    the computation), the cache."""
 
     runs_kernels = False
 
@@ -497,24 +439,6 @@ class _Simple:
         self.grads = {}
         self.training = True
         self._cache = None
-
-    def train(self):
-        """Switch to training mode (no effect on the computation); returns the layer."""
-        self.training = True
-        return self
-
-    def eval(self):
-        """Switch to evaluation mode (no effect on the computation); returns the layer."""
-        self.training = False
-        return self
-
-    def _take_cache(self):
-        if self._cache is None:
-            raise RuntimeError(f"{type(self).__name__}.backward called before forward")
-        return self._cache
-
-    def __call__(self, x):
-        return self.forward(x)
 
 
 class GlobalAvgPool2D(_Simple):

@@ -13,7 +13,35 @@ from .._validation import pair, positive_int
 
 __all__ = ["Conv2D", "ConvTranspose2D", "ConvTranspose2d", "MaxPool2D"]
 
-class _Layer:
+class _Cached:
+    """What every layer (and container) shares: ``layer(x)`` is ``layer.forward(x)``, and the
+    backward takes the cache its forward left in ``_cache`` (None before the first forward)."""
+
+    def _take_cache(self):
+        if self._cache is None:
+            raise RuntimeError(f"{type(self).__name__}.backward called before forward")
+        return self._cache
+
+    def __call__(self, x):
+        return self.forward(x)
+
+
+class _TrainEval:
+    """``train()``/``eval()`` of a layer with no children: set ``training``, return the
+    layer."""
+
+    def train(self):
+        """Switch to training mode; returns the layer."""
+        self.training = True
+        return self
+
+    def eval(self):
+        """Switch to evaluation (test) mode; returns the layer."""
+        self.training = False
+        return self
+
+
+class _Layer(_Cached):
     #: backend name -> the module of functions it runs (a class table, so that layers hold
     #: only the name and pickle, e.g. in a Solver checkpoint).
     _backends = {"fast": ops, "reference": reference}
@@ -42,14 +70,6 @@ class _Layer:
     @property
     def _ops(self):
         return self._backends[self.backend]
-
-    def _take_cache(self):
-        if self._cache is None:
-            raise RuntimeError(f"{type(self).__name__}.backward called before forward")
-        return self._cache
-
-    def __call__(self, x):
-        return self.forward(x)
 
 
 class Conv2D(_Layer):

@@ -19,7 +19,13 @@ from collections.abc import Mapping
 import numpy as np
 
 from .. import layers as _functional
-from .._validation import as_array, check_shape, real_number
+from .._validation import (
+    as_array,
+    check_shape,
+    check_state_keys,
+    check_state_shape,
+    real_number,
+)
 from .._model import l2_penalty
 from .._threads import holds_blas_single_thread
 from ..regularization import layer_max_norm_axes
@@ -56,6 +62,38 @@ def _layer_state(layer):
     return state
 
 
+def load_children_state(container, named, state, owner, check_value_shape=check_state_shape):
+    """Copy ``state`` into the children ``named`` (``(prefix, layer)`` pairs) of ``container``:
+    the body of a container's ``load_state_dict``.
+
+    All or nothing: every key and shape is checked against ``container.state_dict()`` first
+    (messages name ``owner``); values are cast to the dtype of the array they replace. A child
+    with its own ``load_state_dict`` gets its entries without the ``"<prefix>."``; others have
+    their ``params`` replaced and their ``buffers`` written in place. Returns ``container``.
+    ``check_value_shape(key, value, shape)`` raises on a value of another shape.
+    """
+    current = container.state_dict()
+    check_state_keys(state, current, owner)
+    checked = {}
+    for key, old in current.items():
+        value = as_array(f"state[{key!r}]", state[key])
+        check_value_shape(key, value, np.shape(old))
+        checked[key] = np.array(value, dtype=np.asarray(old).dtype)
+    for prefix, layer in named:
+        sub = {k[len(prefix) + 1:]: v for k, v in checked.items() if k.startswith(prefix + ".")}
+        own = getattr(layer, "load_state_dict", None)
+        if callable(own):
+            own(sub)
+            continue
+        buffers = getattr(layer, "buffers", None) or {}
+        for name, value in sub.items():
+            if name in layer.params:
+                layer.params[name] = value
+            else:
+                buffers[name][...] = value
+    return container
+
+
 def _nested(layer, path):
     """``(path, layer)`` for ``layer`` and every layer nested in it (the children of
     ``Sequential`` and of the graph containers, found by ``named_layers()`` or ``layers``)."""
@@ -87,7 +125,35 @@ def check_distinct_layers(named):
                 )
 
 
-class _Parameters(dict):
+class _WriteThroughParams(dict):
+    """A snapshot of a model's parameters whose item assignment (and ``update``, all or none)
+    checks the new array (an existing key, the parameter's shape; cast to its dtype) and writes
+    it into the layer holding the parameter (the subclass's ``_write``)."""
+
+    def _checked(self, key, value):
+        """``value`` as an array of the parameter's shape and dtype (no copy if it has them)."""
+        if key not in self:
+            raise ValueError(f"params has no parameter {key!r}; its keys are {list(self)}")
+        old = self[key]
+        name = f"params[{key!r}]"
+        value = as_array(name, value)
+        check_shape(name, value, old.shape, "the shape of the parameter it replaces")
+        return value.astype(old.dtype, copy=False)
+
+    def _write(self, key, value):
+        raise NotImplementedError
+
+    def __setitem__(self, key, value):
+        self._write(key, self._checked(key, value))
+
+    def update(self, *args, **kwargs):
+        new = dict(*args, **kwargs)
+        checked = {key: self._checked(key, value) for key, value in new.items()}  # all or none
+        for key, value in checked.items():
+            self._write(key, value)
+
+
+class _Parameters(_WriteThroughParams):
     """The parameters of a :class:`Sequential` model, ``"<index>.<name>"`` -> array.
 
     A snapshot (``model.params`` makes a new one) holding the layers' own arrays; item
@@ -104,29 +170,10 @@ class _Parameters(dict):
         )
         self._layers = model.layers
 
-    def _checked(self, key, value):
-        """``value`` as an array of the parameter's shape and dtype (no copy if it has them)."""
-        if key not in self:
-            raise ValueError(f"params has no parameter {key!r}; its keys are {list(self)}")
-        old = self[key]
-        name = f"params[{key!r}]"
-        value = as_array(name, value)
-        check_shape(name, value, old.shape, "the shape of the parameter it replaces")
-        return value.astype(old.dtype, copy=False)
-
     def _write(self, key, value):
         index, name = key.split(".", 1)
         self._layers[int(index)].params[name] = value
-        super().__setitem__(key, value)
-
-    def __setitem__(self, key, value):
-        self._write(key, self._checked(key, value))
-
-    def update(self, *args, **kwargs):
-        new = dict(*args, **kwargs)
-        checked = {key: self._checked(key, value) for key, value in new.items()}  # all or none
-        for key, value in checked.items():
-            self._write(key, value)
+        dict.__setitem__(self, key, value)  # the snapshot too, unchecked
 
 
 class Sequential:
@@ -390,39 +437,9 @@ class Sequential:
             Keys missing from ``state`` or unknown to the model (a different architecture),
             listed; a value whose shape differs, naming its key and both shapes.
         """
-        if not isinstance(state, Mapping):
-            raise TypeError(f"state must be a dict of name -> array; got {type(state).__name__}")
-        current = self.state_dict()
-        missing = [k for k in current if k not in state]
-        unknown = sorted(str(k) for k in state if k not in current)
-        if missing or unknown:
-            raise ValueError(
-                "state does not match the model's architecture: missing keys "
-                f"{missing}, unexpected keys {unknown}"
-            )
-        checked = {}
-        for key, old in current.items():
-            value = as_array(f"state[{key!r}]", state[key])
-            if value.shape != np.shape(old):
-                raise ValueError(
-                    f"state[{key!r}] has shape {value.shape}; the model's {key!r} has shape "
-                    f"{np.shape(old)}"
-                )
-            checked[key] = np.array(value, dtype=np.asarray(old).dtype)
-        for i, layer in enumerate(self.layers):
-            prefix = f"{i}."
-            sub = {k[len(prefix):]: v for k, v in checked.items() if k.startswith(prefix)}
-            own = getattr(layer, "load_state_dict", None)
-            if callable(own):
-                own(sub)
-                continue
-            buffers = getattr(layer, "buffers", None) or {}
-            for name, value in sub.items():
-                if name in layer.params:
-                    layer.params[name] = value
-                else:
-                    buffers[name][...] = value
-        return self
+        return load_children_state(
+            self, [(str(i), layer) for i, layer in enumerate(self.layers)], state, "model"
+        )
 
     def save(self, path):
         """Write :meth:`state_dict` to the ``.npz`` file ``path``
