@@ -3,7 +3,7 @@ model in PyTorch, same weights, paired.
 
 The step is what ``CaptioningSolver`` / ``CaptioningSolverTransformer`` run per minibatch:
 ours ``model.loss(features, captions)`` then :func:`cs231n_fast.optim.adam` on every parameter;
-torch the course's ``CaptioningTransformer`` (written in ``tests/test_transformer.py``, loaded
+torch the course's ``CaptioningTransformer`` (``cs231n_fast.bench.models.torch_course_modules``, loaded
 with our weights), ``transformer_temporal_softmax_loss``, ``zero_grad``, ``backward`` and
 ``torch.optim.Adam.step``. Both in training mode (dropout 0.1 on, as the course trains).
 
@@ -20,7 +20,6 @@ minimum of ``--reps`` steps; the ratio per round, median and range printed.
 
 import argparse
 import os
-import sys
 import time
 
 import numpy as np
@@ -43,10 +42,8 @@ def main():
     import torch
     from threadpoolctl import threadpool_limits
 
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
-    from test_transformer import _torch_course_modules
-
     from cs231n_fast import optim
+    from cs231n_fast.bench.models import torch_course_modules
     from cs231n_fast.classifiers.transformer import CaptioningTransformer
 
     torch.set_num_threads(args.threads)
@@ -68,7 +65,7 @@ def main():
 
     ours = CaptioningTransformer(vocab, d, e, num_heads=sh["heads"], num_layers=layers, max_length=30,
                                  dtype=dt, seed=0)
-    _, TCT, tloss = _torch_course_modules(torch)
+    _, TCT, tloss = torch_course_modules(torch)
     torch.manual_seed(0)
     tm = TCT(vocab, d, e, num_heads=sh["heads"], num_layers=layers, max_length=30).to(tdt)
     ours.load_state_dict({k: p.detach().numpy() for k, p in tm.state_dict().items()})

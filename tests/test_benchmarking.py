@@ -430,16 +430,41 @@ def test_check_result_models_torch_agrees_in_float64(case):
     assert ok and err <= 1e-9, message
 
 
-def test_models_dropout_net_is_checked_without_dropout():
-    case = next(c for c in TINY_MODELS if c.net == "fc_bn_dropout")
+@pytest.mark.parametrize("net", ["fc_bn_dropout", "captioning_transformer"])
+def test_models_dropout_net_is_checked_without_dropout(net):
+    case = next(c for c in TINY_MODELS if c.net == net)
     inputs = bm.make_inputs(case, "float64")
     expected = bm.reference_result(case, inputs)
     family = bm.FAMILIES["models"]
     assert family.check_runner(case, "fast", inputs, 1) is not None
     assert family.check_runner(TINY_MODELS[0], "fast", inputs, 1) is None
-    # The timed step drops half the units: its loss is not the oracle's.
+    # The timed step drops units (half of them; the Transformer 10%, in training mode): its
+    # loss is not the oracle's.
     timed = bm.make_runner(case, "fast", inputs, 1)()
     assert not bm.check_result(case, timed, expected, "float64", impl="fast")[0]
+
+
+def test_models_has_issue16_captioning_transformer_steps():
+    """The course notebook's shape in the quick subset, the larger one in full runs only."""
+    cases = [c for c in bm.MODEL_CASES if c.net == "captioning_transformer"]
+    assert [(c.n, c.heads, c.quick, c.tiny) for c in cases] == [(25, 2, True, False),
+                                                                (128, 4, False, False)]
+    s = cases[0].sizes
+    assert (s["steps"], s["wordvec"], s["layers"], s["features"], s["vocab"]) == (
+        16, 256, 2, 512, 1004)
+    assert [c.id for c in cases] == ["models-captioning_transformer-n25-h2",
+                                     "models-captioning_transformer-n128-h4"]
+    quick = bm.get_cases(("models",), quick=True)
+    assert cases[0] in quick and cases[1] not in quick
+    assert len(bm.get_cases(("models",))) == len(quick) + 1 == 7
+    # The package's torch model of the course holds the parameters ours has, same shapes.
+    torch = pytest.importorskip("torch")
+    case = next(c for c in TINY_MODELS if c.net == "captioning_transformer")
+    _, captioner, _ = bm.FAMILIES["models"].torch_course_modules(torch)
+    model = captioner(bm.FAMILIES["models"]._vocabulary(30), 10, 8, num_heads=4)
+    inputs = bm.make_inputs(case, "float32")
+    assert {f"param:{k}": tuple(p.shape) for k, p in model.named_parameters()} == {
+        k: a.shape for k, a in inputs.items() if k.startswith("param:")}
 
 
 # --- run ----------------------------------------------------------------------------------------

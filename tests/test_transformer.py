@@ -1,18 +1,18 @@
 """cs231n_fast.transformer_layers and classifiers.transformer: the course's Transformer
 captioner in NumPy. Gradient checks (float64, centred differences), the causal mask, equality
-with the course's PyTorch modules (written below in torch, loaded with the same weights;
-float64 to 1e-9, float32 to 1e-5), training by the CaptioningSolver, bad inputs.
+with the course's PyTorch modules (written in torch in cs231n_fast.bench.models, loaded with
+the same weights; float64 to 1e-9, float32 to 1e-5), training by the CaptioningSolver, bad
+inputs.
 
 Tolerances: float64 rtol 1e-9 (atol = 1e-9 * max|reference|), float32 rtol/atol 1e-5 on the
 model's scores (as the issue states; the products of 256-long rows in float32 differ by
 ~1e-6 relative between BLAS kernels), gradient checks relative error < 1e-7.
 """
 
-import math
-
 import numpy as np
 import pytest
 
+from cs231n_fast.bench.models import torch_course_modules
 from cs231n_fast.captioning_solver import CaptioningSolver
 from cs231n_fast.captioning_solver_transformer import CaptioningSolverTransformer
 from cs231n_fast.classifiers.transformer import (
@@ -220,113 +220,9 @@ def test_attention_mask_zero_blocks_that_key(rng):
 # --- equality with the course's PyTorch modules -----------------------------------------------------
 
 
-def _torch_course_modules(torch):
-    """The course's modules (transformer_layers.py, classifiers/transformer.py) in torch."""
-    nn = torch.nn
-    F = torch.nn.functional
-
-    class TPositionalEncoding(nn.Module):
-        def __init__(self, embed_dim, dropout=0.1, max_len=5000):
-            super().__init__()
-            self.dropout = nn.Dropout(p=dropout)
-            pe = torch.zeros(1, max_len, embed_dim)
-            i = torch.arange(max_len)[:, None]
-            pows = torch.pow(10000, -torch.arange(0, embed_dim, 2) / embed_dim)
-            pe[0, :, 0::2] = torch.sin(i * pows)
-            pe[0, :, 1::2] = torch.cos(i * pows)
-            self.register_buffer("pe", pe)
-
-        def forward(self, x):
-            return self.dropout(x + self.pe[:, : x.shape[1], :])
-
-    class TMultiHeadAttention(nn.Module):
-        def __init__(self, embed_dim, num_heads, dropout=0.1):
-            super().__init__()
-            self.key = nn.Linear(embed_dim, embed_dim)
-            self.query = nn.Linear(embed_dim, embed_dim)
-            self.value = nn.Linear(embed_dim, embed_dim)
-            self.proj = nn.Linear(embed_dim, embed_dim)
-            self.attn_drop = nn.Dropout(dropout)
-            self.n_head = num_heads
-            self.head_dim = embed_dim // num_heads
-
-        def forward(self, query, key, value, attn_mask=None):
-            N, S, E = query.shape
-            _, T, _ = value.shape
-            H, D = self.n_head, self.head_dim
-            q = self.query(query).view(N, S, H, D).transpose(1, 2)
-            k = self.key(key).view(N, T, H, D).transpose(1, 2)
-            v = self.value(value).view(N, T, H, D).transpose(1, 2)
-            scores = q @ k.transpose(2, 3) / math.sqrt(D)
-            if attn_mask is not None:
-                scores = scores.masked_fill(attn_mask == 0, float("-inf"))
-            y = self.attn_drop(F.softmax(scores, dim=-1)) @ v
-            return self.proj(y.transpose(1, 2).reshape(N, S, E))
-
-    class TDecoderLayer(nn.Module):
-        def __init__(self, input_dim, num_heads, dim_feedforward=2048, dropout=0.1):
-            super().__init__()
-            self.self_attn = TMultiHeadAttention(input_dim, num_heads, dropout)
-            self.multihead_attn = TMultiHeadAttention(input_dim, num_heads, dropout)
-            self.linear1 = nn.Linear(input_dim, dim_feedforward)
-            self.dropout = nn.Dropout(dropout)
-            self.linear2 = nn.Linear(dim_feedforward, input_dim)
-            self.norm1, self.norm2, self.norm3 = (nn.LayerNorm(input_dim) for _ in range(3))
-            self.dropout1, self.dropout2, self.dropout3 = (nn.Dropout(dropout) for _ in range(3))
-            self.activation = nn.ReLU()
-
-        def forward(self, tgt, memory, tgt_mask=None):
-            tgt = self.norm1(tgt + self.dropout1(self.self_attn(tgt, tgt, tgt, attn_mask=tgt_mask)))
-            tgt = self.norm2(tgt + self.dropout2(self.multihead_attn(tgt, memory, memory)))
-            tgt2 = self.linear2(self.dropout(self.activation(self.linear1(tgt))))
-            return self.norm3(tgt + self.dropout3(tgt2))
-
-    class TDecoder(nn.Module):
-        def __init__(self, layer, num_layers):
-            super().__init__()
-            import copy
-
-            self.layers = nn.ModuleList([copy.deepcopy(layer) for _ in range(num_layers)])
-
-        def forward(self, tgt, memory, tgt_mask=None):
-            for mod in self.layers:
-                tgt = mod(tgt, memory, tgt_mask=tgt_mask)
-            return tgt
-
-    class TCaptioningTransformer(nn.Module):
-        def __init__(self, word_to_idx, input_dim, wordvec_dim, num_heads=4, num_layers=2, max_length=50):
-            super().__init__()
-            vocab_size = len(word_to_idx)
-            self._null = word_to_idx["<NULL>"]
-            self.visual_projection = nn.Linear(input_dim, wordvec_dim)
-            self.embedding = nn.Embedding(vocab_size, wordvec_dim, padding_idx=self._null)
-            self.positional_encoding = TPositionalEncoding(wordvec_dim, max_len=max_length)
-            self.transformer = TDecoder(TDecoderLayer(wordvec_dim, num_heads), num_layers)
-            self.apply(self._init_weights)
-            self.output = nn.Linear(wordvec_dim, vocab_size)
-
-        def _init_weights(self, module):
-            if isinstance(module, (nn.Linear, nn.Embedding)):
-                module.weight.data.normal_(mean=0.0, std=0.02)
-                if isinstance(module, nn.Linear) and module.bias is not None:
-                    module.bias.data.zero_()
-            elif isinstance(module, nn.LayerNorm):
-                module.bias.data.zero_()
-                module.weight.data.fill_(1.0)
-
-        def forward(self, features, captions):
-            N, T = captions.shape
-            x = self.positional_encoding(self.embedding(captions))
-            memory = self.visual_projection(features).unsqueeze(1)
-            mask = torch.tril(torch.ones(T, T, device=x.device, dtype=x.dtype))
-            return self.output(self.transformer(x, memory, tgt_mask=mask))
-
-    def loss(x, y, mask):  # CaptioningSolverTransformer.transformer_temporal_softmax_loss
-        N, T, V = x.shape
-        out = F.cross_entropy(x.reshape(N * T, V), y.reshape(N * T), reduction="none")
-        return torch.mean(out * mask.reshape(N * T))
-
-    return TMultiHeadAttention, TCaptioningTransformer, loss
+# The course's modules written in torch (transformer_layers.py, classifiers/transformer.py and
+# the solver's loss), shared with ``cs231n-fast bench --kernels models``; built on call.
+_torch_course_modules = torch_course_modules
 
 
 def _state(module):

@@ -130,8 +130,9 @@ Layer and training-step cases
 :data:`LAYER_CASES` (issue 13's layers at its shapes) and :data:`MODEL_CASES` (the whole
 training step of ThreeLayerConvNet, a VGG-style ``nn.Sequential`` with and without spatial
 batch normalisation, FullyConnectedNet with batchnorm and dropout, CaptioningRNN with an
-LSTM) run ours through the course API against the same computation in PyTorch (and, for
-layers, the NumPy twin where one exists under the course's name and signature); each is
+LSTM, the course's CaptioningTransformer at its notebook's shape and a larger one) run ours
+through the course API against the same computation in PyTorch (and, for layers, the NumPy
+twin where one exists under the course's name and signature); each is
 checked once against torch in float64 before timing and then timed, like the LSTM rows, in
 :class:`SettledRounds` against torch, whose median per-round ratio is the row's
 ``ratio_vs_torch``. Conv cases with ``paired=True`` (issue 14's six shapes) are paired with
