@@ -203,3 +203,19 @@ def test_serialization_bad_inputs():
         _model().load_state_dict([("0.w", np.zeros(3))])
     with pytest.raises(TypeError, match="params"):
         serialization.state_dict(object())
+
+
+def test_params_snapshot_pickles_and_copies_as_a_plain_dict():
+    import copy
+    import pickle
+
+    from cs231n_fast import nn as _nn
+
+    model = _nn.Sequential(_nn.Affine(4, 3, seed=0), _nn.ReLU(), _nn.Affine(3, 2, seed=1))
+    for clone in (pickle.loads(pickle.dumps(model.params)), copy.deepcopy(model.params)):
+        assert type(clone) is dict and clone.keys() == model.params.keys()
+        for k, a in model.params.items():
+            np.testing.assert_array_equal(clone[k], a)
+    res = _nn.Residual(_nn.Sequential(_nn.Affine(4, 4, seed=2), _nn.ReLU()))
+    clone = pickle.loads(pickle.dumps(res.params))
+    assert type(clone) is dict and clone.keys() == res.params.keys()

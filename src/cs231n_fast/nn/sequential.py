@@ -152,6 +152,11 @@ class _WriteThroughParams(dict):
         for key, value in checked.items():
             self._write(key, value)
 
+    def __reduce__(self):
+        # Pickled or copied on its own, a snapshot is a plain dict of its arrays (detached from
+        # the model; unpickling a subclass would call the checking __setitem__ before any key).
+        return (dict, (dict(self),))
+
 
 class _Parameters(_WriteThroughParams):
     """The parameters of a :class:`Sequential` model, ``"<index>.<name>"`` -> array.
